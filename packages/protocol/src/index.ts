@@ -1,0 +1,11 @@
+export {
+  DATATYPES,
+  isDatatype,
+  elementByteSize,
+  datatypeToConfigType,
+  configTypeToDatatype,
+  typedView,
+} from './datatype.js';
+export type { Datatype, NumericTypedArray } from './datatype.js';
+export { encodeBytesElements, decodeBytesElements, BytesLayoutError } from './bytes-codec.js';
+export { elementCount, formatShape } from './shape.js';

@@ -1,0 +1,82 @@
+import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
+import type { ServerError } from '../errors/server-error.js';
+import type { Logger } from '../observability/logger.js';
+import type { InferenceRequest } from '../request/inference-request.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+/**
+ * The backend SPI: how the model layer loads a model version, completes its configuration, creates
+ * instances and executes batches of requests. Small on purpose, so scripting and custom backends can
+ * implement it (Triton's tritonbackend.h plays this role).
+ */
+export interface Backend {
+  /** Backend name as `backend:` in config.pbtxt names it, e.g. "onnxruntime". */
+  readonly name: string;
+  /** Platform names that select this backend when `backend` is empty, e.g. "onnxruntime_onnx". */
+  readonly platforms: readonly string[];
+  /** Platform written into configs that select this backend by name or by file, e.g. "onnxruntime_onnx". */
+  readonly defaultPlatform: string;
+  /** Model file looked for in a version folder when `default_model_filename` is empty. */
+  readonly defaultModelFilename: string;
+  /** Instance count given to a KIND_CPU group that names none (Triton: 2 for onnxruntime). */
+  readonly defaultCpuInstanceCount: number;
+  loadModel(context: BackendLoadContext): Promise<BackendModel>;
+}
+
+export interface BackendLoadContext {
+  readonly modelName: string;
+  readonly version: number;
+  /** `<repository>/<model>` */
+  readonly modelDir: string;
+  /** `<repository>/<model>/<version>` */
+  readonly versionDir: string;
+  /** The model file (or folder) inside the version folder. */
+  readonly modelPath: string;
+  /** The configuration as read from config.pbtxt, before auto-complete. Read-only here. */
+  readonly config: ModelConfig;
+  /** `--backend-config` settings for this backend, global ones included (backend-specific win). */
+  readonly backendConfig: ReadonlyMap<string, string>;
+  readonly logger: Logger;
+}
+
+export interface BackendModel {
+  /**
+   * Checks the configuration against the model and, when `autoComplete` is on, fills what the
+   * configuration leaves out (inputs, outputs, max_batch_size, dynamic_batching) in place, the way
+   * the Triton backend of the same name does. Throws INVALID_ARG naming the field or tensor.
+   */
+  completeConfig(config: ModelConfig, options: { readonly autoComplete: boolean }): void;
+  /** Creates one execution instance; called once per instance after the configuration is final. */
+  createInstance(spec: InstanceSpec, config: ModelConfig): Promise<BackendInstance>;
+  /** Frees what the model holds once every instance is closed. */
+  close(): Promise<void>;
+}
+
+export interface InstanceSpec {
+  /** Triton-style instance name: `<group name>_<index within group>`. */
+  readonly name: string;
+  readonly groupName: string;
+  readonly kind: 'KIND_CPU' | 'KIND_GPU' | 'KIND_MODEL' | 'KIND_AUTO';
+  readonly deviceId: number;
+}
+
+export interface BackendInstance {
+  /**
+   * Runs one batch of requests. The result has one entry per request, in order: its output tensors
+   * (shapes as the model produced them, batch dimension included when batching) or its error.
+   */
+  execute(requests: readonly InferenceRequest[]): Promise<ExecutionResult>;
+  close(): Promise<void>;
+}
+
+export interface ExecutionResult {
+  readonly responses: ReadonlyArray<readonly Tensor[] | ServerError>;
+  readonly timings: ExecutionTimings;
+}
+
+/** Nanosecond durations of one execution, for the statistics extension. */
+export interface ExecutionTimings {
+  readonly computeInputNs: number;
+  readonly computeInferNs: number;
+  readonly computeOutputNs: number;
+}

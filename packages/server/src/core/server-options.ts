@@ -1,0 +1,84 @@
+import type { LogSettings } from '../observability/logger.js';
+
+/**
+ * Everything the server is configured with. The CLI (`cli/options.ts`) builds it from tritonserver's
+ * flags; embedders call `createServer` with a partial object merged over `DEFAULT_SERVER_OPTIONS`.
+ */
+export interface ServerOptions {
+  /** `--model-repository`, repeatable. */
+  readonly modelRepositories: readonly string[];
+  /** `--id`: the server name in metadata; Triton's clients expect "triton". */
+  readonly id: string;
+  /** `--strict-readiness` */
+  readonly strictReadiness: boolean;
+  /** `--exit-on-error`: fail start-up when a model fails to load. */
+  readonly exitOnError: boolean;
+  /** False with `--disable-auto-complete-config` or `--strict-model-config=true`. */
+  readonly autoCompleteConfig: boolean;
+  /**
+   * `--backend-config`: settings per backend name; the key '' holds the global form
+   * (`--backend-config=default-max-batch-size=8`).
+   */
+  readonly backendConfig: ReadonlyMap<string, ReadonlyMap<string, string>>;
+  /** `--model-control-mode`; only `none` until the model-management issue. */
+  readonly modelControlMode: 'none' | 'poll' | 'explicit';
+  /** `--exit-timeout-secs` */
+  readonly exitTimeoutSecs: number;
+  readonly http: HttpOptions;
+  readonly grpc: GrpcOptions;
+  /** `--allow-client-shm` (Triton's default: false). */
+  readonly allowClientShm: boolean;
+  readonly log: Readonly<LogSettings>;
+}
+
+export interface HttpOptions {
+  readonly allow: boolean;
+  readonly port: number;
+  readonly address: string;
+  /** `--http-max-input-size`: body limit, also for the decompressed body. */
+  readonly maxInputSize: number;
+}
+
+export interface GrpcOptions {
+  readonly allow: boolean;
+  readonly port: number;
+  readonly address: string;
+  readonly keepaliveTimeMs: number;
+  readonly keepaliveTimeoutMs: number;
+  readonly keepalivePermitWithoutCalls: boolean;
+  readonly http2MaxPingsWithoutData: number;
+  readonly http2MinRecvPingIntervalWithoutDataMs: number;
+  readonly http2MaxPingStrikes: number;
+  readonly maxConnectionAgeMs: number;
+  readonly maxConnectionAgeGraceMs: number;
+  /** `--grpc-infer-response-compression-level`: none, low, medium or high. */
+  readonly inferResponseCompressionLevel: 'none' | 'low' | 'medium' | 'high';
+}
+
+export const DEFAULT_SERVER_OPTIONS: ServerOptions = Object.freeze({
+  modelRepositories: [],
+  id: 'triton',
+  strictReadiness: true,
+  exitOnError: true,
+  autoCompleteConfig: true,
+  backendConfig: new Map(),
+  modelControlMode: 'none',
+  exitTimeoutSecs: 30,
+  http: Object.freeze({ allow: true, port: 8000, address: '0.0.0.0', maxInputSize: 64 * 1024 * 1024 }),
+  grpc: Object.freeze({
+    allow: true,
+    port: 8001,
+    address: '0.0.0.0',
+    keepaliveTimeMs: 7_200_000,
+    keepaliveTimeoutMs: 20_000,
+    keepalivePermitWithoutCalls: false,
+    http2MaxPingsWithoutData: 2,
+    http2MinRecvPingIntervalWithoutDataMs: 300_000,
+    http2MaxPingStrikes: 2,
+    maxConnectionAgeMs: 0,
+    maxConnectionAgeGraceMs: 0,
+    inferResponseCompressionLevel: 'none',
+  }),
+  allowClientShm: false,
+  log: Object.freeze({ info: true, warning: true, error: true, verboseLevel: 0 }),
+});

@@ -1,0 +1,16 @@
+import type { Parameters, Tensor } from '../tensor/tensor.js';
+
+/** One response as the core returns it to a frontend. */
+export interface InferResponse {
+  readonly modelName: string;
+  readonly modelVersion: string;
+  /** Echo of the request id; '' when the request had none. */
+  readonly id: string;
+  readonly parameters: Parameters;
+  readonly outputs: readonly OutputTensor[];
+}
+
+export interface OutputTensor extends Tensor {
+  /** The requested output's parameters (binary_data, shared memory), so encoders can honour them. */
+  readonly parameters: Parameters;
+}

@@ -1,0 +1,27 @@
+import type { Parameters, Tensor } from '../tensor/tensor.js';
+
+/**
+ * A request checked against its model's configuration (`request/normalize.ts`). Input tensors carry the
+ * shapes the backend sees: batch dimension included when the model batches, `reshape` applied.
+ */
+export interface InferenceRequest {
+  readonly modelName: string;
+  readonly modelVersion: number;
+  readonly id: string;
+  readonly parameters: Parameters;
+  readonly inputs: readonly Tensor[];
+  /** Leading batch dimension when max_batch_size > 0; 1 for models that do not batch. */
+  readonly batchSize: number;
+  /** Outputs the backend must produce, after `classification` and defaults are resolved. */
+  readonly requestedOutputs: readonly RequestedOutput[];
+  readonly priority: number;
+  readonly timeoutMicroseconds: number;
+}
+
+export interface RequestedOutput {
+  readonly name: string;
+  /** Top-k for the classification extension; 0 when the raw tensor is wanted. */
+  readonly classificationCount: number;
+  /** The client's parameters for this output (binary_data, shared memory, ...), untouched. */
+  readonly parameters: Parameters;
+}
