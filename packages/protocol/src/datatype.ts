@@ -87,7 +87,8 @@ export type NumericTypedArray =
 export function typedView(datatype: Exclude<Datatype, 'BYTES'>, bytes: Uint8Array): NumericTypedArray {
   const size = elementByteSize(datatype);
   let source = bytes;
-  if (source.byteOffset % size !== 0) source = source.slice();
+  // Uint8Array#slice copies; Buffer#slice would return another (still misaligned) view.
+  if (source.byteOffset % size !== 0) source = Uint8Array.prototype.slice.call(source);
   const { buffer, byteOffset } = source;
   const length = source.byteLength / size;
   switch (datatype) {
