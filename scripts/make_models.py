@@ -1,0 +1,447 @@
+#!/usr/bin/python3
+"""Writes Nereid's small ONNX models and their config.pbtxt files.
+
+    /usr/bin/python3 scripts/make_models.py                 rewrite every committed model
+    /usr/bin/python3 scripts/make_models.py --weights DIR   also write the 8 MB `weights` model into DIR
+
+Needs only onnx (1.12 works) and numpy. Output is deterministic: running the script twice gives
+byte-identical files, so `git status` after a run shows whether anything changed. Models use IR
+version 8 and opset 13, which onnxruntime 1.30 loads.
+
+examples/models/ is the example repository `npm start` serves; packages/server/test/fixtures/models/
+holds what the tests need (an identity per datatype, auto-complete corner cases, a slow model, ...).
+The weight-heavy model is not committed: the tests build it in a temp dir, and --weights writes the
+same model for manual memory measurements.
+"""
+
+import argparse
+import os
+import shutil
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = os.path.join(ROOT, "examples", "models")
+FIXTURES = os.path.join(ROOT, "packages", "server", "test", "fixtures", "models")
+
+IR_VERSION = 8
+OPSET = 13
+
+# Config datatype -> ONNX element type (Triton's onnxruntime backend mapping).
+ONNX_TYPES = {
+    "TYPE_BOOL": TensorProto.BOOL,
+    "TYPE_UINT8": TensorProto.UINT8,
+    "TYPE_UINT16": TensorProto.UINT16,
+    "TYPE_UINT32": TensorProto.UINT32,
+    "TYPE_UINT64": TensorProto.UINT64,
+    "TYPE_INT8": TensorProto.INT8,
+    "TYPE_INT16": TensorProto.INT16,
+    "TYPE_INT32": TensorProto.INT32,
+    "TYPE_INT64": TensorProto.INT64,
+    "TYPE_FP16": TensorProto.FLOAT16,
+    "TYPE_BF16": TensorProto.BFLOAT16,
+    "TYPE_FP32": TensorProto.FLOAT,
+    "TYPE_FP64": TensorProto.DOUBLE,
+    "TYPE_STRING": TensorProto.STRING,
+}
+
+# Fixture name suffix (wire datatype, lower case) -> config datatype.
+WIRE_TYPES = {
+    "bool": "TYPE_BOOL",
+    "uint8": "TYPE_UINT8",
+    "uint16": "TYPE_UINT16",
+    "uint32": "TYPE_UINT32",
+    "uint64": "TYPE_UINT64",
+    "int8": "TYPE_INT8",
+    "int16": "TYPE_INT16",
+    "int32": "TYPE_INT32",
+    "int64": "TYPE_INT64",
+    "fp16": "TYPE_FP16",
+    "bf16": "TYPE_BF16",
+    "fp32": "TYPE_FP32",
+    "fp64": "TYPE_FP64",
+    "bytes": "TYPE_STRING",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def tensor(name, config_type, shape):
+    """A graph input/output; a str in `shape` is a symbolic dim, None an unknown one."""
+    return helper.make_tensor_value_info(name, ONNX_TYPES[config_type], shape)
+
+
+def make_model(name, nodes, inputs, outputs, initializers=()):
+    graph = helper.make_graph(nodes, name, inputs, outputs, initializer=list(initializers))
+    model = helper.make_model(
+        graph,
+        producer_name="nereid-make-models",
+        opset_imports=[helper.make_opsetid("", OPSET)],
+    )
+    model.ir_version = IR_VERSION
+    onnx.checker.check_model(model)
+    return model
+
+
+def reset_dir(path):
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    os.makedirs(path)
+
+
+def write_model(repo, name, model, config=None):
+    """Writes <repo>/<name>/1/model.onnx and, when given, <repo>/<name>/config.pbtxt."""
+    model_dir = os.path.join(repo, name)
+    reset_dir(os.path.join(model_dir, "1"))
+    onnx.save(model, os.path.join(model_dir, "1", "model.onnx"))
+    write_config(model_dir, config)
+
+
+def write_config(model_dir, config):
+    path = os.path.join(model_dir, "config.pbtxt")
+    if config is None:
+        if os.path.exists(path):
+            os.remove(path)
+        return
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(config)
+
+
+def io_block(kind, entries):
+    """`input [...]` / `output [...]` in Triton's example style; entries are (name, type, dims)."""
+    blocks = []
+    for name, config_type, dims in entries:
+        blocks.append(
+            "  {\n"
+            f'    name: "{name}"\n'
+            f"    data_type: {config_type}\n"
+            f"    dims: [ {', '.join(str(d) for d in dims)} ]\n"
+            "  }"
+        )
+    return f"{kind} [\n" + ",\n".join(blocks) + "\n]\n"
+
+
+def config_text(name, max_batch_size, inputs, outputs, comment="", extra=""):
+    head = "".join(f"# {line}\n".replace("# \n", "#\n") for line in comment.splitlines())
+    return (
+        head
+        + f'name: "{name}"\n'
+        + 'platform: "onnxruntime_onnx"\n'
+        + f"max_batch_size: {max_batch_size}\n"
+        + io_block("input", inputs)
+        + io_block("output", outputs)
+        + extra
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# examples/models
+
+
+def simple():
+    """Triton's `simple`: OUTPUT0 = INPUT0 + INPUT1, OUTPUT1 = INPUT0 - INPUT1 (INT32 [16])."""
+    shape = ["batch", 16]
+    model = make_model(
+        "simple",
+        [
+            helper.make_node("Add", ["INPUT0", "INPUT1"], ["OUTPUT0"]),
+            helper.make_node("Sub", ["INPUT0", "INPUT1"], ["OUTPUT1"]),
+        ],
+        [tensor("INPUT0", "TYPE_INT32", shape), tensor("INPUT1", "TYPE_INT32", shape)],
+        [tensor("OUTPUT0", "TYPE_INT32", shape), tensor("OUTPUT1", "TYPE_INT32", shape)],
+    )
+    io = [("INPUT0", "TYPE_INT32", [16]), ("INPUT1", "TYPE_INT32", [16])]
+    out = [("OUTPUT0", "TYPE_INT32", [16]), ("OUTPUT1", "TYPE_INT32", [16])]
+    return model, config_text("simple", 8, io, out)
+
+
+def simple_string():
+    """Triton's `simple_string`: numbers written as strings, added and subtracted.
+
+    ONNX Cast parses strings into numbers and prints numbers as strings, so the model does the real
+    thing: OUTPUT0 = str(int(INPUT0) + int(INPUT1)), OUTPUT1 = str(int(INPUT0) - int(INPUT1)).
+    """
+    shape = ["batch", 16]
+    to_int = TensorProto.INT32
+    to_str = TensorProto.STRING
+    model = make_model(
+        "simple_string",
+        [
+            helper.make_node("Cast", ["INPUT0"], ["a"], to=to_int),
+            helper.make_node("Cast", ["INPUT1"], ["b"], to=to_int),
+            helper.make_node("Add", ["a", "b"], ["sum"]),
+            helper.make_node("Sub", ["a", "b"], ["diff"]),
+            helper.make_node("Cast", ["sum"], ["OUTPUT0"], to=to_str),
+            helper.make_node("Cast", ["diff"], ["OUTPUT1"], to=to_str),
+        ],
+        [tensor("INPUT0", "TYPE_STRING", shape), tensor("INPUT1", "TYPE_STRING", shape)],
+        [tensor("OUTPUT0", "TYPE_STRING", shape), tensor("OUTPUT1", "TYPE_STRING", shape)],
+    )
+    io = [("INPUT0", "TYPE_STRING", [16]), ("INPUT1", "TYPE_STRING", [16])]
+    out = [("OUTPUT0", "TYPE_STRING", [16]), ("OUTPUT1", "TYPE_STRING", [16])]
+    comment = (
+        "Inputs are decimal integers written as strings. The model parses them (ONNX Cast\n"
+        "string->int32), adds and subtracts, and prints the results back as strings:\n"
+        "OUTPUT0 = str(int(INPUT0) + int(INPUT1)), OUTPUT1 = str(int(INPUT0) - int(INPUT1)).\n"
+        "An element that is not a number makes the inference fail."
+    )
+    return model, config_text("simple_string", 8, io, out, comment)
+
+
+def string_identity():
+    shape = ["batch", "n"]
+    model = make_model(
+        "string_identity",
+        [helper.make_node("Identity", ["INPUT0"], ["OUTPUT0"])],
+        [tensor("INPUT0", "TYPE_STRING", shape)],
+        [tensor("OUTPUT0", "TYPE_STRING", shape)],
+    )
+    comment = "Returns its BYTES input unchanged; any bytes (NUL, non-UTF-8) round-trip exactly."
+    cfg = config_text(
+        "string_identity",
+        8,
+        [("INPUT0", "TYPE_STRING", [-1])],
+        [("OUTPUT0", "TYPE_STRING", [-1])],
+        comment,
+    )
+    return model, cfg
+
+
+def identity(name, config_type, batch_dims, comment=""):
+    """Identity over [batch, n] (dims [-1]) with a config for max_batch_size 8."""
+    shape = ["batch", "n"]
+    model = make_model(
+        name,
+        [helper.make_node("Identity", ["INPUT0"], ["OUTPUT0"])],
+        [tensor("INPUT0", config_type, shape)],
+        [tensor("OUTPUT0", config_type, shape)],
+    )
+    cfg = config_text(
+        name,
+        8,
+        [("INPUT0", config_type, batch_dims)],
+        [("OUTPUT0", config_type, batch_dims)],
+        comment,
+    )
+    return model, cfg
+
+
+def identity_fp16():
+    shape = ["batch", 4]
+    two = numpy_helper.from_array(np.array(2.0, dtype=np.float16), "two")
+    model = make_model(
+        "identity_fp16",
+        [helper.make_node("Mul", ["INPUT0", "two"], ["OUTPUT0"])],
+        [tensor("INPUT0", "TYPE_FP16", shape)],
+        [tensor("OUTPUT0", "TYPE_FP16", shape)],
+        [two],
+    )
+    cfg = config_text(
+        "identity_fp16",
+        8,
+        [("INPUT0", "TYPE_FP16", [4])],
+        [("OUTPUT0", "TYPE_FP16", [4])],
+        "Half precision: OUTPUT0 = INPUT0 * 2, computed in fp16.",
+    )
+    return model, cfg
+
+
+def add_sub(name):
+    """FP32 [batch, 4] add/sub; written without config.pbtxt to show auto-complete."""
+    shape = ["batch", 4]
+    return make_model(
+        name,
+        [
+            helper.make_node("Add", ["INPUT0", "INPUT1"], ["OUTPUT0"]),
+            helper.make_node("Sub", ["INPUT0", "INPUT1"], ["OUTPUT1"]),
+        ],
+        [tensor("INPUT0", "TYPE_FP32", shape), tensor("INPUT1", "TYPE_FP32", shape)],
+        [tensor("OUTPUT0", "TYPE_FP32", shape), tensor("OUTPUT1", "TYPE_FP32", shape)],
+    )
+
+
+def write_examples():
+    for name, build in (
+        ("simple", simple),
+        ("simple_string", simple_string),
+        ("string_identity", string_identity),
+        ("identity_fp16", identity_fp16),
+    ):
+        model, cfg = build()
+        write_model(EXAMPLES, name, model, cfg)
+    model, cfg = identity(
+        "identity_fp32", "TYPE_FP32", [-1], "Returns INPUT0 unchanged; any [batch, n] shape."
+    )
+    write_model(EXAMPLES, "identity_fp32", model, cfg)
+    # No config.pbtxt on purpose: auto-complete fills inputs, outputs, max_batch_size 4 and
+    # dynamic_batching from the model.
+    write_model(EXAMPLES, "add_sub_no_config", add_sub("add_sub_no_config"), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# packages/server/test/fixtures/models
+
+
+def scalar_batch():
+    """Rank-1 [batch] tensors: auto-complete gives dims [1] with an empty reshape."""
+    return make_model(
+        "scalar_batch",
+        [helper.make_node("Neg", ["INPUT0"], ["OUTPUT0"])],
+        [tensor("INPUT0", "TYPE_FP32", ["batch"])],
+        [tensor("OUTPUT0", "TYPE_FP32", ["batch"])],
+    )
+
+
+def scalar_rank0():
+    """Rank-0 tensors: no batching possible; auto-complete gives dims [1] without reshape."""
+    return make_model(
+        "scalar_rank0",
+        [helper.make_node("Neg", ["INPUT0"], ["OUTPUT0"])],
+        [tensor("INPUT0", "TYPE_FP32", [])],
+        [tensor("OUTPUT0", "TYPE_FP32", [])],
+    )
+
+
+def fixed_batch_dim():
+    """A fixed first dim [2, 3]: batching is impossible."""
+    return make_model(
+        "fixed_batch_dim",
+        [helper.make_node("Identity", ["INPUT0"], ["OUTPUT0"])],
+        [tensor("INPUT0", "TYPE_FP32", [2, 3])],
+        [tensor("OUTPUT0", "TYPE_FP32", [2, 3])],
+    )
+
+
+def runtime_error():
+    """Reshapes INPUT0 to [-1, 3]: an element count not divisible by 3 fails inside onnxruntime."""
+    shape = numpy_helper.from_array(np.array([-1, 3], dtype=np.int64), "shape")
+    return make_model(
+        "runtime_error",
+        [helper.make_node("Reshape", ["INPUT0", "shape"], ["OUTPUT0"])],
+        [tensor("INPUT0", "TYPE_FP32", ["batch", "n"])],
+        [tensor("OUTPUT0", "TYPE_FP32", ["batch", 3])],
+        [shape],
+    )
+
+
+SLOW_SIZE = 256
+SLOW_STEPS = 64
+
+
+def slow_identity():
+    """OUTPUT0 = INPUT0, after a chain of matrix products that depends on the input.
+
+    The chain (SLOW_STEPS products of SLOW_SIZE^2 matrices, ~20 ms on one thread) cannot be
+    constant-folded because it starts from the input's sum; its result is multiplied by 0 and added,
+    which leaves INPUT0 exact. An orthogonal weight keeps the values bounded (no inf/NaN).
+    """
+    rng = np.random.default_rng(7)
+    q, _ = np.linalg.qr(rng.standard_normal((SLOW_SIZE, SLOW_SIZE)))
+    weight = numpy_helper.from_array(q.astype(np.float32), "W")
+    zero = numpy_helper.from_array(np.array(0.0, dtype=np.float32), "zero")
+    tiny = numpy_helper.from_array(np.array(1e-30, dtype=np.float32), "tiny")
+    nodes = [
+        helper.make_node("ReduceSum", ["INPUT0"], ["total"], keepdims=0),
+        helper.make_node("Mul", ["total", "tiny"], ["scaled"]),
+        helper.make_node("Add", ["W", "scaled"], ["m0"]),
+    ]
+    for step in range(SLOW_STEPS):
+        nodes.append(helper.make_node("MatMul", [f"m{step}", "W"], [f"m{step + 1}"]))
+    nodes += [
+        helper.make_node("ReduceSum", [f"m{SLOW_STEPS}"], ["chain"], keepdims=0),
+        helper.make_node("Mul", ["chain", "zero"], ["nothing"]),
+        helper.make_node("Add", ["INPUT0", "nothing"], ["OUTPUT0"]),
+    ]
+    return make_model(
+        "slow_identity",
+        nodes,
+        [tensor("INPUT0", "TYPE_FP32", ["batch", "n"])],
+        [tensor("OUTPUT0", "TYPE_FP32", ["batch", "n"])],
+        [weight, zero, tiny],
+    )
+
+
+def external_data(repo):
+    """`1/model.onnx/` as a folder: model.onnx plus its weights in an external data file.
+
+    OUTPUT0 = INPUT0 @ W with W = 2 * identity(4), kept in `weights.bin` next to the graph.
+    """
+    weight = numpy_helper.from_array((2 * np.eye(4)).astype(np.float32), "W")
+    model = make_model(
+        "external_data",
+        [helper.make_node("MatMul", ["INPUT0", "W"], ["OUTPUT0"])],
+        [tensor("INPUT0", "TYPE_FP32", ["batch", 4])],
+        [tensor("OUTPUT0", "TYPE_FP32", ["batch", 4])],
+        [weight],
+    )
+    folder = os.path.join(repo, "external_data", "1", "model.onnx")
+    reset_dir(folder)
+    onnx.save_model(
+        model,
+        os.path.join(folder, "model.onnx"),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location="weights.bin",
+        size_threshold=0,
+    )
+    write_config(os.path.join(repo, "external_data"), None)
+
+
+WEIGHT_ROWS = 1024
+WEIGHT_COLS = 2048  # 1024 x 2048 fp32 = 8 MiB
+
+
+def weights_model():
+    """OUTPUT0 = INPUT0 @ W with an 8 MiB weight, to measure what sessions cost in memory."""
+    values = (np.arange(WEIGHT_ROWS * WEIGHT_COLS, dtype=np.float32) % 7) / 7
+    weight = numpy_helper.from_array(values.reshape(WEIGHT_ROWS, WEIGHT_COLS), "W")
+    return make_model(
+        "weights",
+        [helper.make_node("MatMul", ["INPUT0", "W"], ["OUTPUT0"])],
+        [tensor("INPUT0", "TYPE_FP32", ["batch", WEIGHT_ROWS])],
+        [tensor("OUTPUT0", "TYPE_FP32", ["batch", WEIGHT_COLS])],
+        [weight],
+    )
+
+
+def write_fixtures():
+    os.makedirs(FIXTURES, exist_ok=True)
+    for suffix, config_type in WIRE_TYPES.items():
+        name = f"identity_{suffix}"
+        model, cfg = identity(name, config_type, [-1])
+        write_model(FIXTURES, name, model, cfg)
+    write_model(FIXTURES, "scalar_batch", scalar_batch())
+    write_model(FIXTURES, "scalar_rank0", scalar_rank0())
+    write_model(FIXTURES, "fixed_batch_dim", fixed_batch_dim())
+    write_model(FIXTURES, "runtime_error", runtime_error())
+    write_model(FIXTURES, "add_sub", add_sub("add_sub"))
+    slow_cfg = config_text(
+        "slow_identity",
+        8,
+        [("INPUT0", "TYPE_FP32", [-1])],
+        [("OUTPUT0", "TYPE_FP32", [-1])],
+        "Returns INPUT0 after ~20 ms of single-threaded work, to observe concurrency.",
+        'parameters { key: "intra_op_thread_count" value { string_value: "1" } }\n',
+    )
+    write_model(FIXTURES, "slow_identity", slow_identity(), slow_cfg)
+    external_data(FIXTURES)
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", metavar="DIR", help="also write the 8 MiB weights model here")
+    args = parser.parse_args(argv)
+    write_examples()
+    write_fixtures()
+    if args.weights:
+        write_model(args.weights, "weights", weights_model(), None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
