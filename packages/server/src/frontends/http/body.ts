@@ -1,0 +1,88 @@
+import type { IncomingMessage } from 'node:http';
+import { ServerError, invalidArg } from '../../errors/index.js';
+
+/** Reading request bodies whole, with the `--http-max-input-size` limit applied before buffering. */
+
+const EMPTY = Buffer.alloc(0);
+const LIMIT_HINT = 'Use --http-max-input-size to increase the limit.';
+
+/**
+ * Reads the whole body. A declared Content-Length over `limit` fails before any byte is read; a
+ * chunked body fails as soon as it passes the limit. `tooLarge` words the error for the endpoint.
+ * A single-chunk body comes back as that chunk, without a copy.
+ */
+export function readBody(
+  req: IncomingMessage,
+  limit: number,
+  tooLarge: (size: number) => ServerError,
+): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined) {
+    const length = Number(declared);
+    if (length > limit) return Promise.reject(tooLarge(length));
+    if (length === 0) return Promise.resolve(EMPTY);
+  } else if (req.headers['transfer-encoding'] === undefined) {
+    return Promise.resolve(EMPTY);
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onGone);
+      req.off('close', onGone);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        reject(tooLarge(size));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    };
+    // The client went away mid-body ('aborted' error, or a bare close): not a server fault.
+    const onGone = (): void => {
+      cleanup();
+      reject(new ServerError('CANCELLED', 'connection closed before the request body was received'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onGone);
+    req.on('close', onGone);
+  });
+}
+
+/** Triton's error for a JSON body over the limit (repository endpoints, JSON inference requests). */
+export function jsonTooLarge(limit: number): (size: number) => ServerError {
+  return (size) =>
+    invalidArg(
+      `request JSON size of ${size} bytes exceeds the maximum allowed input size of ${limit} bytes. ${LIMIT_HINT}`,
+    );
+}
+
+/** Triton's error for a raw binary inference body over the limit. */
+export function rawInputTooLarge(limit: number): (size: number) => ServerError {
+  return (size) =>
+    invalidArg(
+      `Raw input has a byte_size (${size} bytes) that exceeds the maximum allowed value of ${limit} bytes. ${LIMIT_HINT}`,
+    );
+}
+
+/** A JSON header plus binary tail over the limit (Triton has no limit there; Nereid buffers bodies). */
+export function bodyTooLarge(limit: number): (size: number) => ServerError {
+  return (size) =>
+    invalidArg(
+      `request body size of ${size} bytes exceeds the maximum allowed input size of ${limit} bytes. ${LIMIT_HINT}`,
+    );
+}
+
+/** Triton's error for a compressed body that inflates past the limit. */
+export function decompressedTooLarge(limit: number): ServerError {
+  return invalidArg(`Decompressed data size exceeds the maximum allowed value of ${limit} bytes. ${LIMIT_HINT}`);
+}

@@ -1,0 +1,98 @@
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { InferenceCore } from '../../../core/types.js';
+import { unsupported, type ServerError } from '../../../errors/index.js';
+import type { InferRequestInit } from '../../../request/infer-request-init.js';
+import type { InferResponse } from '../../../request/infer-response.js';
+import { bodyTooLarge, jsonTooLarge, rawInputTooLarge, readBody } from '../body.js';
+import { INFERENCE_HEADER, decodeRawInferRequest, inferenceHeaderLength } from '../codec/binary-infer.js';
+import { encodeInferResponse, type EncodedInferResponse } from '../codec/infer-response.js';
+import { decodeInferRequest, type DecodedInferRequest } from '../codec/json-infer.js';
+import { parseJson } from '../codec/json-parse.js';
+import { compressBody, decompressBody, requestCompression, responseCompression } from '../compression.js';
+import type { HttpContext } from '../context.js';
+import { BINARY_TYPE, JSON_TYPE, sendChunks, sendError } from '../reply.js';
+
+/**
+ * `POST /v2/models/{m}[/versions/{v}]/infer`: read (and inflate) the body, decode JSON, JSON+binary
+ * or raw binary into an InferRequestInit, run it, and answer with JSON or JSON+binary, compressed
+ * when the client asks. A client that disconnects aborts its request.
+ */
+export async function handleInfer(
+  http: HttpContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  params: readonly string[],
+): Promise<void> {
+  const [model = '', version = ''] = params;
+  const compression = requestCompression(req.headers['content-encoding']);
+  if (compression === undefined) {
+    sendError(res, unsupported('Unsupported compression type'), http.logger, { 'Accept-Encoding': 'gzip, deflate' });
+    return;
+  }
+  const headerValue = singleHeader(req.headers, INFERENCE_HEADER);
+  const limit = http.options.maxInputSize;
+  let body = await readBody(req, limit, tooLargeError(headerValue, limit));
+  if (compression !== 'identity') body = await decompressBody(body, limit);
+  const decoded = decodeInferBody(http, model, version, body, headerValue);
+  const response = await inferUntilDisconnect(http.core, decoded.init, res);
+  const encoded = encodeInferResponse(response, decoded.plan);
+  await sendInferResponse(req, res, encoded);
+}
+
+/** Splits and decodes a (decompressed) body; header length 0 selects the raw binary form. */
+export function decodeInferBody(
+  http: HttpContext,
+  model: string,
+  version: string,
+  body: Buffer,
+  headerValue: string | undefined,
+): DecodedInferRequest {
+  const headerLength = inferenceHeaderLength(headerValue, body.length);
+  if (headerLength === 0) return decodeRawInferRequest(http.core, model, version, body);
+  const header = parseJson(body.subarray(0, headerLength));
+  return decodeInferRequest(model, version, header, body.subarray(headerLength), {
+    maxInputSize: http.options.maxInputSize,
+  });
+}
+
+function singleHeader(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function tooLargeError(headerValue: string | undefined, limit: number): (size: number) => ServerError {
+  if (headerValue === undefined) return jsonTooLarge(limit);
+  return Number(headerValue.trim()) === 0 ? rawInputTooLarge(limit) : bodyTooLarge(limit);
+}
+
+async function inferUntilDisconnect(
+  core: InferenceCore,
+  init: InferRequestInit,
+  res: ServerResponse,
+): Promise<InferResponse> {
+  const controller = new AbortController();
+  const onClose = (): void => {
+    if (!res.writableFinished) controller.abort();
+  };
+  res.once('close', onClose);
+  try {
+    return await core.infer(init, { signal: controller.signal });
+  } finally {
+    res.off('close', onClose);
+  }
+}
+
+async function sendInferResponse(req: IncomingMessage, res: ServerResponse, encoded: EncodedInferResponse): Promise<void> {
+  const headers: OutgoingHttpHeaders =
+    encoded.headerLength === undefined
+      ? { 'Content-Type': JSON_TYPE }
+      : { 'Content-Type': BINARY_TYPE, 'Inference-Header-Content-Length': encoded.headerLength };
+  const compression = responseCompression(req.headers['accept-encoding']);
+  if (compression === 'identity') {
+    sendChunks(res, 200, headers, encoded.chunks, encoded.byteLength);
+    return;
+  }
+  const compressed = await compressBody(encoded.chunks, encoded.byteLength, compression);
+  headers['Content-Encoding'] = compression;
+  sendChunks(res, 200, headers, [compressed], compressed.length);
+}

@@ -1,0 +1,90 @@
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { httpStatusOf, ServerError, toServerError } from '../../errors/index.js';
+import type { Logger } from '../../observability/logger.js';
+
+/**
+ * Writing responses. Every reply is one `end()` (or one corked burst for large binary bodies) with
+ * Content-Length set, so a response leaves in a single write. Errors are `{"error":"<message>"}`
+ * with the status Triton's HttpCodeFromError gives the error's code.
+ */
+
+export const JSON_TYPE = 'application/json';
+export const BINARY_TYPE = 'application/octet-stream';
+
+/** Above this, binary chunks are written corked instead of being concatenated first. */
+const CONCAT_LIMIT = 64 * 1024;
+
+/** A status with no body (health and readiness answers; load/unload add a JSON content type). */
+export function sendEmpty(res: ServerResponse, status: number, contentType?: string): void {
+  res.writeHead(status, contentType === undefined ? { 'Content-Length': 0 } : { 'Content-Type': contentType, 'Content-Length': 0 });
+  res.end();
+}
+
+/** A JSON body given as text or bytes. */
+export function sendJson(res: ServerResponse, status: number, json: string | Buffer): void {
+  const body = typeof json === 'string' ? Buffer.from(json, 'utf8') : json;
+  res.writeHead(status, { 'Content-Type': JSON_TYPE, 'Content-Length': body.length });
+  res.end(body);
+}
+
+/** A body made of several chunks (JSON header + binary tensors) with the given headers. */
+export function sendChunks(
+  res: ServerResponse,
+  status: number,
+  headers: OutgoingHttpHeaders,
+  chunks: readonly Uint8Array[],
+  byteLength: number,
+): void {
+  headers['Content-Length'] = byteLength;
+  res.writeHead(status, headers);
+  if (chunks.length === 1) {
+    res.end(chunks[0]);
+  } else if (byteLength <= CONCAT_LIMIT) {
+    res.end(Buffer.concat(chunks, byteLength));
+  } else {
+    // Corked writes leave as one writev, without copying the tensor bytes.
+    res.cork();
+    for (let i = 0; i < chunks.length - 1; i++) res.write(chunks[i]);
+    res.end(chunks[chunks.length - 1]);
+    res.uncork();
+  }
+}
+
+/** The JSON error body Triton sends: `{"error":"<message>"}`. */
+export function errorJson(message: string): string {
+  return `{"error":${JSON.stringify(message)}}`;
+}
+
+/**
+ * Answers with an error. ServerErrors map through httpStatusOf; anything else is a bug, answered 500
+ * and logged. When the request body was not read to its end, the connection is closed after the
+ * reply rather than draining an oversized upload.
+ */
+export function sendError(
+  res: ServerResponse,
+  error: unknown,
+  logger: Logger,
+  extraHeaders?: OutgoingHttpHeaders,
+): void {
+  const serverError = toServerError(error);
+  if (!(error instanceof ServerError)) {
+    logger.error(`HTTP: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  }
+  const status = httpStatusOf(serverError.code);
+  if (logger.settings.verboseLevel >= 1) logger.verbose(1, `HTTP error: ${status} ${serverError.message}`);
+  if (res.headersSent || res.destroyed) {
+    // Nothing sensible can follow a started body, and nobody is listening on a closed socket.
+    res.destroy();
+    return;
+  }
+  const body = Buffer.from(errorJson(serverError.message), 'utf8');
+  const headers: OutgoingHttpHeaders = { ...extraHeaders, 'Content-Type': JSON_TYPE, 'Content-Length': body.length };
+  if (!res.req.complete) headers['Connection'] = 'close';
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+/** An error reply with an explicit status and message (404, 405). */
+export function sendErrorStatus(res: ServerResponse, status: number, message: string): void {
+  sendJson(res, status, errorJson(message));
+}

@@ -1,0 +1,117 @@
+import type { RouteHandler } from './context.js';
+import { handleModelReady, handleServerLive, handleServerReady } from './handlers/health.js';
+import { handleInfer } from './handlers/infer.js';
+import { handleLogging } from './handlers/logging.js';
+import { handleModelConfig, handleModelMetadata, handleServerMetadata } from './handlers/metadata.js';
+import {
+  handleModelLoad,
+  handleModelUnload,
+  handleNamedRepositoryControl,
+  handleRepositoryIndex,
+} from './handlers/repository.js';
+import {
+  handleCudaShmRegister,
+  handleCudaShmStatus,
+  handleCudaShmUnregister,
+  handleSystemShmRegister,
+  handleSystemShmStatus,
+  handleSystemShmUnregister,
+} from './handlers/shared-memory.js';
+import { handleAllStatistics, handleModelStatistics } from './handlers/statistics.js';
+
+/**
+ * The whole /v2 surface in one table, with path patterns matching Triton's http_server.cc regexes
+ * (version segments are digits only). Order matters: the first matching pattern wins, and a path
+ * that matches but lacks the request's method is a 405. Adding an endpoint is one line.
+ */
+
+/** `--http-restricted-api` categories, so restrictions can be enforced per route later. */
+export type ApiCategory =
+  | 'health'
+  | 'metadata'
+  | 'inference'
+  | 'shared-memory'
+  | 'model-config'
+  | 'model-repository'
+  | 'statistics'
+  | 'trace'
+  | 'logging';
+
+export interface Route {
+  readonly pattern: RegExp;
+  readonly category: ApiCategory;
+  /** Handlers by HTTP method (null-prototype, so any method string can be looked up). */
+  readonly methods: Readonly<Record<string, RouteHandler | undefined>>;
+}
+
+export interface RouteMatch {
+  readonly route: Route;
+  readonly params: readonly string[];
+}
+
+function route(
+  pattern: RegExp,
+  category: ApiCategory,
+  methods: { readonly GET?: RouteHandler; readonly POST?: RouteHandler },
+): Route {
+  return { pattern, category, methods: Object.assign(Object.create(null) as Record<string, RouteHandler>, methods) };
+}
+
+/** `/v2/models/{model}[/versions/{version}]` */
+const MODEL = String.raw`^/v2/models/([^/]+)(?:/versions/([0-9]+))?`;
+/** `/v2/{system,cuda}sharedmemory[/region/{region}]/<action>` */
+const shm = (kind: 'system' | 'cuda', action: string): RegExp =>
+  new RegExp(String.raw`^/v2/${kind}sharedmemory(?:/region/([^/]+))?/${action}$`);
+
+export const ROUTES: readonly Route[] = [
+  // Inference first: it is the hot path and costs one pattern test.
+  route(new RegExp(`${MODEL}/infer$`), 'inference', { POST: handleInfer }),
+  route(/^\/v2\/models\/stats$/, 'statistics', { GET: handleAllStatistics }),
+  route(new RegExp(`${MODEL}/ready$`), 'health', { GET: handleModelReady }),
+  route(new RegExp(`${MODEL}$`), 'metadata', { GET: handleModelMetadata }),
+  route(new RegExp(`${MODEL}/config$`), 'model-config', { GET: handleModelConfig }),
+  route(new RegExp(`${MODEL}/stats$`), 'statistics', { GET: handleModelStatistics }),
+  route(/^\/v2$/, 'metadata', { GET: handleServerMetadata }),
+  route(/^\/v2\/health\/live$/, 'health', { GET: handleServerLive }),
+  route(/^\/v2\/health\/ready$/, 'health', { GET: handleServerReady }),
+  route(/^\/v2\/repository(?:\/[^/]+)?\/index$/, 'model-repository', { POST: handleRepositoryIndex }),
+  route(/^\/v2\/repository\/models\/([^/]+)\/load$/, 'model-repository', { POST: handleModelLoad }),
+  route(/^\/v2\/repository\/models\/([^/]+)\/unload$/, 'model-repository', { POST: handleModelUnload }),
+  route(/^\/v2\/repository\/[^/]+\/models\/[^/]+\/(?:load|unload)$/, 'model-repository', {
+    POST: handleNamedRepositoryControl,
+  }),
+  route(shm('system', 'status'), 'shared-memory', { GET: handleSystemShmStatus }),
+  route(shm('system', 'register'), 'shared-memory', { POST: handleSystemShmRegister }),
+  route(shm('system', 'unregister'), 'shared-memory', { POST: handleSystemShmUnregister }),
+  route(shm('cuda', 'status'), 'shared-memory', { GET: handleCudaShmStatus }),
+  route(shm('cuda', 'register'), 'shared-memory', { POST: handleCudaShmRegister }),
+  route(shm('cuda', 'unregister'), 'shared-memory', { POST: handleCudaShmUnregister }),
+  route(/^\/v2\/logging$/, 'logging', { GET: handleLogging, POST: handleLogging }),
+  // Not served yet (the core has no API for them); each is one line when it does:
+  //   route(/^\/v2\/trace\/setting$/, 'trace', { GET: ..., POST: ... }),
+  //   route(/^\/v2\/models\/([^/]+)\/trace\/setting$/, 'trace', { GET: ..., POST: ... }),
+  //   route(new RegExp(`${MODEL}/generate(_stream)?$`), 'inference', { POST: ... }),
+];
+
+/** The first route whose pattern matches `path` (no query string), with its decoded segments. */
+export function matchRoute(path: string, routes: readonly Route[] = ROUTES): RouteMatch | undefined {
+  for (const candidate of routes) {
+    const match = candidate.pattern.exec(path);
+    if (match === null) continue;
+    const params: string[] = new Array(match.length - 1);
+    for (let i = 1; i < match.length; i++) params[i - 1] = decodeSegment(match[i]);
+    return { route: candidate, params };
+  }
+  return undefined;
+}
+
+/** Clients percent-encode model names (tritonclient quotes them); an undecodable one stays as sent. */
+function decodeSegment(segment: string | undefined): string {
+  if (segment === undefined) return '';
+  if (!segment.includes('%')) return segment;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
