@@ -1,0 +1,222 @@
+import { create } from '@bufbuild/protobuf';
+import type { ServerDuplexStream, handleBidiStreamingCall } from '@grpc/grpc-js';
+import {
+  ModelStreamInferResponseSchema,
+  type ModelInferRequest,
+  type ModelStreamInferResponse,
+} from '@nereid/protocol/generated/grpc_service_pb';
+import type { InferenceCore } from '../../core/types.js';
+import type { Logger } from '../../observability/logger.js';
+import type { InferResponse } from '../../request/infer-response.js';
+import { inferRequestFromProto } from './convert-request.js';
+import { inferResponseToProto } from './convert-response.js';
+import type { DecoupledProbe } from './infer.js';
+import { inferParameterOf } from './parameters.js';
+import { toGrpcError, type GrpcErrorStatus } from './reply-error.js';
+
+/**
+ * Where one streamed request's responses go. A decoupled model may `send` 0..n responses, the last
+ * with `final`, or end with `finish()` and no response; a request that fails calls `fail` instead.
+ * Today the core answers every request with exactly one response: `send(response, true)`.
+ */
+export interface StreamResponseSink {
+  send(response: InferResponse, final: boolean): void;
+  /** The request is complete and its final response, if any, was already sent. */
+  finish(): void;
+  fail(error: unknown): void;
+}
+
+type Stream = ServerDuplexStream<ModelInferRequest, ModelStreamInferResponse>;
+
+/** Responses of one non-decoupled request, held until every earlier request's were written. */
+interface OrderedSlot {
+  readonly messages: ModelStreamInferResponse[];
+  done: boolean;
+}
+
+const FINAL = 'triton_final_response';
+const FINAL_TRUE = { [FINAL]: inferParameterOf(true) };
+const FINAL_FALSE = { [FINAL]: inferParameterOf(false) };
+
+/**
+ * ModelStreamInfer: every request read from the stream starts at once (requests run concurrently).
+ * As in Triton, responses of non-decoupled models go out in request order, responses of decoupled
+ * models as they come, and every response carries `triton_final_response`. A failed request becomes
+ * a response with `error_message` and the stream goes on, unless the client opened the stream with
+ * metadata `triton_grpc_error: true`: then the first error ends the stream with its gRPC status and
+ * the other requests are cancelled. A client cancel aborts every request in flight.
+ */
+export function modelStreamInferHandler(
+  core: InferenceCore,
+  logger: Logger,
+  isDecoupled: DecoupledProbe,
+): handleBidiStreamingCall<ModelInferRequest, ModelStreamInferResponse> {
+  return (call) => new InferStream(core, logger, isDecoupled, call).listen();
+}
+
+class InferStream {
+  readonly #core: InferenceCore;
+  readonly #logger: Logger;
+  readonly #isDecoupled: DecoupledProbe;
+  readonly #call: Stream;
+  readonly #grpcErrorMode: boolean;
+  readonly #ordered: OrderedSlot[] = [];
+  readonly #inflight = new Set<AbortController>();
+  /** Requests read whose final response (or error) is not written yet. */
+  #open = 0;
+  #readDone = false;
+  #closed = false;
+
+  constructor(core: InferenceCore, logger: Logger, isDecoupled: DecoupledProbe, call: Stream) {
+    this.#core = core;
+    this.#logger = logger;
+    this.#isDecoupled = isDecoupled;
+    this.#call = call;
+    this.#grpcErrorMode = call.metadata.get('triton_grpc_error')[0] === 'true';
+  }
+
+  listen(): void {
+    this.#call.on('data', (request: ModelInferRequest) => this.#onRequest(request));
+    this.#call.on('end', () => {
+      this.#readDone = true;
+      this.#endIfDone();
+    });
+    this.#call.on('cancelled', () => this.#abortAll());
+  }
+
+  #onRequest(request: ModelInferRequest): void {
+    if (this.#closed) return;
+    this.#open++;
+    const sink = this.#sinkFor(request);
+    let parsed;
+    try {
+      parsed = inferRequestFromProto(request);
+    } catch (error) {
+      sink.fail(error);
+      return;
+    }
+    sink.enableEmptyFinalResponse = parsed.enableEmptyFinalResponse;
+    const controller = new AbortController();
+    this.#inflight.add(controller);
+    this.#core.infer(parsed.init, { signal: controller.signal }).then(
+      (response) => {
+        this.#inflight.delete(controller);
+        sink.send(response, true);
+      },
+      (error: unknown) => {
+        this.#inflight.delete(controller);
+        sink.fail(error);
+      },
+    );
+  }
+
+  #sinkFor(request: ModelInferRequest): StreamResponseSink & { enableEmptyFinalResponse: boolean } {
+    let decoupled = false;
+    try {
+      decoupled = this.#isDecoupled(request.modelName, request.modelVersion);
+    } catch {
+      // An unknown model is reported by the core when the request runs.
+    }
+    const slot: OrderedSlot | undefined = decoupled ? undefined : { messages: [], done: false };
+    if (slot) this.#ordered.push(slot);
+    const identity = { id: request.id, modelName: request.modelName, modelVersion: request.modelVersion };
+    let finished = false;
+    const emit = (message: ModelStreamInferResponse | undefined, final: boolean): void => {
+      if (finished) return;
+      finished = final;
+      this.#emit(slot, message, final);
+    };
+    const sink = {
+      enableEmptyFinalResponse: false,
+      send: (response: InferResponse, final: boolean): void => {
+        let message: ModelStreamInferResponse;
+        try {
+          const inferResponse = inferResponseToProto(response, final ? FINAL_TRUE : FINAL_FALSE);
+          message = create(ModelStreamInferResponseSchema, { inferResponse });
+        } catch (error) {
+          sink.fail(error);
+          return;
+        }
+        emit(message, final);
+      },
+      finish: (): void => {
+        const empty = decoupled && sink.enableEmptyFinalResponse;
+        emit(empty ? this.#responseOf(identity, '') : undefined, true);
+      },
+      fail: (error: unknown): void => {
+        if (finished) return;
+        const status = toGrpcError(error, this.#logger);
+        if (this.#grpcErrorMode) {
+          finished = true;
+          this.#closeWithStatus(status);
+          return;
+        }
+        emit(this.#responseOf(identity, status.details), true);
+      },
+    };
+    return sink;
+  }
+
+  /** A response without outputs: an error, or the empty final response of a decoupled request. */
+  #responseOf(
+    identity: { id: string; modelName: string; modelVersion: string },
+    errorMessage: string,
+  ): ModelStreamInferResponse {
+    return create(ModelStreamInferResponseSchema, {
+      errorMessage,
+      inferResponse: { ...identity, parameters: FINAL_TRUE },
+    });
+  }
+
+  #emit(slot: OrderedSlot | undefined, message: ModelStreamInferResponse | undefined, final: boolean): void {
+    if (slot === undefined) {
+      if (message !== undefined) this.#write(message);
+      if (final) this.#requestDone();
+      return;
+    }
+    if (message !== undefined) slot.messages.push(message);
+    if (final) slot.done = true;
+    this.#flushOrdered();
+  }
+
+  /** Writes what the oldest requests have ready, stopping at the first one still running. */
+  #flushOrdered(): void {
+    while (this.#ordered.length > 0) {
+      const head = this.#ordered[0]!;
+      for (const message of head.messages) this.#write(message);
+      head.messages.length = 0;
+      if (!head.done) return;
+      this.#ordered.shift();
+      this.#requestDone();
+    }
+  }
+
+  #write(message: ModelStreamInferResponse): void {
+    if (!this.#closed) this.#call.write(message);
+  }
+
+  #requestDone(): void {
+    this.#open--;
+    this.#endIfDone();
+  }
+
+  /** The client half-closed and every request was answered: end the stream with OK. */
+  #endIfDone(): void {
+    if (this.#closed || !this.#readDone || this.#open > 0) return;
+    this.#closed = true;
+    this.#call.end();
+  }
+
+  #closeWithStatus(status: GrpcErrorStatus): void {
+    if (this.#closed) return;
+    this.#abortAll();
+    // grpc-js ends a server stream with the status of an emitted error.
+    this.#call.emit('error', status);
+  }
+
+  #abortAll(): void {
+    this.#closed = true;
+    for (const controller of this.#inflight) controller.abort();
+    this.#inflight.clear();
+  }
+}
