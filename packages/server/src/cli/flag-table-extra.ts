@@ -1,0 +1,219 @@
+/**
+ * The rest of tritonserver's flag table: the sections after gRPC in Triton's `--help` (SageMaker,
+ * Vertex AI, metrics, tracing, backends, cache, rate limiter, memory, shared memory, deprecated).
+ * Most are accepted for launch-script compatibility and not implemented yet.
+ */
+import { DEFAULT_SERVER_OPTIONS as D } from '../core/server-options.js';
+import { accepted, flag, group } from './flag-row.js';
+import type { FlagRow } from './flag-row.js';
+import {
+  BOOL,
+  FlagValueError,
+  PORT,
+  RATE_LIMIT_RESOURCE,
+  STRING,
+  choice,
+  float,
+  groupSetting,
+  int,
+  nonEmpty,
+  pair,
+} from './flag-values.js';
+import type { GroupSetting, ValueSpec } from './flag-values.js';
+
+const BYTE_SIZE = int(0, Number.MAX_SAFE_INTEGER);
+const DEVICE_BYTES = pair(int(0), ':', BYTE_SIZE, '<integer>:<integer>');
+
+/** `--trace-config [<mode>,]<setting>=<value>` where mode is triton or opentelemetry. */
+const TRACE_CONFIG: ValueSpec<GroupSetting> = {
+  arg: '<mode>,<setting>=<value>',
+  parse(raw) {
+    const parsed = groupSetting('mode', 'optional').parse(raw);
+    if (!['', 'triton', 'opentelemetry'].includes(parsed.group.toLowerCase())) {
+      throw new FlagValueError('a trace mode of triton or opentelemetry');
+    }
+    return parsed;
+  },
+};
+
+/** The deprecated `--trace-level`: Triton's trace level words (and their aliases), any case. */
+const TRACE_LEVEL: ValueSpec<string> = {
+  ...choice(['OFF', 'TIMESTAMPS', 'TENSORS', 'true', 'false', 'on', 'min', 'max'], { caseInsensitive: true }),
+  arg: '<OFF|TIMESTAMPS|TENSORS>',
+};
+
+const SAGEMAKER = group('Sagemaker:', [
+  accepted('allow-sagemaker', BOOL, { default: 'false', help: 'Listen for SageMaker requests.' }),
+  accepted('sagemaker-port', PORT, { default: '8080', help: 'Port for SageMaker requests.' }),
+  accepted('sagemaker-safe-port-range', pair(PORT, '-', PORT, '<integer>-<integer>'), {
+    default: '',
+    help: 'Ports other endpoints may use alongside SageMaker.',
+  }),
+  accepted('sagemaker-thread-count', int(), { default: '8', help: 'Threads handling SageMaker requests.' }),
+]);
+
+const VERTEX = group('Vertex:', [
+  accepted('allow-vertex-ai', BOOL, {
+    default: 'false',
+    help: 'Listen for Vertex AI requests (Triton defaults to true when AIP_MODE=PREDICTION).',
+  }),
+  accepted('vertex-ai-port', PORT, { default: '8080', help: 'Port for Vertex AI requests (or AIP_HTTP_PORT).' }),
+  accepted('vertex-ai-thread-count', int(), { default: '8', help: 'Threads handling Vertex AI requests.' }),
+  accepted('vertex-ai-default-model', STRING, { default: '', help: 'Model for single-model requests.' }),
+]);
+
+const METRICS = group('Metrics:', [
+  accepted('allow-metrics', BOOL, { default: 'true', help: 'Serve Prometheus metrics.' }),
+  accepted('allow-gpu-metrics', BOOL, { default: 'true', help: 'Serve GPU metrics.' }),
+  accepted('allow-cpu-metrics', BOOL, { default: 'true', help: 'Serve CPU metrics.' }),
+  accepted('metrics-address', nonEmpty('<address>'), {
+    default: '',
+    help: 'Address the metrics server binds to (default: --http-address).',
+  }),
+  accepted('metrics-port', PORT, { default: '8002', help: 'Port for Prometheus metrics.' }),
+  accepted('metrics-interval-ms', float(0), { default: '2000', help: 'Milliseconds between metric polls.' }),
+  accepted('metrics-config', groupSetting('', 'forbidden'), {
+    default: '',
+    help: 'A metrics setting such as summary_latencies=true; repeatable.',
+  }),
+]);
+
+const TRACING = group('Tracing:', [
+  accepted('trace-config', TRACE_CONFIG, {
+    default: '',
+    help: 'A trace setting, global (<setting>=<value>) or for mode triton or opentelemetry; repeatable.',
+  }),
+]);
+
+const BACKEND = group('Backend:', [
+  accepted('backend-directory', nonEmpty('<path>'), {
+    default: '/opt/tritonserver/backends',
+    help: 'Directory searched for backend libraries.',
+  }),
+  flag('backend-config', groupSetting('backend', 'optional'), {
+    default: '',
+    help: 'A backend setting, e.g. onnxruntime,default-max-batch-size=4; without <backend>, for all backends. Repeatable.',
+  }, (s, v) => {
+    const settings = s.options.backendConfig.get(v.group) ?? new Map<string, string>();
+    settings.set(v.setting, v.value);
+    s.options.backendConfig.set(v.group, settings);
+  }),
+]);
+
+const REPOSITORY_AGENT = group('Repository Agent:', [
+  accepted('repoagent-directory', nonEmpty('<path>'), {
+    default: '/opt/tritonserver/repoagents',
+    help: 'Directory searched for repository agent libraries.',
+  }),
+]);
+
+const RESPONSE_CACHE = group('Response Cache:', [
+  accepted('cache-config', groupSetting('cache', 'required'), {
+    default: '',
+    help: 'A cache setting, e.g. local,size=1048576; enables the response cache. Repeatable.',
+  }),
+  accepted('cache-directory', nonEmpty('<path>'), {
+    default: '/opt/tritonserver/caches',
+    help: 'Directory searched for cache libraries.',
+  }),
+]);
+
+const RATE_LIMITER = group('Rate Limiter:', [
+  accepted('rate-limit', choice(['off', 'execution_count'], { caseInsensitive: true }), {
+    default: 'off',
+    help: 'Rate limiting mode.',
+  }),
+  accepted('rate-limit-resource', RATE_LIMIT_RESOURCE, {
+    default: '',
+    help: 'Resources available to the rate limiter; repeatable.',
+  }),
+]);
+
+const MEMORY_DEVICE = group('Memory/Device Management:', [
+  accepted('pinned-memory-pool-byte-size', BYTE_SIZE, {
+    default: '268435456',
+    help: 'Pinned system memory pool in bytes.',
+  }),
+  accepted('cuda-memory-pool-byte-size', DEVICE_BYTES, {
+    default: '67108864 per GPU',
+    help: 'CUDA memory pool as <gpu>:<bytes>; repeatable.',
+  }),
+  accepted('cuda-virtual-address-size', DEVICE_BYTES, {
+    default: '1073741824 per GPU',
+    help: 'CUDA virtual address size for growable implicit state as <gpu>:<bytes>; repeatable.',
+  }),
+  accepted('min-supported-compute-capability', float(0), {
+    default: '6.0',
+    help: 'Lowest CUDA compute capability of a GPU the server will use.',
+  }),
+  accepted('buffer-manager-thread-count', int(), { default: '0', help: 'Threads that copy tensor contents.' }),
+  accepted('host-policy', groupSetting('policy', 'required'), {
+    default: '',
+    help: 'A host policy setting (numa-node, cpu-cores); repeatable.',
+  }),
+  accepted('model-load-gpu-limit', pair(int(0), ':', float(0), '<device_id>:<fraction>'), {
+    default: '',
+    help: 'Refuse model loads on a GPU above this memory fraction.',
+  }),
+]);
+
+const SHARED_MEMORY = group('Shared Memory:', [
+  flag('allow-client-shm', BOOL, {
+    default: String(D.allowClientShm),
+    help: 'Allow clients to register and use shared memory regions for inputs and outputs.',
+  }, (s, v) => { s.options.allowClientShm = v; }),
+]);
+
+const DEPRECATED = group('DEPRECATED:', [
+  flag('strict-model-config', BOOL, {
+    default: 'false',
+    help: 'True is the same as --disable-auto-complete-config.',
+    deprecated: "'--strict-model-config' has been deprecated; use '--disable-auto-complete-config' instead",
+  }, (s, v) => { s.strictModelConfig = v; }),
+  accepted('response-cache-byte-size', BYTE_SIZE, {
+    default: '',
+    help: 'Same as --cache-config=local,size=<bytes>.',
+    deprecated: "'--response-cache-byte-size' has been deprecated; use '--cache-config' instead",
+  }),
+  accepted('trace-file', STRING, {
+    default: '',
+    help: 'Same as --trace-config triton,file=<path>.',
+    deprecated: "'--trace-file' has been deprecated; use '--trace-config triton,file=<path>' instead",
+  }),
+  accepted('trace-level', TRACE_LEVEL, {
+    default: 'OFF',
+    help: 'Same as --trace-config level=<level>; repeatable.',
+    deprecated: "'--trace-level' has been deprecated; use '--trace-config level=<level>' instead",
+  }),
+  accepted('trace-rate', int(), {
+    default: '1000',
+    help: 'Same as --trace-config rate=<rate>.',
+    deprecated: "'--trace-rate' has been deprecated; use '--trace-config rate=<rate>' instead",
+  }),
+  accepted('trace-count', int(), {
+    default: '-1',
+    help: 'Same as --trace-config count=<count>.',
+    deprecated: "'--trace-count' has been deprecated; use '--trace-config count=<count>' instead",
+  }),
+  accepted('trace-log-frequency', int(), {
+    default: '0',
+    help: 'Same as --trace-config triton,log-frequency=<n>.',
+    deprecated:
+      "'--trace-log-frequency' has been deprecated; use '--trace-config triton,log-frequency=<n>' instead",
+  }),
+]);
+
+/** The sections after gRPC, in `--help` order. */
+export const EXTRA_FLAG_ROWS: readonly FlagRow[] = [
+  ...SAGEMAKER,
+  ...VERTEX,
+  ...METRICS,
+  ...TRACING,
+  ...BACKEND,
+  ...REPOSITORY_AGENT,
+  ...RESPONSE_CACHE,
+  ...RATE_LIMITER,
+  ...MEMORY_DEVICE,
+  ...SHARED_MEMORY,
+  ...DEPRECATED,
+];

@@ -1,0 +1,249 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseCommandLine, type ParsedCommandLine } from '../../../src/cli/options.js';
+import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from '../../../src/core/server-options.js';
+
+const REPO = '--model-repository=/models';
+
+function run(...argv: string[]): Extract<ParsedCommandLine, { kind: 'run' }> {
+  const parsed = parseCommandLine(argv);
+  assert.equal(parsed.kind, 'run', parsed.kind === 'error' ? parsed.message : parsed.kind);
+  return parsed as Extract<ParsedCommandLine, { kind: 'run' }>;
+}
+
+function options(...argv: string[]): ServerOptions {
+  return run(REPO, ...argv).options;
+}
+
+function errorOf(...argv: string[]): string {
+  const parsed = parseCommandLine(argv);
+  assert.equal(parsed.kind, 'error', `expected an error for ${argv.join(' ')}`);
+  return (parsed as Extract<ParsedCommandLine, { kind: 'error' }>).message;
+}
+
+test('only --model-repository given: every other option is DEFAULT_SERVER_OPTIONS', () => {
+  const parsed = run(REPO);
+  assert.deepEqual(parsed.options, { ...DEFAULT_SERVER_OPTIONS, modelRepositories: ['/models'] });
+  assert.deepEqual(parsed.ignoredFlags, []);
+  assert.deepEqual(parsed.warnings, []);
+});
+
+test('the result does not share state with DEFAULT_SERVER_OPTIONS or earlier results', () => {
+  const first = options('--backend-config=onnxruntime,a=1', '--http-port=1');
+  const second = options();
+  assert.equal(second.backendConfig.size, 0);
+  assert.equal(DEFAULT_SERVER_OPTIONS.backendConfig.size, 0);
+  assert.equal(first.http.port, 1);
+  assert.equal(second.http.port, 8000);
+  assert.ok(Object.isFrozen(first) && Object.isFrozen(first.http) && Object.isFrozen(first.log));
+});
+
+test('each implemented flag lands in its ServerOptions field', () => {
+  const o = options(
+    '--id=nereid-1', '--exit-timeout-secs=5', '--log-verbose=2', '--log-info=false', '--log-warning=false',
+    '--log-error=false', '--exit-on-error=false', '--strict-readiness=false', '--model-control-mode=explicit',
+    '--allow-http=false', '--http-address=127.0.0.1', '--http-port=18000', '--http-max-input-size=1024',
+    '--allow-grpc=false', '--grpc-address=::1', '--grpc-port=18001',
+    '--grpc-infer-response-compression-level=high', '--grpc-keepalive-time=1000', '--grpc-keepalive-timeout=500',
+    '--grpc-keepalive-permit-without-calls=true', '--grpc-http2-max-pings-without-data=0',
+    '--grpc-http2-min-recv-ping-interval-without-data=10000', '--grpc-http2-max-ping-strikes=5',
+    '--grpc-max-connection-age=60000', '--grpc-max-connection-age-grace=3000', '--allow-client-shm=true',
+  );
+  assert.deepEqual(o, {
+    modelRepositories: ['/models'],
+    id: 'nereid-1',
+    strictReadiness: false,
+    exitOnError: false,
+    autoCompleteConfig: true,
+    backendConfig: new Map(),
+    modelControlMode: 'explicit',
+    exitTimeoutSecs: 5,
+    http: { allow: false, port: 18000, address: '127.0.0.1', maxInputSize: 1024 },
+    grpc: {
+      allow: false,
+      port: 18001,
+      address: '::1',
+      keepaliveTimeMs: 1000,
+      keepaliveTimeoutMs: 500,
+      keepalivePermitWithoutCalls: true,
+      http2MaxPingsWithoutData: 0,
+      http2MinRecvPingIntervalWithoutDataMs: 10000,
+      http2MaxPingStrikes: 5,
+      maxConnectionAgeMs: 60000,
+      maxConnectionAgeGraceMs: 3000,
+      inferResponseCompressionLevel: 'high',
+    },
+    allowClientShm: true,
+    log: { info: false, warning: false, error: false, verboseLevel: 2 },
+  });
+});
+
+test('--flag value and --flag=value read the same', () => {
+  const spaced = options('--http-port', '9000', '--id', 'x', '--backend-config', 'python,shm=1', '--log-info', 'off');
+  const joined = options('--http-port=9000', '--id=x', '--backend-config=python,shm=1', '--log-info=off');
+  assert.deepEqual(spaced, joined);
+  assert.equal(spaced.http.port, 9000);
+  assert.deepEqual(run('--model-repository', '/m').options.modelRepositories, ['/m']);
+});
+
+test('a required argument is taken even when it starts with a dash, as getopt does', () => {
+  assert.equal(options('--log-verbose', '-1').log.verboseLevel, -1);
+  assert.equal(options('--id', '--x').id, '--x');
+});
+
+test('the last value of a single-valued flag wins', () => {
+  assert.equal(options('--http-port=1', '--http-port=2').http.port, 2);
+  assert.equal(options('--model-control-mode=poll', '--model-control-mode=none').modelControlMode, 'none');
+});
+
+test('--model-repository repeats, --model-store is its alias, a repeated path counts once', () => {
+  const o = run('--model-repository=/a', '--model-store', '/b', '--model-repository', '/c', '--model-store=/a');
+  assert.deepEqual(o.options.modelRepositories, ['/a', '/b', '/c']);
+});
+
+test('boolean flags take true/false, on/off and 1/0 in any case', () => {
+  for (const spelling of ['true', 'TRUE', 'True', 'on', 'ON', '1']) {
+    assert.equal(options(`--allow-client-shm=${spelling}`).allowClientShm, true, spelling);
+  }
+  for (const spelling of ['false', 'FALSE', 'False', 'off', 'Off', '0']) {
+    assert.equal(options(`--strict-readiness=${spelling}`).strictReadiness, false, spelling);
+  }
+  assert.match(errorOf(REPO, '--allow-http=yes'), /^--allow-http: expected a boolean .*, got 'yes'$/);
+  assert.match(errorOf(REPO, '--allow-http='), /^--allow-http: expected a boolean/);
+});
+
+test('--log-verbose takes an integer or true/false (1/0)', () => {
+  assert.equal(options('--log-verbose=3').log.verboseLevel, 3);
+  assert.equal(options('--log-verbose=True').log.verboseLevel, 1);
+  assert.equal(options('--log-verbose=false').log.verboseLevel, 0);
+  assert.match(errorOf(REPO, '--log-verbose=on'), /^--log-verbose: expected an integer, got 'on'$/);
+});
+
+test('--backend-config: per-backend and global forms, repeatable, last setting wins', () => {
+  const o = options(
+    '--backend-config=onnxruntime,default-max-batch-size=4',
+    '--backend-config=default-max-batch-size=8',
+    '--backend-config', 'python,shm-region-prefix-name=a,b',
+    '--backend-config=onnxruntime,enable-pinned-input=true',
+    '--backend-config=onnxruntime,default-max-batch-size=16',
+    '--backend-config=tensorrt,plugins=/a=b',
+  );
+  assert.deepEqual(
+    o.backendConfig,
+    new Map([
+      ['onnxruntime', new Map([['default-max-batch-size', '16'], ['enable-pinned-input', 'true']])],
+      ['', new Map([['default-max-batch-size', '8']])],
+      ['python', new Map([['shm-region-prefix-name', 'a,b']])],
+      ['tensorrt', new Map([['plugins', '/a=b']])],
+    ]),
+  );
+});
+
+test('--backend-config without =, backend, setting or value is an error naming the flag', () => {
+  for (const bad of ['onnxruntime', ',a=1', 'onnxruntime,=1', 'onnxruntime,a=', '=1']) {
+    assert.match(errorOf(REPO, `--backend-config=${bad}`), /^--backend-config: expected <backend>,<setting>=<value>/, bad);
+  }
+});
+
+test('auto-complete: --disable-auto-complete-config, and the deprecated --strict-model-config', () => {
+  assert.equal(options('--disable-auto-complete-config').autoCompleteConfig, false);
+  assert.equal(options('--strict-model-config=true').autoCompleteConfig, false);
+  assert.equal(options('--strict-model-config=false').autoCompleteConfig, true);
+  const both = run(REPO, '--strict-model-config=false', '--disable-auto-complete-config');
+  assert.equal(both.options.autoCompleteConfig, false);
+  assert.equal(both.warnings.length, 2);
+  assert.match(both.warnings[0] ?? '', /'--strict-model-config' has been deprecated/);
+  assert.match(both.warnings[1] ?? '', /overriding deprecated '--strict-model-config'/);
+  assert.match(errorOf(REPO, '--disable-auto-complete-config=true'), /option '--disable-auto-complete-config' doesn't allow an argument/);
+});
+
+test('--model-control-mode and the compression level take their words in any case', () => {
+  assert.equal(options('--model-control-mode=POLL').modelControlMode, 'poll');
+  assert.equal(options('--grpc-infer-response-compression-level=Medium').grpc.inferResponseCompressionLevel, 'medium');
+  assert.equal(
+    errorOf(REPO, '--model-control-mode=auto'),
+    "--model-control-mode: expected one of none, poll, explicit, got 'auto'",
+  );
+});
+
+test('--exit-timeout-secs below 0 counts as 0, as Triton clamps it', () => {
+  assert.equal(options('--exit-timeout-secs=-5').exitTimeoutSecs, 0);
+});
+
+test('malformed numbers are errors naming the flag and the value', () => {
+  assert.equal(errorOf(REPO, '--http-port=abc'), "--http-port: expected an integer 0-65535, got 'abc'");
+  assert.equal(errorOf('--grpc-port', '70000', REPO), "--grpc-port: expected an integer 0-65535, got '70000'");
+  assert.equal(errorOf(REPO, '--http-port=80.5'), "--http-port: expected an integer 0-65535, got '80.5'");
+  assert.equal(errorOf(REPO, '--http-port=8000x'), "--http-port: expected an integer 0-65535, got '8000x'");
+  assert.equal(errorOf(REPO, '--http-max-input-size=0'), "--http-max-input-size: expected an integer >= 1, got '0'");
+  assert.equal(errorOf(REPO, '--grpc-keepalive-time=-1'), "--grpc-keepalive-time: expected an integer >= 0, got '-1'");
+  assert.equal(errorOf(REPO, '--exit-timeout-secs=99999999999'), "--exit-timeout-secs: expected an integer, got '99999999999'");
+  assert.match(errorOf(REPO, '--model-repository='), /^--model-repository: expected a non-empty value, got ''$/);
+});
+
+test('an unknown flag is an error naming it, with or without a value', () => {
+  assert.match(errorOf(REPO, '--http-prot=8000'), /^unknown option '--http-prot'/);
+  assert.match(errorOf(REPO, '--http-prot', '8000'), /^unknown option '--http-prot'/);
+  assert.match(errorOf(REPO, '-p'), /^unknown option '-p'/);
+});
+
+test('a flag missing its argument, or a stray argument, is an error', () => {
+  assert.match(errorOf(REPO, '--http-port'), /option '--http-port <integer>' argument missing/);
+  assert.equal(errorOf(REPO, 'models'), "unexpected argument 'models'");
+  assert.equal(errorOf(REPO, '--', '--http-port=1'), "unexpected argument '--http-port=1'");
+});
+
+test('at least one --model-repository is required', () => {
+  assert.equal(errorOf(), '--model-repository must be specified');
+  assert.equal(errorOf('--http-port=9000'), '--model-repository must be specified');
+});
+
+test('HTTP and gRPC on the same address and port is an error, unless a port is 0 or one is off', () => {
+  assert.match(errorOf(REPO, '--grpc-port=8000'), /same address and port 0\.0\.0\.0:8000/);
+  assert.equal(options('--grpc-port=8000', '--allow-grpc=false').grpc.port, 8000);
+  assert.equal(options('--grpc-port=8000', '--grpc-address=127.0.0.1').grpc.port, 8000);
+  assert.equal(options('--http-port=0', '--grpc-port=0').http.port, 0);
+});
+
+test('accepted-but-unimplemented flags are validated, reported once in order, and change nothing', () => {
+  const parsed = run(
+    REPO, '--metrics-port=8102', '--allow-metrics', 'false', '--model-load-thread-count=2',
+    '--cuda-memory-pool-byte-size=0:1024', '--metrics-port=8103', '--trace-config', 'triton,file=/tmp/t.json',
+    '--cache-config=local,size=1048576', '--rate-limit=execution_count', '--log-format=ISO8601',
+  );
+  assert.deepEqual(parsed.options, { ...DEFAULT_SERVER_OPTIONS, modelRepositories: ['/models'] });
+  assert.deepEqual(parsed.ignoredFlags, [
+    '--metrics-port', '--allow-metrics', '--model-load-thread-count', '--cuda-memory-pool-byte-size',
+    '--trace-config', '--cache-config', '--rate-limit', '--log-format',
+  ]);
+  assert.equal(errorOf(REPO, '--metrics-port=x'), "--metrics-port: expected an integer 0-65535, got 'x'");
+  assert.match(errorOf(REPO, '--cuda-memory-pool-byte-size=1024'), /^--cuda-memory-pool-byte-size: expected <integer>:<integer>/);
+  assert.match(errorOf(REPO, '--trace-config=jaeger,url=x'), /^--trace-config: expected a trace mode/);
+  assert.match(errorOf(REPO, '--cache-config=size=1'), /^--cache-config: expected <cache>,<setting>=<value>/);
+  assert.match(errorOf(REPO, '--log-format=iso8601'), /^--log-format: expected one of default, ISO8601/);
+});
+
+test('Triton cross-flag rules: --load-model needs explicit mode; the two cache flags exclude each other', () => {
+  assert.match(errorOf(REPO, '--load-model=m'), /'--load-model' requires setting '--model-control-mode=explicit'/);
+  assert.deepEqual(run(REPO, '--load-model=m', '--model-control-mode=explicit').ignoredFlags, ['--load-model']);
+  assert.match(errorOf(REPO, '--response-cache-byte-size=10', '--cache-config=local,size=10'), /incompatible flags/);
+});
+
+test('deprecated flags warn once each', () => {
+  const parsed = run(REPO, '--trace-rate=10', '--trace-rate=20', '--trace-level=TIMESTAMPS');
+  assert.deepEqual(parsed.warnings, [
+    "'--trace-rate' has been deprecated; use '--trace-config rate=<rate>' instead",
+    "'--trace-level' has been deprecated; use '--trace-config level=<level>' instead",
+  ]);
+});
+
+test('--help wins over a missing repository and returns the usage text', () => {
+  const parsed = parseCommandLine(['--help']);
+  assert.equal(parsed.kind, 'help');
+  const text = (parsed as Extract<ParsedCommandLine, { kind: 'help' }>).text;
+  assert.match(text, /^Usage: nereid --model-repository=<path> \[options\]/);
+  assert.match(text, /--http-port <integer>\n\s+Port for HTTP requests\. \(default: 8000\)/);
+  assert.match(text, /--metrics-port <integer>\n\s+Port for Prometheus metrics\. \(default: 8002; accepted, not implemented/);
+  assert.equal(parseCommandLine([REPO, '--http-port=1', '--help']).kind, 'help');
+  assert.ok(text.split('\n').every((line) => line.length <= 80), 'usage lines fit 80 columns');
+});
