@@ -1,6 +1,16 @@
 import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
 import type { InferRequestInit } from '../request/infer-request-init.js';
+import type { ModelStatistics } from '../metrics/statistics-types.js';
 import type { InferResponse } from '../request/infer-response.js';
+
+export type {
+  InferBatchStatistics,
+  InferResponseStatistics,
+  InferStatistics,
+  MemoryUsage,
+  ModelStatistics,
+  StatisticDuration,
+} from '../metrics/statistics-types.js';
 
 /**
  * The protocol-neutral facade that every frontend (HTTP, gRPC, later metrics and the dashboard) talks
@@ -27,7 +37,28 @@ export interface InferenceCore {
   loadModel(name: string, parameters: Readonly<Record<string, unknown>>): Promise<void>;
   unloadModel(name: string, options: { readonly unloadDependents: boolean }): Promise<void>;
 
-  /** Runs one inference; resolves with its single response. `signal` aborts a queued request. */
+  /** Registered system shared-memory regions; `name` '' lists all, an unknown name is NOT_FOUND. */
+  systemSharedMemoryStatus(name: string): SystemSharedMemoryRegion[];
+  /** Registers `/dev/shm/<key>` bytes [offset, offset+byteSize) as region `name` (needs --allow-client-shm). */
+  registerSystemSharedMemory(name: string, key: string, offset: number, byteSize: number): void;
+  /** Unregisters one region, or all of them when `name` is ''. */
+  unregisterSystemSharedMemory(name: string): void;
+  cudaSharedMemoryStatus(name: string): CudaSharedMemoryRegion[];
+  /** Always UNSUPPORTED on this CPU-only build (after the --allow-client-shm check). */
+  registerCudaSharedMemory(name: string, rawHandle: Uint8Array, deviceId: number, byteSize: number): void;
+  unregisterCudaSharedMemory(name: string): void;
+
+  /** The logging extension's settings (`log_info`, `log_warning`, `log_error`, `log_verbose_level`, ...). */
+  logSettings(): LogSettingsPayload;
+  /** Applies the given settings (others unchanged) and returns the full result; bad values are INVALID_ARG. */
+  updateLogSettings(update: Readonly<Record<string, unknown>>): LogSettingsPayload;
+
+  /**
+   * Runs one inference; resolves with its single response. `signal` aborts a queued request.
+   * Inputs whose parameters name a `shared_memory_region` are read from it (their `data` is ignored);
+   * outputs requested with one are written into it and come back with empty `data` and those
+   * parameters, so frontends send no bytes for them.
+   */
   infer(request: InferRequestInit, options?: { readonly signal?: AbortSignal }): Promise<InferResponse>;
 }
 
@@ -59,57 +90,27 @@ export interface RepositoryIndexEntry {
   readonly reason?: string;
 }
 
-/** `{count, ns}`: how many times and for how long in total. */
-export interface StatisticDuration {
-  count: number;
-  ns: number;
+export interface SystemSharedMemoryRegion {
+  readonly name: string;
+  readonly key: string;
+  readonly offset: number;
+  readonly byte_size: number;
 }
 
-export interface InferStatistics {
-  success: StatisticDuration;
-  fail: StatisticDuration;
-  queue: StatisticDuration;
-  compute_input: StatisticDuration;
-  compute_infer: StatisticDuration;
-  compute_output: StatisticDuration;
-  cache_hit: StatisticDuration;
-  cache_miss: StatisticDuration;
+export interface CudaSharedMemoryRegion {
+  readonly name: string;
+  readonly device_id: number;
+  readonly byte_size: number;
 }
 
-export interface InferBatchStatistics {
-  batch_size: number;
-  compute_input: StatisticDuration;
-  compute_infer: StatisticDuration;
-  compute_output: StatisticDuration;
-}
-
-export interface InferResponseStatistics {
-  compute_infer: StatisticDuration;
-  compute_output: StatisticDuration;
-  success: StatisticDuration;
-  fail: StatisticDuration;
-  empty_response: StatisticDuration;
-  cancel: StatisticDuration;
-}
-
-export interface MemoryUsage {
-  type: string;
-  id: number;
-  byte_size: number;
-}
-
-/** One entry of `model_stats`, exactly the JSON shape of Triton's statistics extension. */
-export interface ModelStatistics {
-  name: string;
-  version: string;
-  /** Milliseconds since the epoch of the last inference; 0 when none. */
-  last_inference: number;
-  inference_count: number;
-  execution_count: number;
-  inference_stats: InferStatistics;
-  response_stats: Record<string, InferResponseStatistics>;
-  batch_stats: InferBatchStatistics[];
-  memory_usage: MemoryUsage[];
+/** The logging extension's JSON shape (Triton emits `log_warning`/`log_error`, singular). */
+export interface LogSettingsPayload {
+  readonly log_file: string;
+  readonly log_info: boolean;
+  readonly log_warning: boolean;
+  readonly log_error: boolean;
+  readonly log_verbose_level: number;
+  readonly log_format: string;
 }
 
 export interface ModelStatisticsPayload {

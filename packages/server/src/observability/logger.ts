@@ -10,6 +10,8 @@ export interface LogSettings {
 }
 
 export interface Logger {
+  /** The live switches: changing them (logging extension) changes what is logged from then on. */
+  readonly settings: LogSettings;
   info(message: string): void;
   warn(message: string): void;
   error(message: string): void;
@@ -32,6 +34,7 @@ export function createLogger(
     write(`${letter}${timestamp()} ${process.pid} nereid] ${message}\n`);
   };
   return {
+    settings,
     info: (message) => settings.info && emit('I', message),
     warn: (message) => settings.warning && emit('W', message),
     error: (message) => settings.error && emit('E', message),
@@ -41,6 +44,7 @@ export function createLogger(
 
 /** A logger that drops everything, for tests and tools. */
 export const silentLogger: Logger = {
+  settings: { info: false, warning: false, error: false, verboseLevel: 0 },
   info: () => {},
   warn: () => {},
   error: () => {},

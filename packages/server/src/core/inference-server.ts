@@ -1,0 +1,240 @@
+import { createRequire } from 'node:module';
+import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
+import type { BackendRegistry } from '../backends/backend-registry.js';
+import { modelConfigToJson } from '../config/model-config-json.js';
+import { invalidArg, notFound, unavailable, unsupported } from '../errors/index.js';
+import type { ModelStatistics } from '../metrics/statistics-types.js';
+import type { Logger } from '../observability/logger.js';
+import type { InferRequestInit } from '../request/infer-request-init.js';
+import type { InferResponse } from '../request/infer-response.js';
+import type { TensorSpec } from '../request/model-signature.js';
+import { RepositoryManager } from '../repository/repository-manager.js';
+import { SharedMemoryBinding, usesSharedMemory } from '../request/shared-memory-tensors.js';
+import { SystemSharedMemoryManager } from '../shm/system-shared-memory.js';
+import { applyLogSettings, logSettingsPayload } from './log-settings.js';
+import { nowNs } from '../util/clock.js';
+import type { ServerOptions } from './server-options.js';
+import type {
+  CudaSharedMemoryRegion,
+  InferenceCore,
+  LogSettingsPayload,
+  ModelMetadata,
+  ModelStatisticsPayload,
+  RepositoryIndexEntry,
+  ServerMetadata,
+  SystemSharedMemoryRegion,
+  TensorMetadata,
+} from './types.js';
+
+const packageJson = createRequire(import.meta.url)('../../../package.json') as { version: string };
+
+/** Protocol extensions this server implements, as `GET /v2` lists them. */
+const EXTENSIONS: readonly string[] = Object.freeze([
+  'classification',
+  'model_repository',
+  'model_repository(unload_dependents)',
+  'model_configuration',
+  'system_shared_memory',
+  'cuda_shared_memory',
+  'binary_tensor_data',
+  'parameters',
+  'statistics',
+]);
+
+type ServerState = 'INITIALIZING' | 'READY' | 'EXITING' | 'STOPPED';
+
+/**
+ * The facade every frontend talks to (Triton's tritonserver.h role): readiness, metadata, model
+ * configuration, statistics, the repository index, and inference.
+ */
+export class InferenceServer implements InferenceCore {
+  readonly #options: ServerOptions;
+  readonly #repository: RepositoryManager;
+  readonly #logger: Logger;
+  readonly #systemShm = new SystemSharedMemoryManager();
+  #state: ServerState = 'INITIALIZING';
+
+  private constructor(options: ServerOptions, registry: BackendRegistry, logger: Logger) {
+    this.#options = options;
+    this.#logger = logger;
+    this.#repository = new RepositoryManager({
+      repositories: options.modelRepositories,
+      registry,
+      autoCompleteConfig: options.autoCompleteConfig,
+      backendConfig: options.backendConfig,
+      logger,
+    });
+  }
+
+  /**
+   * Loads every model of the repositories. With `exitOnError` a failed model load fails start-up
+   * (after unloading what did load); otherwise the model is UNAVAILABLE and the server serves the rest.
+   */
+  static async create(options: ServerOptions, registry: BackendRegistry, logger: Logger): Promise<InferenceServer> {
+    if (options.modelControlMode !== 'none') {
+      throw invalidArg(`--model-control-mode=${options.modelControlMode} is not supported yet; use 'none'`);
+    }
+    if (options.modelRepositories.length === 0) throw invalidArg('at least one --model-repository is required');
+    const server = new InferenceServer(options, registry, logger);
+    const failures = await server.#repository.loadAll();
+    if (failures.length > 0 && options.exitOnError) {
+      await server.stop();
+      throw invalidArg(`failed to load all models:\n  ${failures.join('\n  ')}`);
+    }
+    server.#state = 'READY';
+    return server;
+  }
+
+  isLive(): boolean {
+    return this.#state === 'READY' || this.#state === 'EXITING';
+  }
+
+  isReady(): boolean {
+    if (this.#state !== 'READY') return false;
+    return !this.#options.strictReadiness || this.#repository.allReady();
+  }
+
+  serverMetadata(): ServerMetadata {
+    return { name: this.#options.id, version: packageJson.version, extensions: EXTENSIONS };
+  }
+
+  isModelReady(name: string, version: string): boolean {
+    return this.#state === 'READY' && this.#repository.isReady(name, version);
+  }
+
+  modelMetadata(name: string, version: string): ModelMetadata {
+    const model = this.#repository.get(name, version);
+    const describe = (spec: TensorSpec): TensorMetadata => ({
+      name: spec.name,
+      datatype: spec.datatype,
+      shape: spec.clientShape,
+    });
+    return {
+      name,
+      versions: this.#repository.readyVersions(name),
+      platform: model.config.platform,
+      inputs: [...model.signature.inputs.values()].map(describe),
+      outputs: [...model.signature.outputs.values()].map(describe),
+    };
+  }
+
+  modelConfig(name: string, version: string): ModelConfig {
+    return this.#repository.get(name, version).config;
+  }
+
+  modelConfigJson(name: string, version: string): Record<string, unknown> {
+    return modelConfigToJson(this.modelConfig(name, version));
+  }
+
+  modelStatistics(name: string, version: string): ModelStatisticsPayload {
+    let models;
+    if (name === '') models = this.#repository.loaded('');
+    else if (version === '') {
+      this.#repository.get(name, '');
+      models = this.#repository.loaded(name);
+    } else models = [this.#repository.get(name, version)];
+    const stats: ModelStatistics[] = models.map((model) => model.statistics());
+    return { model_stats: stats };
+  }
+
+  repositoryIndex(options: { readonly readyOnly: boolean }): RepositoryIndexEntry[] {
+    return this.#repository.index(options.readyOnly);
+  }
+
+  loadModel(): Promise<void> {
+    return Promise.reject(unavailable('explicit model load / unload is not allowed if polling is enabled'));
+  }
+
+  unloadModel(): Promise<void> {
+    return Promise.reject(unavailable('explicit model load / unload is not allowed if polling is enabled'));
+  }
+
+  systemSharedMemoryStatus(name: string): SystemSharedMemoryRegion[] {
+    return this.#systemShm.status(name);
+  }
+
+  registerSystemSharedMemory(name: string, key: string, offset: number, byteSize: number): void {
+    this.#checkClientShmAllowed();
+    this.#systemShm.register(name, key, offset, byteSize);
+  }
+
+  unregisterSystemSharedMemory(name: string): void {
+    this.#checkClientShmAllowed();
+    if (name === '') this.#systemShm.unregisterAll();
+    else this.#systemShm.unregister(name);
+  }
+
+  cudaSharedMemoryStatus(name: string): CudaSharedMemoryRegion[] {
+    if (name === '') return [];
+    if (this.#systemShm.has(name)) {
+      throw notFound(`The region named '${name}' is registered as system shared memory, not CUDA shared memory`);
+    }
+    throw notFound(`Unable to find cuda shared memory region: '${name}'`);
+  }
+
+  registerCudaSharedMemory(name: string): void {
+    this.#checkClientShmAllowed();
+    throw unsupported(
+      `failed to register CUDA shared memory region '${name}': CUDA shared memory is not supported by this CPU-only server`,
+    );
+  }
+
+  unregisterCudaSharedMemory(): void {
+    this.#checkClientShmAllowed();
+  }
+
+  #checkClientShmAllowed(): void {
+    if (!this.#options.allowClientShm) {
+      throw unsupported("Client shared memory is disabled. Start the server with '--allow-client-shm=true' to enable.");
+    }
+  }
+
+  logSettings(): LogSettingsPayload {
+    return logSettingsPayload(this.#logger.settings);
+  }
+
+  updateLogSettings(update: Readonly<Record<string, unknown>>): LogSettingsPayload {
+    applyLogSettings(this.#logger.settings, update);
+    return this.logSettings();
+  }
+
+  infer(request: InferRequestInit, options?: { readonly signal?: AbortSignal }): Promise<InferResponse> {
+    const startNs = nowNs();
+    if (this.#state !== 'READY' && this.#state !== 'EXITING') {
+      return Promise.reject(unavailable('Server not ready'));
+    }
+    let model;
+    try {
+      model = this.#repository.get(request.modelName, request.modelVersion);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (!usesSharedMemory(request)) return model.infer(request, options?.signal, startNs);
+    return this.#inferWithSharedMemory(model, request, options?.signal, startNs);
+  }
+
+  async #inferWithSharedMemory(
+    model: ReturnType<RepositoryManager['get']>,
+    request: InferRequestInit,
+    signal: AbortSignal | undefined,
+    startNs: number,
+  ): Promise<InferResponse> {
+    const binding = new SharedMemoryBinding(this.#systemShm);
+    try {
+      const response = await model.infer(binding.resolveInputs(request), signal, startNs);
+      return { ...response, outputs: binding.writeOutputs(response.outputs) };
+    } finally {
+      binding.release();
+    }
+  }
+
+  /** Stops serving: waits for in-flight requests, then unloads every model. */
+  async stop(): Promise<void> {
+    if (this.#state === 'STOPPED') return;
+    this.#state = 'EXITING';
+    this.#logger.info('unloading models');
+    await this.#repository.unloadAll();
+    this.#systemShm.unregisterAll();
+    this.#state = 'STOPPED';
+  }
+}

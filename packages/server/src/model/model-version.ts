@@ -1,0 +1,156 @@
+import { access, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
+import type { Backend, BackendModel } from '../backends/backend.js';
+import { normalizeModelConfig } from '../config/normalize.js';
+import { validateModelConfig } from '../config/validate.js';
+import { ServerError, invalidArg } from '../errors/index.js';
+import { ModelStatisticsRecorder } from '../metrics/statistics.js';
+import type { ModelStatistics } from '../metrics/statistics-types.js';
+import type { Logger } from '../observability/logger.js';
+import type { InferRequestInit } from '../request/infer-request-init.js';
+import type { InferResponse } from '../request/infer-response.js';
+import { buildModelSignature, type ModelSignature } from '../request/model-signature.js';
+import { normalizeRequest } from '../request/normalize.js';
+import { buildResponseOutputs } from '../request/response-outputs.js';
+import { DefaultScheduler } from '../scheduler/default-scheduler.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
+import { nowNs } from '../util/clock.js';
+import { createInstances, type ModelInstance } from './instances.js';
+
+export interface ModelVersionLoadOptions {
+  readonly modelName: string;
+  readonly version: number;
+  readonly modelDir: string;
+  /** Configuration with name, backend, platform and default_model_filename resolved. */
+  readonly config: ModelConfig;
+  readonly backend: Backend;
+  readonly backendConfig: ReadonlyMap<string, string>;
+  readonly autoCompleteConfig: boolean;
+  readonly logger: Logger;
+}
+
+/** GPU ids this build can use: none, Nereid serves on CPU. */
+const NO_GPUS: readonly number[] = [];
+
+/**
+ * One loaded version of a model: final configuration, instances, scheduler and statistics. Created
+ * only through `load`, which completes, normalises and validates the configuration first.
+ */
+export class ModelVersion {
+  readonly name: string;
+  readonly version: number;
+  readonly config: ModelConfig;
+  readonly signature: ModelSignature;
+  readonly #backendModel: BackendModel;
+  readonly #instances: readonly ModelInstance[];
+  readonly #scheduler: Scheduler;
+  readonly #stats: ModelStatisticsRecorder;
+
+  private constructor(
+    options: ModelVersionLoadOptions,
+    signature: ModelSignature,
+    backendModel: BackendModel,
+    instances: readonly ModelInstance[],
+  ) {
+    this.name = options.modelName;
+    this.version = options.version;
+    this.config = options.config;
+    this.signature = signature;
+    this.#backendModel = backendModel;
+    this.#instances = instances;
+    this.#stats = new ModelStatisticsRecorder(this.name, this.version);
+    const active = instances.filter((instance) => !instance.passive);
+    this.#scheduler = new DefaultScheduler(active, (batchSize, timings) =>
+      this.#stats.recordExecution(batchSize, timings.computeInputNs, timings.computeInferNs, timings.computeOutputNs),
+    );
+  }
+
+  static async load(options: ModelVersionLoadOptions): Promise<ModelVersion> {
+    const { config, backend, modelDir, version } = options;
+    const versionDir = join(modelDir, String(version));
+    const modelPath = join(versionDir, config.defaultModelFilename);
+    await access(modelPath).catch(() => {
+      throw invalidArg(`unable to find '${modelPath}' for model '${options.modelName}'`);
+    });
+    const backendModel = await backend.loadModel({
+      modelName: options.modelName,
+      version,
+      modelDir,
+      versionDir,
+      modelPath,
+      config,
+      backendConfig: options.backendConfig,
+      logger: options.logger,
+    });
+    try {
+      backendModel.completeConfig(config, { autoComplete: options.autoCompleteConfig });
+      normalizeModelConfig(config, { defaultCpuInstanceCount: backend.defaultCpuInstanceCount, gpus: NO_GPUS });
+      validateModelConfig(config, { gpus: NO_GPUS });
+      const signature = buildModelSignature(config, await readLabels(config, modelDir));
+      const instances = await createInstances(backendModel, config);
+      return new ModelVersion(options, signature, backendModel, instances);
+    } catch (error) {
+      await backendModel.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Normalises, schedules and runs one request; statistics record its outcome. */
+  infer(init: InferRequestInit, signal: AbortSignal | undefined, startNs: number): Promise<InferResponse> {
+    let request;
+    try {
+      request = normalizeRequest(init, this.signature, this.version);
+    } catch (error) {
+      this.#stats.recordFailure(nowNs() - startNs);
+      return Promise.reject(error);
+    }
+    return new Promise<InferResponse>((resolve, reject) => {
+      this.#scheduler.enqueue({
+        request,
+        enqueuedNs: nowNs(),
+        signal,
+        complete: (outcome) => {
+          if (!outcome.ok) {
+            this.#stats.recordFailure(nowNs() - startNs);
+            reject(outcome.error);
+            return;
+          }
+          try {
+            const outputs = buildResponseOutputs(request, this.signature, outcome.outputs);
+            this.#stats.recordSuccess({ requestNs: nowNs() - startNs, ...outcome.timings }, request.batchSize);
+            resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: {}, outputs });
+          } catch (error) {
+            this.#stats.recordFailure(nowNs() - startNs);
+            reject(error instanceof ServerError ? error : invalidArg(String(error)));
+          }
+        },
+      });
+    });
+  }
+
+  statistics(): ModelStatistics {
+    return this.#stats.snapshot();
+  }
+
+  /** Waits for in-flight requests, then frees instances and the backend model. */
+  async unload(): Promise<void> {
+    await this.#scheduler.stop();
+    await Promise.allSettled(this.#instances.map((instance) => instance.close()));
+    await this.#backendModel.close();
+  }
+}
+
+/** Labels for the classification extension: one per line of each output's `label_filename`. */
+async function readLabels(config: ModelConfig, modelDir: string): Promise<Map<string, string[]>> {
+  const labels = new Map<string, string[]>();
+  for (const output of config.output) {
+    if (output.labelFilename === '') continue;
+    const path = join(modelDir, output.labelFilename);
+    const text = await readFile(path, 'utf8').catch(() => {
+      throw invalidArg(`unable to read label file '${path}' of output '${output.name}' of model '${config.name}'`);
+    });
+    labels.set(output.name, text.split(/\r?\n/).filter((line, i, all) => line !== '' || i < all.length - 1));
+  }
+  return labels;
+}

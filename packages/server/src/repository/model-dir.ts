@@ -1,0 +1,64 @@
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { invalidArg } from '../errors/index.js';
+
+/** A model folder found in one of the repositories. */
+export interface ModelDirectory {
+  readonly name: string;
+  readonly path: string;
+}
+
+/** Models found across repositories; a name in more than one repository is reported apart. */
+export interface RepositoryScan {
+  readonly models: ReadonlyMap<string, ModelDirectory>;
+  /** Names that appear in two or more repositories, with every folder they appear in. */
+  readonly duplicates: ReadonlyMap<string, readonly string[]>;
+}
+
+/** Lists the model folders of every repository (hidden entries and plain files are skipped). */
+export async function scanRepositories(repositories: readonly string[]): Promise<RepositoryScan> {
+  const found = new Map<string, string[]>();
+  for (const repository of repositories) {
+    const entries = await readdir(repository, { withFileTypes: true }).catch((error: unknown) => {
+      throw invalidArg(`failed to open model repository '${repository}': ${(error as Error).message}`);
+    });
+    for (const entry of entries) {
+      if (entry.name.startsWith('.')) continue;
+      const path = join(repository, entry.name);
+      if (!entry.isDirectory() && !(entry.isSymbolicLink() && (await isDirectory(path)))) continue;
+      const paths = found.get(entry.name) ?? [];
+      paths.push(path);
+      found.set(entry.name, paths);
+    }
+  }
+  const models = new Map<string, ModelDirectory>();
+  const duplicates = new Map<string, string[]>();
+  for (const [name, paths] of [...found].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (paths.length > 1) duplicates.set(name, paths);
+    else models.set(name, { name, path: paths[0]! });
+  }
+  return { models, duplicates };
+}
+
+/**
+ * Version folders of a model: names made only of digits, not starting with 0 (Triton ignores the
+ * rest), ascending.
+ */
+export async function listVersions(modelDir: string): Promise<number[]> {
+  const entries = await readdir(modelDir, { withFileTypes: true });
+  const versions: number[] = [];
+  for (const entry of entries) {
+    if (!/^[1-9][0-9]*$/.test(entry.name)) continue;
+    if (entry.isDirectory() || (entry.isSymbolicLink() && (await isDirectory(join(modelDir, entry.name))))) {
+      versions.push(Number(entry.name));
+    }
+  }
+  return versions.sort((a, b) => a - b);
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+}

@@ -1,0 +1,54 @@
+import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
+import type { Backend } from '../backends/backend.js';
+import type { BackendRegistry } from '../backends/backend-registry.js';
+import { invalidArg, unsupported } from '../errors/index.js';
+
+/**
+ * Fills `name`, `backend`, `platform` and `default_model_filename` the way Triton's core does before
+ * a backend sees the configuration (AutoCompleteBackendFields): from the platform, the model file
+ * name, or the files in the first version folder. Returns the backend that will serve the model.
+ */
+export function resolveBackend(
+  config: ModelConfig,
+  modelName: string,
+  firstVersionFiles: readonly string[],
+  registry: BackendRegistry,
+): Backend {
+  if (config.name === '') config.name = modelName;
+  if (config.name !== modelName) {
+    throw invalidArg(
+      `model configuration 'name' is '${config.name}' but the model directory is '${modelName}'; they must match`,
+    );
+  }
+  if (config.backend === '') config.backend = inferBackendName(config, firstVersionFiles, registry);
+  if (config.backend === '') {
+    throw unsupported(
+      config.platform === ''
+        ? `could not determine the backend of model '${modelName}': set 'backend' or 'platform' in its config.pbtxt ` +
+            `or add a model file (${registry.all().map((b) => b.defaultModelFilename).join(', ')})`
+        : `platform '${config.platform}' of model '${modelName}' is not supported; supported platforms: ` +
+            registry.all().flatMap((b) => b.platforms).join(', '),
+    );
+  }
+  const backend = registry.byName(config.backend);
+  if (!backend) {
+    throw unsupported(
+      `backend '${config.backend}' of model '${modelName}' is not available; available backends: ` +
+        registry.all().map((b) => b.name).join(', '),
+    );
+  }
+  if (config.platform === '') config.platform = backend.defaultPlatform;
+  if (!backend.platforms.includes(config.platform)) {
+    throw invalidArg(`unexpected 'platform' and 'backend' pair, got:${config.platform}, ${config.backend}`);
+  }
+  if (config.defaultModelFilename === '') config.defaultModelFilename = backend.defaultModelFilename;
+  return backend;
+}
+
+function inferBackendName(config: ModelConfig, files: readonly string[], registry: BackendRegistry): string {
+  if (config.platform !== '') return registry.byPlatform(config.platform)?.name ?? '';
+  const byFile = registry.all().find((b) =>
+    config.defaultModelFilename === '' ? files.includes(b.defaultModelFilename) : config.defaultModelFilename === b.defaultModelFilename,
+  );
+  return byFile?.name ?? '';
+}

@@ -1,0 +1,43 @@
+import type { ExecutionResult } from '../backends/backend.js';
+import type { ServerError } from '../errors/index.js';
+import type { InferenceRequest } from '../request/inference-request.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+/**
+ * How a model's requests reach its instances (Triton's scheduler.h): enqueue, in-flight count, stop.
+ * The default scheduler, the dynamic batcher and the sequence batcher all implement it.
+ */
+export interface Scheduler {
+  enqueue(work: ScheduledRequest): void;
+  /** Requests queued or executing. */
+  inflightCount(): number;
+  /** Stops taking requests and resolves when every in-flight request has completed. */
+  stop(): Promise<void>;
+}
+
+/** One instance able to execute batches: what a scheduler dispatches to. */
+export interface ExecutionTarget {
+  readonly name: string;
+  execute(requests: readonly InferenceRequest[]): Promise<ExecutionResult>;
+}
+
+/** A request waiting in a scheduler, with the callback that finishes it. */
+export interface ScheduledRequest {
+  readonly request: InferenceRequest;
+  /** Monotonic ns when the request entered the queue. */
+  readonly enqueuedNs: number;
+  readonly signal: AbortSignal | undefined;
+  complete(outcome: Outcome): void;
+}
+
+export type Outcome =
+  | { readonly ok: true; readonly outputs: readonly Tensor[]; readonly timings: CompletionTimings }
+  | { readonly ok: false; readonly error: ServerError };
+
+/** Where the request's time went, in nanoseconds. */
+export interface CompletionTimings {
+  readonly queueNs: number;
+  readonly computeInputNs: number;
+  readonly computeInferNs: number;
+  readonly computeOutputNs: number;
+}

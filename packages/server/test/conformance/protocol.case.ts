@@ -1,0 +1,229 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { decodeBytesElements, encodeBytesElements } from '@nereid/protocol';
+import { DATATYPE_MODELS } from '../helpers/test-repository.js';
+import { TransportError, type Transport, type WireTensor } from './transport.js';
+
+/**
+ * The KServe v2 / Triton protocol cases, run unchanged over every transport (HTTP and gRPC) against
+ * a real server with real ONNX models: the Hono common.case pattern.
+ */
+export function protocolCases(transport: () => Transport): void {
+  const t = (): Transport => transport();
+
+  async function rejects(call: Promise<unknown>, codes: readonly TransportError['code'][], message: RegExp): Promise<void> {
+    await assert.rejects(call, (error: unknown) => {
+      assert.ok(error instanceof TransportError, `expected a TransportError, got ${String(error)}`);
+      assert.ok(codes.includes(error.code), `code ${error.code} not in ${codes.join('/')}: ${error.message}`);
+      assert.match(error.message, message);
+      return true;
+    });
+  }
+
+  const int32 = (values: number[]): Uint8Array => new Uint8Array(Int32Array.from(values).buffer);
+  const simpleInputs = (a: number[], b: number[]): WireTensor[] => [
+    { name: 'INPUT0', datatype: 'INT32', shape: [1, 16], data: int32(a) },
+    { name: 'INPUT1', datatype: 'INT32', shape: [1, 16], data: int32(b) },
+  ];
+  const range = Array.from({ length: 16 }, (_, i) => i);
+  const ones = Array.from({ length: 16 }, () => 1);
+  const readInt32 = (data: Uint8Array): number[] => Array.from(new Int32Array(Uint8Array.from(data).buffer));
+
+  test('health and server metadata', async () => {
+    assert.equal(await t().serverLive(), true);
+    assert.equal(await t().serverReady(), true);
+    const metadata = await t().serverMetadata();
+    assert.equal(metadata.name, 'triton');
+    for (const extension of ['binary_tensor_data', 'classification', 'statistics', 'model_configuration', 'system_shared_memory']) {
+      assert.ok(metadata.extensions.includes(extension), `extension ${extension}`);
+    }
+  });
+
+  test('model readiness and metadata', async () => {
+    assert.equal(await t().modelReady('simple'), true);
+    assert.equal(await t().modelReady('simple', '1'), true);
+    assert.equal(await t().modelReady('simple', '9'), false);
+    assert.equal(await t().modelReady('no_such_model'), false);
+    const metadata = await t().modelMetadata('simple');
+    assert.deepEqual(metadata.versions, ['1']);
+    assert.equal(metadata.platform, 'onnxruntime_onnx');
+    assert.deepEqual(metadata.inputs, [
+      { name: 'INPUT0', datatype: 'INT32', shape: [-1, 16] },
+      { name: 'INPUT1', datatype: 'INT32', shape: [-1, 16] },
+    ]);
+    assert.deepEqual(metadata.outputs.map((o) => o.name), ['OUTPUT0', 'OUTPUT1']);
+    await rejects(t().modelMetadata('no_such_model'), ['NOT_FOUND'], /Request for unknown model: 'no_such_model' is not found/);
+    await rejects(t().modelMetadata('simple', '3'), ['NOT_FOUND'], /'simple' version 3 is not found/);
+  });
+
+  test('configuration, including one auto-completed from the ONNX file', async () => {
+    const simple = await t().modelConfig('simple');
+    assert.equal(simple.max_batch_size, 8);
+    assert.equal(simple.instance_count, 2, 'two CPU instances for onnxruntime');
+    const completed = await t().modelConfig('add_sub_no_config');
+    assert.equal(completed.name, 'add_sub_no_config');
+    assert.equal(completed.max_batch_size, 4, 'default-max-batch-size');
+    assert.deepEqual(completed.preferred_batch_size, [4], 'dynamic_batching {} added, then normalised');
+    assert.ok(completed.input_names.length > 0, 'inputs read from the model');
+  });
+
+  test('simple adds and subtracts; id echoed; outputs subset', async () => {
+    const result = await t().infer({ model: 'simple', id: 'req-42', inputs: simpleInputs(range, ones) });
+    assert.equal(result.modelName, 'simple');
+    assert.equal(result.modelVersion, '1');
+    assert.equal(result.id, 'req-42');
+    const byName = new Map(result.outputs.map((o) => [o.name, o]));
+    assert.deepEqual(readInt32(byName.get('OUTPUT0')!.data), range.map((v) => v + 1));
+    assert.deepEqual(readInt32(byName.get('OUTPUT1')!.data), range.map((v) => v - 1));
+    assert.deepEqual(byName.get('OUTPUT0')!.shape, [1, 16]);
+    const subset = await t().infer({ model: 'simple', inputs: simpleInputs(range, range), outputs: [{ name: 'OUTPUT1' }] });
+    assert.deepEqual(subset.outputs.map((o) => o.name), ['OUTPUT1']);
+    assert.deepEqual(readInt32(subset.outputs[0]!.data), Array(16).fill(0));
+    assert.equal(subset.id, '');
+  });
+
+  for (const [datatype, model] of Object.entries(DATATYPE_MODELS)) {
+    test(`identity round trip of ${datatype}`, async () => {
+      let data: Uint8Array;
+      let shape: number[];
+      if (datatype === 'BYTES') {
+        const elements = [Buffer.from('plain'), Buffer.from([0, 1, 0, 2]), Buffer.from([0xff, 0xfe, 0x80]), Buffer.alloc(0), Buffer.from('é\0x')];
+        data = encodeBytesElements(elements);
+        shape = [1, elements.length];
+      } else {
+        const size = { BOOL: 1, UINT8: 1, INT8: 1, UINT16: 2, INT16: 2, FP16: 2, BF16: 2, UINT32: 4, INT32: 4, FP32: 4, UINT64: 8, INT64: 8, FP64: 8 }[datatype]!;
+        data = randomBytes(size * 6);
+        if (datatype === 'BOOL') data = data.map((b) => b & 1);
+        if (datatype === 'FP16' || datatype === 'BF16') data = new Uint8Array(new Uint16Array([0x3c00, 0xc000, 0x0000, 0x7bff, 0x3555, 0x0001]).buffer);
+        if (datatype === 'FP32') data = new Uint8Array(Float32Array.from([1.5, -2, 0, 3.25e10, -1e-20, 7]).buffer);
+        if (datatype === 'FP64') data = new Uint8Array(Float64Array.from([1.5, -2, 0, 3.25e100, -1e-200, 7]).buffer);
+        shape = [2, 3];
+      }
+      const result = await t().infer({ model, inputs: [{ name: 'INPUT0', datatype, shape, data }] });
+      const output = result.outputs[0]!;
+      assert.equal(output.datatype, datatype);
+      assert.deepEqual(output.shape, shape);
+      if (datatype === 'BYTES') {
+        assert.deepEqual(decodeBytesElements(output.data).map((e) => Buffer.from(e).toString('hex')), decodeBytesElements(data).map((e) => Buffer.from(e).toString('hex')));
+      } else {
+        assert.equal(Buffer.from(output.data).toString('hex'), Buffer.from(data).toString('hex'));
+      }
+    });
+  }
+
+  test('bad requests name the tensor, the expected and the actual value', async () => {
+    await rejects(t().infer({ model: 'no_such_model', inputs: simpleInputs(range, range) }), ['NOT_FOUND'], /Request for unknown model: 'no_such_model' is not found/);
+    await rejects(
+      t().infer({ model: 'simple', inputs: [simpleInputs(range, range)[0]!, { name: 'INPUT1', datatype: 'INT32', shape: [1, 15], data: int32(range.slice(1)) }] }),
+      ['INVALID_ARG'],
+      /unexpected shape for input 'INPUT1' for model 'simple'\. Expected \[-1,16\], got \[1,15\]/,
+    );
+    await rejects(
+      t().infer({ model: 'simple', inputs: [simpleInputs(range, range)[0]!, { name: 'INPUT1', datatype: 'FP32', shape: [1, 16], data: int32(range) }] }),
+      ['INVALID_ARG'],
+      /inference input 'INPUT1' data-type is 'FP32', but model 'simple' expects 'INT32'/,
+    );
+    await rejects(t().infer({ model: 'simple', inputs: simpleInputs(range, range).slice(0, 1) }), ['INVALID_ARG'], /missing required input\(s\) \['INPUT1'\]/);
+    await rejects(t().infer({ model: 'simple', inputs: simpleInputs(range, range), outputs: [{ name: 'NOPE' }] }), ['INVALID_ARG'], /unexpected inference output 'NOPE'/);
+    await rejects(t().infer({ model: 'simple', version: '7', inputs: simpleInputs(range, range) }), ['NOT_FOUND'], /'simple' version 7 is not found/);
+    await rejects(
+      t().infer({ model: 'runtime_error', inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [1, 4], data: new Uint8Array(16) }] }),
+      ['INTERNAL'],
+      /./,
+    );
+    const after = await t().infer({ model: 'simple', inputs: simpleInputs(range, ones) });
+    assert.equal(after.outputs.length, 2, 'the server keeps serving after errors');
+  });
+
+  test('classification returns top-k "value:index:label" strings', async () => {
+    const result = await t().infer({
+      model: 'simple_labels',
+      inputs: simpleInputs(range, ones),
+      outputs: [{ name: 'OUTPUT0', parameters: { classification: 3 } }],
+    });
+    const output = result.outputs[0]!;
+    assert.equal(output.datatype, 'BYTES');
+    assert.deepEqual(output.shape, [1, 3]);
+    assert.deepEqual(decodeBytesElements(output.data).map((e) => Buffer.from(e).toString()), ['16:15:label_15', '15:14:label_14', '14:13:label_13']);
+  });
+
+  test('statistics count successes, failures and batch-weighted inferences', async () => {
+    const before = await t().statistics('identity_int32');
+    const data = new Uint8Array(Int32Array.from([1, 2, 3, 4]).buffer);
+    await t().infer({ model: 'identity_int32', inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [2, 2], data }] });
+    await t().infer({ model: 'identity_int32', inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [1, 4], data }] });
+    await t().infer({ model: 'identity_int32', inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [1, 3], data }] }).catch(() => undefined);
+    const after = await t().statistics('identity_int32');
+    assert.equal(after.success - before.success, 2);
+    assert.equal(after.fail - before.fail, 1);
+    assert.equal(after.inferenceCount - before.inferenceCount, 3);
+    assert.equal(after.executionCount - before.executionCount, 2);
+  });
+
+  test('repository index lists every model with its state', async () => {
+    const index = await t().repositoryIndex();
+    const simple = index.find((entry) => entry.name === 'simple');
+    assert.deepEqual(simple, { name: 'simple', version: '1', state: 'READY' });
+    assert.ok(index.length >= 18);
+  });
+
+  test('system shared memory: inputs read from and outputs written to a registered region', async () => {
+    const key = `/nereid-conf-${t().name}-${process.pid}`;
+    const path = `/dev/shm${key}`;
+    const region = Buffer.alloc(256);
+    Buffer.from(int32(range)).copy(region, 0);
+    Buffer.from(int32(ones)).copy(region, 64);
+    writeFileSync(path, region);
+    try {
+      await t().registerSystemShm('conf_region', key, 0, 256);
+      assert.deepEqual(await t().systemShmStatus('conf_region'), [{ name: 'conf_region', key, offset: 0, byte_size: 256 }]);
+      await rejects(t().registerSystemShm('conf_region', key, 0, 16), ['ALREADY_EXISTS', 'INVALID_ARG'], /already in manager/);
+      const result = await t().infer({
+        model: 'simple',
+        inputs: [
+          { name: 'INPUT0', datatype: 'INT32', shape: [1, 16], data: new Uint8Array(0), parameters: { shared_memory_region: 'conf_region', shared_memory_byte_size: 64 } },
+          { name: 'INPUT1', datatype: 'INT32', shape: [1, 16], data: new Uint8Array(0), parameters: { shared_memory_region: 'conf_region', shared_memory_offset: 64, shared_memory_byte_size: 64 } },
+        ],
+        outputs: [
+          { name: 'OUTPUT0', parameters: { shared_memory_region: 'conf_region', shared_memory_offset: 128, shared_memory_byte_size: 64 } },
+          { name: 'OUTPUT1' },
+        ],
+      });
+      const out0 = result.outputs.find((o) => o.name === 'OUTPUT0')!;
+      assert.equal(out0.data.byteLength, 0, 'no bytes on the wire for an output in shared memory');
+      assert.deepEqual(out0.shape, [1, 16]);
+      assert.deepEqual(readInt32(readFileSync(path).subarray(128, 192)), range.map((v) => v + 1));
+      assert.deepEqual(readInt32(result.outputs.find((o) => o.name === 'OUTPUT1')!.data), range.map((v) => v - 1));
+      await rejects(
+        t().infer({ model: 'simple', inputs: [
+          { name: 'INPUT0', datatype: 'INT32', shape: [1, 16], data: new Uint8Array(0), parameters: { shared_memory_region: 'conf_region', shared_memory_offset: 224, shared_memory_byte_size: 64 } },
+          simpleInputs(range, range)[1]!,
+        ] }),
+        ['INVALID_ARG'],
+        /Invalid offset \+ byte size for shared memory region: 'conf_region'/,
+      );
+      await rejects(
+        t().infer({ model: 'simple', inputs: [
+          { name: 'INPUT0', datatype: 'INT32', shape: [1, 16], data: new Uint8Array(0), parameters: { shared_memory_region: 'nope', shared_memory_byte_size: 64 } },
+          simpleInputs(range, range)[1]!,
+        ] }),
+        ['NOT_FOUND', 'INVALID_ARG'],
+        /Unable to find shared memory region: 'nope'/,
+      );
+      await t().unregisterSystemShm('conf_region');
+      assert.deepEqual(await t().systemShmStatus(), []);
+    } finally {
+      await t().unregisterSystemShm().catch(() => undefined);
+      unlinkSync(path);
+    }
+  });
+
+  test('CUDA shared memory: register is unsupported on this CPU build; status and unregister succeed', async () => {
+    await rejects(t().registerCudaShm('gpu_region'), ['UNSUPPORTED'], /CUDA shared memory is not supported/);
+    assert.deepEqual(await t().cudaShmStatus(), []);
+    await t().unregisterCudaShm();
+    await t().unregisterCudaShm('gpu_region');
+  });
+}

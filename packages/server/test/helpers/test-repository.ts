@@ -1,0 +1,43 @@
+import { cpSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EXAMPLE_MODELS, FIXTURE_MODELS } from './paths.js';
+
+export const DATATYPE_MODELS: Readonly<Record<string, string>> = {
+  BOOL: 'identity_bool',
+  UINT8: 'identity_uint8',
+  UINT16: 'identity_uint16',
+  UINT32: 'identity_uint32',
+  UINT64: 'identity_uint64',
+  INT8: 'identity_int8',
+  INT16: 'identity_int16',
+  INT32: 'identity_int32',
+  INT64: 'identity_int64',
+  FP16: 'identity_fp16',
+  BF16: 'identity_bf16',
+  FP32: 'identity_fp32',
+  FP64: 'identity_fp64',
+  BYTES: 'identity_bytes',
+};
+
+/**
+ * A temporary repository for protocol tests: the example models, an identity model per datatype,
+ * and `simple_labels` (simple with a label file, for classification), linked rather than copied.
+ */
+export function buildConformanceRepository(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'nereid-conformance-'));
+  for (const name of ['simple', 'simple_string', 'string_identity', 'add_sub_no_config']) {
+    symlinkSync(join(EXAMPLE_MODELS, name), join(dir, name));
+  }
+  for (const name of [...Object.values(DATATYPE_MODELS), 'runtime_error']) {
+    symlinkSync(join(FIXTURE_MODELS, name), join(dir, name));
+  }
+  const labelled = join(dir, 'simple_labels');
+  cpSync(join(EXAMPLE_MODELS, 'simple'), labelled, { recursive: true });
+  const config = readFileSync(join(labelled, 'config.pbtxt'), 'utf8')
+    .replace('name: "simple"', 'name: "simple_labels"')
+    .replace(/(name: "OUTPUT0"\s*\n\s*data_type: TYPE_INT32)/, '$1\n    label_filename: "labels.txt"');
+  writeFileSync(join(labelled, 'config.pbtxt'), config);
+  writeFileSync(join(labelled, 'labels.txt'), Array.from({ length: 16 }, (_, i) => `label_${i}`).join('\n') + '\n');
+  return dir;
+}
