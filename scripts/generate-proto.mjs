@@ -27,14 +27,20 @@ function fail(message) {
   throw new GenerateError(message);
 }
 
-/** Locate buf: prefer the native binary (skips a Node wrapper start-up), else the npm wrapper. */
+/**
+ * buf ships its binary in per-platform optional packages, and the registry this project installs from
+ * carries only some platforms, so a lock file naming buf cannot pass `npm ci` everywhere. buf is
+ * therefore not a dev dependency: it is fetched by version from the npm registry through npx (cached
+ * after the first run), unless a copy is already installed under node_modules.
+ */
+const BUF_VERSION = "1.75.0";
+
 function bufCommand() {
   const exe = process.platform === "win32" ? "buf.exe" : "buf";
   const native = path.join(ROOT, "node_modules", "@bufbuild", `buf-${process.platform}-${process.arch}`, "bin", exe);
   if (existsSync(native)) return { cmd: native, prefix: [] };
-  const wrapper = path.join(ROOT, "node_modules", "@bufbuild", "buf", "bin", "buf");
-  if (existsSync(wrapper)) return { cmd: process.execPath, prefix: [wrapper] };
-  fail("buf not found; install dev dependencies (@bufbuild/buf) first.");
+  const npx = process.platform === "win32" ? "npx.cmd" : "npx";
+  return { cmd: npx, prefix: ["--yes", `@bufbuild/buf@${BUF_VERSION}`] };
 }
 
 function runBuf(extraArgs) {

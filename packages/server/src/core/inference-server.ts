@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
 import type { BackendRegistry } from '../backends/backend-registry.js';
 import { modelConfigToJson } from '../config/model-config-json.js';
@@ -13,6 +12,7 @@ import { SharedMemoryBinding, usesSharedMemory } from '../request/shared-memory-
 import { SystemSharedMemoryManager } from '../shm/system-shared-memory.js';
 import { applyLogSettings, logSettingsPayload } from './log-settings.js';
 import { nowNs } from '../util/clock.js';
+import { packageVersion } from '../util/package-version.js';
 import type { ServerOptions } from './server-options.js';
 import type {
   CudaSharedMemoryRegion,
@@ -26,7 +26,7 @@ import type {
   TensorMetadata,
 } from './types.js';
 
-const packageJson = createRequire(import.meta.url)('../../../package.json') as { version: string };
+const VERSION = packageVersion();
 
 /** Protocol extensions this server implements, as `GET /v2` lists them. */
 const EXTENSIONS: readonly string[] = Object.freeze([
@@ -95,7 +95,7 @@ export class InferenceServer implements InferenceCore {
   }
 
   serverMetadata(): ServerMetadata {
-    return { name: this.#options.id, version: packageJson.version, extensions: EXTENSIONS };
+    return { name: this.#options.id, version: VERSION, extensions: EXTENSIONS };
   }
 
   isModelReady(name: string, version: string): boolean {
