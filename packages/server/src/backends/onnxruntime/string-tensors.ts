@@ -16,6 +16,7 @@
  * normalizer, Cast to number) see the escape, not the bytes, for elements text could not carry.
  */
 import { isUtf8 } from 'node:buffer';
+import { decodeBytesElements, encodeBytesElements } from '@nereid/protocol';
 
 /** The escape marker U+10FFFD as UTF-16 (a surrogate pair). */
 const MARKER = '\u{10FFFD}';
@@ -45,18 +46,7 @@ export function stringToElement(text: string): Uint8Array {
  * Throws a plain Error naming the problem when the layout is broken.
  */
 export function bytesDataToStrings(data: Uint8Array, out: string[] = []): string[] {
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  let offset = 0;
-  while (offset < data.byteLength) {
-    if (offset + 4 > data.byteLength) throw new Error(`truncated length prefix at byte ${offset}`);
-    const length = view.getUint32(offset, true);
-    const start = offset + 4;
-    if (start + length > data.byteLength) {
-      throw new Error(`element ${out.length} declares ${length} bytes past the end of the data`);
-    }
-    out.push(elementToString(data.subarray(start, start + length)));
-    offset = start + length;
-  }
+  for (const element of decodeBytesElements(data)) out.push(elementToString(element));
   return out;
 }
 
@@ -67,20 +57,8 @@ export function stringsToBytesData(
   end = strings.length,
 ): Buffer {
   const elements: Uint8Array[] = [];
-  let total = 0;
-  for (let i = start; i < end; i++) {
-    const element = stringToElement(strings[i] ?? '');
-    elements.push(element);
-    total += 4 + element.byteLength;
-  }
-  const out = Buffer.allocUnsafe(total);
-  let offset = 0;
-  for (const element of elements) {
-    out.writeUInt32LE(element.byteLength, offset);
-    out.set(element, offset + 4);
-    offset += 4 + element.byteLength;
-  }
-  return out;
+  for (let i = start; i < end; i++) elements.push(stringToElement(strings[i] ?? ''));
+  return encodeBytesElements(elements);
 }
 
 function startsWithMarker(bytes: Uint8Array): boolean {
