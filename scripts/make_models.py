@@ -396,15 +396,16 @@ WEIGHT_ROWS = 1024
 WEIGHT_COLS = 2048  # 1024 x 2048 fp32 = 8 MiB
 
 
-def weights_model():
-    """OUTPUT0 = INPUT0 @ W with an 8 MiB weight, to measure what sessions cost in memory."""
-    values = (np.arange(WEIGHT_ROWS * WEIGHT_COLS, dtype=np.float32) % 7) / 7
-    weight = numpy_helper.from_array(values.reshape(WEIGHT_ROWS, WEIGHT_COLS), "W")
+def weights_model(megabytes=8):
+    """OUTPUT0 = INPUT0 @ W with an 8 MiB (or larger) weight, to measure what sessions cost in memory."""
+    cols = WEIGHT_COLS * megabytes // 8
+    values = (np.arange(WEIGHT_ROWS * cols, dtype=np.float32) % 7) / 7
+    weight = numpy_helper.from_array(values.reshape(WEIGHT_ROWS, cols), "W")
     return make_model(
         "weights",
         [helper.make_node("MatMul", ["INPUT0", "W"], ["OUTPUT0"])],
         [tensor("INPUT0", "TYPE_FP32", ["batch", WEIGHT_ROWS])],
-        [tensor("OUTPUT0", "TYPE_FP32", ["batch", WEIGHT_COLS])],
+        [tensor("OUTPUT0", "TYPE_FP32", ["batch", cols])],
         [weight],
     )
 
@@ -435,11 +436,12 @@ def write_fixtures():
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", metavar="DIR", help="also write the 8 MiB weights model here")
+    parser.add_argument("--weights-mb", type=int, default=8, help="size of the weights model's weight (MiB, multiple of 8)")
     args = parser.parse_args(argv)
     write_examples()
     write_fixtures()
     if args.weights:
-        write_model(args.weights, "weights", weights_model(), None)
+        write_model(args.weights, "weights", weights_model(args.weights_mb), None)
     return 0
 
 
