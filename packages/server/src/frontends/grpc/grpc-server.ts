@@ -48,7 +48,7 @@ export async function startGrpcServer(
       else resolve(bound);
     });
   });
-  logger.info(`Started GRPCInferenceService at ${hostPart(options.address)}:${port}`);
+  // The composition root logs "Started GRPCInferenceService" (next to HTTPService's line).
   return { port, address: options.address, close: () => shutdown(server) };
 }
 

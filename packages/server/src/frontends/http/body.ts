@@ -74,15 +74,38 @@ export function rawInputTooLarge(limit: number): (size: number) => ServerError {
     );
 }
 
-/** A JSON header plus binary tail over the limit (Triton has no limit there; Nereid buffers bodies). */
-export function bodyTooLarge(limit: number): (size: number) => ServerError {
-  return (size) =>
-    invalidArg(
-      `request body size of ${size} bytes exceeds the maximum allowed input size of ${limit} bytes. ${LIMIT_HINT}`,
-    );
+/**
+ * Cap on a JSON header plus binary tensors. Triton limits only the header there (binary data of any
+ * size is accepted); Nereid holds a body in one Buffer, so it stops at gRPC's message limit.
+ */
+export const MAX_BINARY_BODY = 2 ** 31 - 1;
+
+/** The error for a JSON header plus binary tail over MAX_BINARY_BODY. */
+export function binaryBodyTooLarge(size: number): ServerError {
+  return invalidArg(
+    `request body size of ${size} bytes exceeds the maximum of ${MAX_BINARY_BODY} bytes for a JSON header with binary data`,
+  );
 }
 
 /** Triton's error for a compressed body that inflates past the limit. */
 export function decompressedTooLarge(limit: number): ServerError {
   return invalidArg(`Decompressed data size exceeds the maximum allowed value of ${limit} bytes. ${LIMIT_HINT}`);
+}
+
+/**
+ * Discards the unread rest of a body answered early (too large, refused), so a client still
+ * uploading can finish and then read the error, as with Triton, which reads every body whole; the
+ * connection stays usable. Returns false, leaving the caller to close the connection, when more
+ * than MAX_BINARY_BODY bytes would have to be drained.
+ */
+export function drainBody(req: IncomingMessage): boolean {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && !(Number(declared) <= MAX_BINARY_BODY)) return false;
+  let size = 0;
+  req.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > MAX_BINARY_BODY) req.socket.destroy();
+  });
+  req.resume();
+  return true;
 }

@@ -1,6 +1,7 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { httpStatusOf, ServerError, toServerError } from '../../errors/index.js';
 import type { Logger } from '../../observability/logger.js';
+import { drainBody } from './body.js';
 
 /**
  * Writing responses. Every reply is one `end()` (or one corked burst for large binary bodies) with
@@ -57,8 +58,8 @@ export function errorJson(message: string): string {
 
 /**
  * Answers with an error. ServerErrors map through httpStatusOf; anything else is a bug, answered 500
- * and logged. When the request body was not read to its end, the connection is closed after the
- * reply rather than draining an oversized upload.
+ * and logged. A body not read to its end is drained after the reply (see drainBody), or the
+ * connection is closed when it is too large even for that.
  */
 export function sendError(
   res: ServerResponse,
@@ -79,7 +80,7 @@ export function sendError(
   }
   const body = Buffer.from(errorJson(serverError.message), 'utf8');
   const headers: OutgoingHttpHeaders = { ...extraHeaders, 'Content-Type': JSON_TYPE, 'Content-Length': body.length };
-  if (!res.req.complete) headers['Connection'] = 'close';
+  if (!res.req.complete && !drainBody(res.req)) headers['Connection'] = 'close';
   res.writeHead(status, headers);
   res.end(body);
 }

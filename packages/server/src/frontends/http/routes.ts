@@ -18,6 +18,7 @@ import {
   handleSystemShmUnregister,
 } from './handlers/shared-memory.js';
 import { handleAllStatistics, handleModelStatistics } from './handlers/statistics.js';
+import { handleModelTraceSetting, handleTraceSetting } from './handlers/trace.js';
 
 /**
  * The whole /v2 surface in one table, with path patterns matching Triton's http_server.cc regexes
@@ -87,9 +88,13 @@ export const ROUTES: readonly Route[] = [
   route(shm('cuda', 'register'), 'shared-memory', { POST: handleCudaShmRegister }),
   route(shm('cuda', 'unregister'), 'shared-memory', { POST: handleCudaShmUnregister }),
   route(/^\/v2\/logging$/, 'logging', { GET: handleLogging, POST: handleLogging }),
-  // Not served yet (the core has no API for them); each is one line when it does:
-  //   route(/^\/v2\/trace\/setting$/, 'trace', { GET: ..., POST: ... }),
-  //   route(/^\/v2\/models\/([^/]+)\/trace\/setting$/, 'trace', { GET: ..., POST: ... }),
+  // Triton serves per-model trace settings only without a version segment.
+  route(/^\/v2\/trace\/setting$/, 'trace', { GET: handleTraceSetting, POST: handleTraceSetting }),
+  route(/^\/v2\/models\/([^/]+)\/trace\/setting$/, 'trace', {
+    GET: handleModelTraceSetting,
+    POST: handleModelTraceSetting,
+  }),
+  // Not served yet (the core has no API for it); one line when it does:
   //   route(new RegExp(`${MODEL}/generate(_stream)?$`), 'inference', { POST: ... }),
 ];
 

@@ -5,8 +5,8 @@ import { silentLogger } from '../../../src/observability/logger.js';
 import { EchoCore } from '../../helpers/echo-core.js';
 import { httpCall, keepAliveAgent, replyJson, type HttpReply } from '../../helpers/http-client.js';
 
-/** The shared-memory and logging extensions over a real socket, against the echo core. */
-describe('HTTP shared-memory and logging extensions', () => {
+/** The shared-memory, logging and trace extensions over a real socket, against the echo core. */
+describe('HTTP shared-memory, logging and trace extensions', () => {
   const core = new EchoCore();
   let server: HttpServerHandle;
   let base: string;
@@ -101,5 +101,30 @@ describe('HTTP shared-memory and logging extensions', () => {
     assert.equal(updated['log_info'], true);
     assertError(await post('/v2/logging', { log_file: 'x.log' }), 501, 'log file location can not be updated through network protocol');
     assertError(await httpCall(base, 'PUT', '/v2/logging'), 405, 'Method Not Allowed');
+  });
+
+  it("reports Triton's default trace settings and refuses updates, as the gRPC frontend does", async () => {
+    const defaults =
+      '{"trace_level":["OFF"],"trace_rate":"1000","trace_count":"-1","log_frequency":"0","trace_file":"","trace_mode":"triton"}';
+    for (const reply of [
+      await get('/v2/trace/setting'),
+      await get('/v2/models/echo/trace/setting'),
+      await post('/v2/trace/setting'),
+      await post('/v2/models/echo/trace/setting', {}),
+    ]) {
+      assert.equal(reply.status, 200, reply.body.toString());
+      assert.equal(reply.headers['content-type'], 'application/json');
+      assert.equal(reply.body.toString(), defaults);
+    }
+    assertError(await get('/v2/models/nope/trace/setting'), 400, 'Request for unknown model : nope');
+    assertError(await post('/v2/trace/setting', { trace_file: '/tmp/t.json' }), 501, 'trace file location can not be updated through network protocol');
+    assertError(
+      await post('/v2/models/echo/trace/setting', { trace_rate: '5' }),
+      501,
+      'trace settings can not be updated: this server does not trace requests yet',
+    );
+    // Triton has no versioned trace path.
+    assertError(await get('/v2/models/echo/versions/1/trace/setting'), 404, 'Not Found');
+    assertError(await httpCall(base, 'PUT', '/v2/trace/setting'), 405, 'Method Not Allowed');
   });
 });

@@ -192,7 +192,8 @@ describe('HTTP infer', () => {
     const big = Buffer.alloc(LIMIT + 1, 0x20);
     const declared = await httpCall(base, 'POST', inferPath('echo'), { body: big });
     assertError(declared, 400, `request JSON size of ${LIMIT + 1} bytes exceeds the maximum allowed input size of ${LIMIT} bytes. Use --http-max-input-size to increase the limit.`);
-    assert.equal(declared.headers['connection'], 'close');
+    // The rest of the body is drained, not cut off: the connection stays usable.
+    assert.equal(declared.headers['connection'], 'keep-alive');
     const raw = await httpCall(base, 'POST', inferPath('raw_fp32'), { body: big, headers: { 'Inference-Header-Content-Length': '0' } });
     assertError(raw, 400, /^Raw input has a byte_size \(65537 bytes\) that exceeds the maximum allowed value of 65536 bytes/);
     const chunked = await httpCall(base, 'POST', inferPath('echo'), { body: big, headers: { 'Transfer-Encoding': 'chunked' } });
@@ -200,6 +201,36 @@ describe('HTTP infer', () => {
     const bomb = await httpCall(base, 'POST', inferPath('echo'), { body: gzipSync(Buffer.alloc(4 * LIMIT)), headers: { 'Content-Encoding': 'gzip' } });
     assertError(bomb, 400, `Decompressed data size exceeds the maximum allowed value of ${LIMIT} bytes. Use --http-max-input-size to increase the limit.`);
     assert.equal((await httpCall(base, 'GET', '/v2/health/live')).status, 200, 'the server is fine afterwards');
+  });
+
+  it('lets a client finish a large oversized upload and read the error, as Triton does', async () => {
+    // Far beyond what socket buffers absorb: cutting the connection early broke the upload (EPIPE)
+    // before the client could read the 400.
+    const huge = Buffer.alloc(512 * LIMIT, 0x20);
+    const raw = await httpCall(base, 'POST', inferPath('raw_fp32'), { body: huge, headers: { 'Inference-Header-Content-Length': '0' } });
+    assertError(raw, 400, /^Raw input has a byte_size \(33554432 bytes\) that exceeds the maximum allowed value of 65536 bytes/);
+    assert.equal(raw.headers['connection'], 'keep-alive');
+    const refused = await httpCall(base, 'POST', inferPath('echo'), { body: huge, headers: { 'Content-Encoding': 'br' } });
+    assertError(refused, 501, 'Unsupported compression type');
+  });
+
+  it('bounds only the JSON header of a binary request by --http-max-input-size, as Triton does', async () => {
+    const tensor = Buffer.alloc(4 * LIMIT);
+    tensor.writeFloatLE(1.5, 0);
+    tensor.writeFloatLE(-2, tensor.length - 4);
+    const big = await postInfer(base, 'echo', {
+      parameters: { binary_data_output: true },
+      inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [1, LIMIT], binary: tensor }],
+    });
+    assert.equal(big.status, 200, JSON.stringify(big.json));
+    assert.deepEqual(big.outputs.get('OUTPUT0')?.binary, tensor);
+    const longId = 'x'.repeat(LIMIT);
+    const header = await postInfer(base, 'echo', { id: longId, inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [1, 1], binary: tensor.subarray(0, 4) }] });
+    assert.equal(header.status, 400);
+    assert.match(
+      (header.json as { error: string }).error,
+      /^request JSON size of \d+ bytes exceeds the maximum allowed input size of 65536 bytes\. Use --http-max-input-size to increase the limit\.$/,
+    );
   });
 
   it('aborts the core request when the client disconnects', async () => {

@@ -1,9 +1,9 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { InferenceCore } from '../../../core/types.js';
-import { unsupported, type ServerError } from '../../../errors/index.js';
+import { unsupported } from '../../../errors/index.js';
 import type { InferRequestInit } from '../../../request/infer-request-init.js';
 import type { InferResponse } from '../../../request/infer-response.js';
-import { bodyTooLarge, jsonTooLarge, rawInputTooLarge, readBody } from '../body.js';
+import { MAX_BINARY_BODY, binaryBodyTooLarge, jsonTooLarge, rawInputTooLarge, readBody } from '../body.js';
 import { INFERENCE_HEADER, decodeRawInferRequest, inferenceHeaderLength } from '../codec/binary-infer.js';
 import { encodeInferResponse, type EncodedInferResponse } from '../codec/infer-response.js';
 import { decodeInferRequest, type DecodedInferRequest } from '../codec/json-infer.js';
@@ -31,7 +31,7 @@ export async function handleInfer(
   }
   const headerValue = singleHeader(req.headers, INFERENCE_HEADER);
   const limit = http.options.maxInputSize;
-  let body = await readBody(req, limit, tooLargeError(headerValue, limit));
+  let body = await readInferBody(req, headerValue, limit);
   if (compression !== 'identity') body = await decompressBody(body, limit);
   const decoded = decodeInferBody(http, model, version, body, headerValue);
   const response = await inferUntilDisconnect(http.core, decoded.init, res);
@@ -49,10 +49,10 @@ export function decodeInferBody(
 ): DecodedInferRequest {
   const headerLength = inferenceHeaderLength(headerValue, body.length);
   if (headerLength === 0) return decodeRawInferRequest(http.core, model, version, body);
+  const limit = http.options.maxInputSize;
+  if (headerLength > limit) throw jsonTooLarge(limit)(headerLength);
   const header = parseJson(body.subarray(0, headerLength));
-  return decodeInferRequest(model, version, header, body.subarray(headerLength), {
-    maxInputSize: http.options.maxInputSize,
-  });
+  return decodeInferRequest(model, version, header, body.subarray(headerLength), { maxInputSize: limit });
 }
 
 function singleHeader(headers: IncomingHttpHeaders, name: string): string | undefined {
@@ -60,9 +60,15 @@ function singleHeader(headers: IncomingHttpHeaders, name: string): string | unde
   return Array.isArray(value) ? value[0] : value;
 }
 
-function tooLargeError(headerValue: string | undefined, limit: number): (size: number) => ServerError {
-  if (headerValue === undefined) return jsonTooLarge(limit);
-  return Number(headerValue.trim()) === 0 ? rawInputTooLarge(limit) : bodyTooLarge(limit);
+/**
+ * Reads the body under Triton's limits: --http-max-input-size bounds a JSON body and a raw binary
+ * one, while binary tensors after a JSON header are not bounded by it (only the header is, checked
+ * in decodeInferBody), so such a body may reach MAX_BINARY_BODY.
+ */
+function readInferBody(req: IncomingMessage, headerValue: string | undefined, limit: number): Promise<Buffer> {
+  if (headerValue === undefined) return readBody(req, limit, jsonTooLarge(limit));
+  if (Number(headerValue.trim()) === 0) return readBody(req, limit, rawInputTooLarge(limit));
+  return readBody(req, MAX_BINARY_BODY, binaryBodyTooLarge);
 }
 
 async function inferUntilDisconnect(
