@@ -193,17 +193,40 @@ def simple_string():
     return model, config_text("simple_string", 8, io, out, comment)
 
 
-def string_identity():
+def simple_int8():
+    """Triton's `simple_int8`: `simple` on INT8 (computed in INT32 and cast back, wrapping)."""
+    shape = ["batch", 16]
+    i32, i8 = TensorProto.INT32, TensorProto.INT8
+    model = make_model(
+        "simple_int8",
+        [
+            helper.make_node("Cast", ["INPUT0"], ["a"], to=i32),
+            helper.make_node("Cast", ["INPUT1"], ["b"], to=i32),
+            helper.make_node("Add", ["a", "b"], ["sum"]),
+            helper.make_node("Sub", ["a", "b"], ["diff"]),
+            helper.make_node("Cast", ["sum"], ["OUTPUT0"], to=i8),
+            helper.make_node("Cast", ["diff"], ["OUTPUT1"], to=i8),
+        ],
+        [tensor("INPUT0", "TYPE_INT8", shape), tensor("INPUT1", "TYPE_INT8", shape)],
+        [tensor("OUTPUT0", "TYPE_INT8", shape), tensor("OUTPUT1", "TYPE_INT8", shape)],
+    )
+    io = [("INPUT0", "TYPE_INT8", [16]), ("INPUT1", "TYPE_INT8", [16])]
+    out = [("OUTPUT0", "TYPE_INT8", [16]), ("OUTPUT1", "TYPE_INT8", [16])]
+    return model, config_text("simple_int8", 8, io, out)
+
+
+def simple_identity():
+    """Triton's `simple_identity` (its string examples use it): BYTES in, the same BYTES out."""
     shape = ["batch", "n"]
     model = make_model(
-        "string_identity",
+        "simple_identity",
         [helper.make_node("Identity", ["INPUT0"], ["OUTPUT0"])],
         [tensor("INPUT0", "TYPE_STRING", shape)],
         [tensor("OUTPUT0", "TYPE_STRING", shape)],
     )
     comment = "Returns its BYTES input unchanged; any bytes (NUL, non-UTF-8) round-trip exactly."
     cfg = config_text(
-        "string_identity",
+        "simple_identity",
         8,
         [("INPUT0", "TYPE_STRING", [-1])],
         [("OUTPUT0", "TYPE_STRING", [-1])],
@@ -269,7 +292,8 @@ def write_examples():
     for name, build in (
         ("simple", simple),
         ("simple_string", simple_string),
-        ("string_identity", string_identity),
+        ("simple_int8", simple_int8),
+        ("simple_identity", simple_identity),
         ("identity_fp16", identity_fp16),
     ):
         model, cfg = build()

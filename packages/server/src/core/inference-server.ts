@@ -39,6 +39,7 @@ const EXTENSIONS: readonly string[] = Object.freeze([
   'binary_tensor_data',
   'parameters',
   'statistics',
+  'logging',
 ]);
 
 type ServerState = 'INITIALIZING' | 'READY' | 'EXITING' | 'STOPPED';

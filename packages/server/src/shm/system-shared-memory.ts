@@ -88,7 +88,8 @@ export class SystemSharedMemoryManager {
 
   status(name: string): SystemRegionStatus[] {
     const describe = (r: Region): SystemRegionStatus => ({ name: r.name, key: r.key, offset: r.offset, byte_size: r.byte_size });
-    if (name === '') return [...this.#regions.values()].map(describe);
+    // Sorted by name, as Triton's std::map lists them.
+    if (name === '') return [...this.#regions.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map(describe);
     const region = this.#regions.get(name);
     if (!region) throw notFound(`Unable to find system shared memory region: '${name}'`);
     return [describe(region)];

@@ -26,7 +26,7 @@ export const DATATYPE_MODELS: Readonly<Record<string, string>> = {
  */
 export function buildConformanceRepository(): string {
   const dir = mkdtempSync(join(tmpdir(), 'nereid-conformance-'));
-  for (const name of ['simple', 'simple_string', 'string_identity', 'add_sub_no_config']) {
+  for (const name of ['simple', 'simple_string', 'simple_identity', 'add_sub_no_config']) {
     symlinkSync(join(EXAMPLE_MODELS, name), join(dir, name));
   }
   for (const name of [...Object.values(DATATYPE_MODELS), 'runtime_error']) {

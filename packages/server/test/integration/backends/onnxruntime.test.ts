@@ -149,8 +149,8 @@ describe('onnxruntime backend: example models', () => {
     }
   });
 
-  it('string_identity returns arbitrary bytes', async () => {
-    const loaded = await loadModel('string_identity', { repository: EXAMPLES, useConfigFile: true });
+  it('simple_identity returns arbitrary bytes', async () => {
+    const loaded = await loadModel('simple_identity', { repository: EXAMPLES, useConfigFile: true });
     try {
       const instance = await createInstance(loaded);
       const wire = encodeBytesElements(AWKWARD_BYTES);
