@@ -1,0 +1,32 @@
+import { after, before, describe } from 'node:test';
+import { startServer, type RunningServer, type StartOptions } from '../../src/cli/start-server.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { buildConformanceRepository } from '../helpers/test-repository.js';
+import { protocolCases } from './protocol.case.js';
+import type { Transport } from './transport.js';
+
+/** Starts a real server on the conformance repository and runs every protocol case through `connect`. */
+export function describeConformance(
+  title: string,
+  frontends: Pick<StartOptions, 'http' | 'grpc'>,
+  connect: (server: RunningServer) => Transport,
+): void {
+  describe(title, () => {
+    let server: RunningServer;
+    let transport: Transport;
+    before(async () => {
+      server = await startServer({
+        modelRepositories: [buildConformanceRepository()],
+        ...frontends,
+        allowClientShm: true,
+        logger: silentLogger,
+      });
+      transport = connect(server);
+    });
+    after(async () => {
+      await transport.close();
+      await server.close();
+    });
+    protocolCases(() => transport);
+  });
+}
