@@ -1,4 +1,4 @@
-import { Server, ServerCredentials, type ChannelOptions } from '@grpc/grpc-js';
+import { Server, ServerCredentials, setLogger, setLogVerbosity, logVerbosity, type ChannelOptions } from '@grpc/grpc-js';
 import { GRPCInferenceService } from '@nereid/protocol/generated/grpc_service_pb';
 import { Health } from '@nereid/protocol/generated/health_pb';
 import type { GrpcOptions } from '../../core/server-options.js';
@@ -38,6 +38,7 @@ export async function startGrpcServer(
   options: GrpcOptions,
   logger: Logger,
 ): Promise<GrpcServerHandle> {
+  routeGrpcLogs(logger);
   const server = new Server(channelOptions(options, logger));
   server.addService(INFERENCE_DEFINITION, inferenceService(core, logger, NO_DECOUPLED_MODELS));
   server.addService(HEALTH_DEFINITION, healthService(core, logger));
@@ -50,6 +51,19 @@ export async function startGrpcServer(
   });
   // The composition root logs "Started GRPCInferenceService" (next to HTTPService's line).
   return { port, address: options.address, close: () => shutdown(server) };
+}
+
+/**
+ * grpc-js writes its own errors straight to stderr ("E No address added ..."); send them through the
+ * server's logger instead, where the bind failure is already reported with context.
+ */
+function routeGrpcLogs(logger: Logger): void {
+  setLogVerbosity(logVerbosity.ERROR);
+  setLogger({
+    error: (...args: unknown[]) => logger.verbose(1, `grpc-js: ${args.map(String).join(' ')}`),
+    info: () => {},
+    debug: () => {},
+  });
 }
 
 /**
