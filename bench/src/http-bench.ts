@@ -9,6 +9,7 @@
 import { request } from 'node:http';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { binaryCall } from './infer-calls.js';
 import { closedLoop, runHttpLoad, type HttpCall, type LoadResult } from './load.js';
 import { REPO_ROOT, freePort, startChild, stopChild } from './servers.js';
 
@@ -19,21 +20,6 @@ interface Case {
   readonly model: string;
   readonly call: HttpCall;
   readonly ortFeeds: () => Record<string, ort.Tensor>;
-}
-
-/** A binary-extension infer request, as tritonclient sends by default. */
-function binaryCall(model: string, inputs: { name: string; datatype: string; shape: number[]; data: Buffer }[], outputs: string[]): HttpCall {
-  const header = Buffer.from(
-    JSON.stringify({
-      inputs: inputs.map((i) => ({ name: i.name, shape: i.shape, datatype: i.datatype, parameters: { binary_data_size: i.data.length } })),
-      outputs: outputs.map((name) => ({ name, parameters: { binary_data: true } })),
-    }),
-  );
-  return {
-    path: `/v2/models/${model}/infer`,
-    headers: { 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': String(header.length) },
-    body: Buffer.concat([header, ...inputs.map((i) => i.data)]),
-  };
 }
 
 function cases(): Case[] {
