@@ -54,7 +54,9 @@ export interface InferenceCore {
   updateLogSettings(update: Readonly<Record<string, unknown>>): LogSettingsPayload;
 
   /**
-   * Runs one inference; resolves with its single response. `signal` aborts a queued request.
+   * Runs one inference; resolves with its single response. `signal` aborts a queued request; it may
+   * be shared by several requests (HTTP uses one per connection), so listeners on it must go once
+   * their request leaves the queue.
    * Inputs whose parameters name a `shared_memory_region` are read from it (their `data` is ignored);
    * outputs requested with one are written into it and come back with empty `data` and those
    * parameters, so frontends send no bytes for them.

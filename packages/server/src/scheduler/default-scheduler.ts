@@ -9,7 +9,7 @@ import type { ExecutionTarget, ScheduledRequest, Scheduler } from './scheduler.j
  */
 export class DefaultScheduler implements Scheduler {
   readonly #idle: ExecutionTarget[];
-  readonly #queue = new FifoQueue<ScheduledRequest>();
+  readonly #queue = new FifoQueue<Queued>();
   readonly #onExecution: ExecutionListener;
   #executing = 0;
   #stopped = false;
@@ -34,8 +34,12 @@ export class DefaultScheduler implements Scheduler {
       void this.#run(target, work);
       return;
     }
-    this.#queue.push(work);
-    work.signal?.addEventListener('abort', () => this.#cancelQueued(work), { once: true });
+    const queued: Queued = { work, onAbort: undefined };
+    if (work.signal) {
+      queued.onAbort = () => this.#cancelQueued(queued);
+      work.signal.addEventListener('abort', queued.onAbort, { once: true });
+    }
+    this.#queue.push(queued);
   }
 
   inflightCount(): number {
@@ -48,9 +52,9 @@ export class DefaultScheduler implements Scheduler {
     return new Promise((resolve) => (this.#drained = resolve));
   }
 
-  #cancelQueued(work: ScheduledRequest): void {
-    if (this.#queue.remove(work)) {
-      work.complete({ ok: false, error: new ServerError('CANCELLED', 'request cancelled') });
+  #cancelQueued(queued: Queued): void {
+    if (this.#queue.remove(queued)) {
+      queued.work.complete({ ok: false, error: new ServerError('CANCELLED', 'request cancelled') });
       this.#checkDrained();
     }
   }
@@ -78,9 +82,11 @@ export class DefaultScheduler implements Scheduler {
   }
 
   #next(target: ExecutionTarget): void {
-    const work = this.#queue.shift();
-    if (work) {
-      void this.#run(target, work);
+    const queued = this.#queue.shift();
+    if (queued) {
+      // A signal may outlive its request (HTTP shares one per connection): stop listening now.
+      if (queued.onAbort) queued.work.signal?.removeEventListener('abort', queued.onAbort);
+      void this.#run(target, queued.work);
       return;
     }
     this.#idle.push(target);
@@ -90,6 +96,12 @@ export class DefaultScheduler implements Scheduler {
   #checkDrained(): void {
     if (this.#drained && this.inflightCount() === 0) this.#drained();
   }
+}
+
+/** A waiting request and the abort listener to remove once it leaves the queue. */
+interface Queued {
+  readonly work: ScheduledRequest;
+  onAbort: (() => void) | undefined;
 }
 
 /** Called once per backend execution (for execution counts and batch statistics). */

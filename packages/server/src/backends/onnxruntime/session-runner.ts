@@ -54,6 +54,8 @@ export class SessionRunner {
   /** Names carried as float32 by the BF16 bridge (see bf16-bridge.ts). */
   readonly #bf16Inputs: ReadonlySet<string>;
   readonly #bf16Outputs: ReadonlySet<string>;
+  /** When the latest run on this thread ended (epoch ms). */
+  #lastEndedAt = 0;
 
   private constructor(
     session: ort.InferenceSession,
@@ -111,9 +113,13 @@ export class SessionRunner {
     const sessionFetches = fetches.map((name) =>
       this.#bf16Outputs.has(name) ? name + BF16_SUFFIX : name,
     );
-    const startedAt = performance.timeOrigin + performance.now();
+    const calledAt = performance.timeOrigin + performance.now();
     const results = await this.#session.run(ortFeeds, sessionFetches, runOptions);
     const endedAt = performance.timeOrigin + performance.now();
+    // The session computes on this thread, one run at a time and in call order: a run called while
+    // another was pending started computing no earlier than that one ended.
+    const startedAt = Math.max(calledAt, this.#lastEndedAt);
+    this.#lastEndedAt = endedAt;
     const outputs = fetches.map((name, index): PlainTensor => {
       const value = results[sessionFetches[index] ?? name];
       if (value === undefined) throw new Error(`onnxruntime returned no output '${name}'`);

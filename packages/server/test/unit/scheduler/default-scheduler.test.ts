@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { DefaultScheduler } from '../../../src/scheduler/default-scheduler.js';
 import type { ExecutionTarget, Outcome, ScheduledRequest } from '../../../src/scheduler/scheduler.js';
 import type { InferenceRequest } from '../../../src/request/inference-request.js';
@@ -76,4 +77,24 @@ test('a queued request whose signal aborts is cancelled without running; stop wa
   scheduler.enqueue(work('late', outcomes));
   const late = outcomes.get('late');
   assert.ok(late && !late.ok && late.error.code === 'UNAVAILABLE');
+});
+
+test('a signal shared by requests (one per HTTP connection) loses its listener when a request leaves the queue', async () => {
+  const log: string[] = [];
+  const a = gatedTarget('a', log);
+  const scheduler = new DefaultScheduler([a.target], () => {});
+  const outcomes = new Map<string, Outcome>();
+  const connection = new AbortController();
+  for (const id of ['r1', 'r2', 'r3']) scheduler.enqueue(work(id, outcomes, connection.signal));
+  assert.equal(getEventListeners(connection.signal, 'abort').length, 2);
+  a.release();
+  await tick();
+  a.release();
+  await tick();
+  assert.equal(getEventListeners(connection.signal, 'abort').length, 0);
+  connection.abort();
+  a.release();
+  await tick();
+  assert.deepEqual(log, ['a:r1', 'a:r2', 'a:r3']);
+  assert.equal(outcomes.get('r3')?.ok, true);
 });

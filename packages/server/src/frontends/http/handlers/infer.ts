@@ -1,8 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { InferenceCore } from '../../../core/types.js';
+import type { Socket } from 'node:net';
 import { unsupported } from '../../../errors/index.js';
-import type { InferRequestInit } from '../../../request/infer-request-init.js';
-import type { InferResponse } from '../../../request/infer-response.js';
 import { MAX_BINARY_BODY, binaryBodyTooLarge, jsonTooLarge, rawInputTooLarge, readBody } from '../body.js';
 import { INFERENCE_HEADER, decodeRawInferRequest, inferenceHeaderLength } from '../codec/binary-infer.js';
 import { encodeInferResponse, type EncodedInferResponse } from '../codec/infer-response.js';
@@ -34,7 +32,7 @@ export async function handleInfer(
   let body = await readInferBody(req, headerValue, limit);
   if (compression !== 'identity') body = await decompressBody(body, limit);
   const decoded = decodeInferBody(http, model, version, body, headerValue);
-  const response = await inferUntilDisconnect(http.core, decoded.init, res);
+  const response = await http.core.infer(decoded.init, { signal: disconnectSignal(req.socket) });
   const encoded = encodeInferResponse(response, decoded.plan);
   await sendInferResponse(req, res, encoded);
 }
@@ -71,22 +69,24 @@ function readInferBody(req: IncomingMessage, headerValue: string | undefined, li
   return readBody(req, MAX_BINARY_BODY, binaryBodyTooLarge);
 }
 
-async function inferUntilDisconnect(
-  core: InferenceCore,
-  init: InferRequestInit,
-  res: ServerResponse,
-): Promise<InferResponse> {
-  const controller = new AbortController();
-  const onClose = (): void => {
-    if (!res.writableFinished) controller.abort();
-  };
-  res.once('close', onClose);
-  try {
-    return await core.infer(init, { signal: controller.signal });
-  } finally {
-    res.off('close', onClose);
+/**
+ * The signal that aborts a connection's queued requests once the client is gone. HTTP/1.1 answers a
+ * connection's requests in order, so its closing is the only disconnect there is; one controller per
+ * connection spares every request an AbortController and two listener calls. Whoever listens on it
+ * must stop when its request is done (the scheduler does), as the connection outlives requests.
+ */
+function disconnectSignal(socket: Socket): AbortSignal {
+  let signal = connectionSignals.get(socket);
+  if (signal === undefined) {
+    const controller = new AbortController();
+    socket.once('close', () => controller.abort());
+    signal = controller.signal;
+    connectionSignals.set(socket, signal);
   }
+  return signal;
 }
+
+const connectionSignals = new WeakMap<Socket, AbortSignal>();
 
 async function sendInferResponse(req: IncomingMessage, res: ServerResponse, encoded: EncodedInferResponse): Promise<void> {
   const headers: OutgoingHttpHeaders =
