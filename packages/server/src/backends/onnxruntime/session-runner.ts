@@ -3,6 +3,7 @@
  * on the main thread, or inside a session worker (`session-worker.ts`), so everything that crosses
  * its API is structured-clone friendly (no ort.Tensor objects).
  */
+import type { NumericTypedArray } from '@nereid/protocol';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -19,18 +20,7 @@ export interface TensorInfo {
 }
 
 /** Element storage: BOOL as Uint8Array, FP16/BF16 bit patterns as Uint16Array, strings as string[]. */
-export type TensorData =
-  | Uint8Array
-  | Int8Array
-  | Uint16Array
-  | Int16Array
-  | Uint32Array
-  | Int32Array
-  | BigUint64Array
-  | BigInt64Array
-  | Float32Array
-  | Float64Array
-  | readonly string[];
+export type TensorData = NumericTypedArray | readonly string[];
 
 /** What one run produced, and when it computed (epoch ms, measured on the thread that ran it). */
 export interface RunResult {
