@@ -7,6 +7,7 @@ import type { Logger } from '../observability/logger.js';
 import type { InferRequestInit } from '../request/infer-request-init.js';
 import type { InferResponse } from '../request/infer-response.js';
 import type { TensorSpec } from '../request/model-signature.js';
+import type { ModelVersion } from '../model/model-version.js';
 import { RepositoryManager } from '../repository/repository-manager.js';
 import { SharedMemoryBinding, usesSharedMemory } from '../request/shared-memory-tensors.js';
 import { SystemSharedMemoryManager } from '../shm/system-shared-memory.js';
@@ -215,7 +216,7 @@ export class InferenceServer implements InferenceCore {
   }
 
   async #inferWithSharedMemory(
-    model: ReturnType<RepositoryManager['get']>,
+    model: ModelVersion,
     request: InferRequestInit,
     signal: AbortSignal | undefined,
     startNs: number,

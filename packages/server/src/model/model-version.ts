@@ -4,7 +4,7 @@ import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
 import type { Backend, BackendModel } from '../backends/backend.js';
 import { normalizeModelConfig } from '../config/normalize.js';
 import { validateModelConfig } from '../config/validate.js';
-import { ServerError, invalidArg } from '../errors/index.js';
+import { invalidArg, toServerError } from '../errors/index.js';
 import { ModelStatisticsRecorder } from '../metrics/statistics.js';
 import type { ModelStatistics } from '../metrics/statistics-types.js';
 import type { Logger } from '../observability/logger.js';
@@ -122,7 +122,7 @@ export class ModelVersion {
             resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: {}, outputs });
           } catch (error) {
             this.#stats.recordFailure(nowNs() - startNs);
-            reject(error instanceof ServerError ? error : invalidArg(String(error)));
+            reject(toServerError(error));
           }
         },
       });

@@ -1,6 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalidArg } from '../errors/index.js';
+import { compareNames } from '../util/compare.js';
 
 /** A model folder found in one of the repositories. */
 export interface ModelDirectory {
@@ -33,7 +34,7 @@ export async function scanRepositories(repositories: readonly string[]): Promise
   }
   const models = new Map<string, ModelDirectory>();
   const duplicates = new Map<string, string[]>();
-  for (const [name, paths] of [...found].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+  for (const [name, paths] of [...found].sort(([a], [b]) => compareNames(a, b))) {
     if (paths.length > 1) duplicates.set(name, paths);
     else models.set(name, { name, path: paths[0]! });
   }

@@ -10,6 +10,7 @@ import type { Logger } from '../observability/logger.js';
 import { listVersions, scanRepositories } from './model-dir.js';
 import { resolveBackend } from './resolve-backend.js';
 import { selectVersions } from './version-policy.js';
+import { compareNames } from '../util/compare.js';
 
 /** Triton's model-version states (model_lifecycle.h). */
 export type VersionState = 'UNKNOWN' | 'LOADING' | 'READY' | 'UNLOADING' | 'UNAVAILABLE';
@@ -196,7 +197,7 @@ export class RepositoryManager {
   /** The repository index extension: one entry per known version, sorted by name then version. */
   index(readyOnly: boolean): IndexEntry[] {
     const entries: IndexEntry[] = [];
-    for (const entry of [...this.#models.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    for (const entry of [...this.#models.values()].sort((a, b) => compareNames(a.name, b.name))) {
       if (entry.reason !== '' && entry.versions.size === 0) {
         if (!readyOnly) entries.push({ name: entry.name, state: 'UNAVAILABLE', reason: entry.reason });
         continue;

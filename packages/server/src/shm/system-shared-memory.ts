@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { ServerError, invalidArg, notFound } from '../errors/index.js';
+import { compareNames } from '../util/compare.js';
 
 /** One registered region: bytes [offset, offset + byteSize) of the POSIX shm object `key`. */
 export interface SystemRegionStatus {
@@ -89,7 +90,7 @@ export class SystemSharedMemoryManager {
   status(name: string): SystemRegionStatus[] {
     const describe = (r: Region): SystemRegionStatus => ({ name: r.name, key: r.key, offset: r.offset, byte_size: r.byte_size });
     // Sorted by name, as Triton's std::map lists them.
-    if (name === '') return [...this.#regions.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map(describe);
+    if (name === '') return [...this.#regions.values()].sort((a, b) => compareNames(a.name, b.name)).map(describe);
     const region = this.#regions.get(name);
     if (!region) throw notFound(`Unable to find system shared memory region: '${name}'`);
     return [describe(region)];

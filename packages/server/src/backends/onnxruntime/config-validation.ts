@@ -8,6 +8,7 @@ import { internal, invalidArg } from '../../errors/server-error.js';
 import type { ModelIo } from './autocomplete.js';
 import { configTypeName, configTypeNameOfOnnx, datatypeOfConfig, onnxTypeOf } from './dtype-map.js';
 import type { TensorInfo } from './session-runner.js';
+import { compareNames } from '../../util/compare.js';
 
 /** Throws INVALID_ARG (INTERNAL for datatypes Triton has no ONNX type for) naming the tensor. */
 export function validateConfig(config: ModelConfig, io: ModelIo): void {
@@ -74,7 +75,7 @@ function findTensor(
   const info = tensors.get(name);
   if (info !== undefined) return info;
   // Sorted like Triton's std::set of names.
-  const allowed = [...tensors.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const allowed = [...tensors.keys()].sort(compareNames);
   throw invalidArg(`unexpected inference ${kind} '${name}', allowed ${kind}s are: ${allowed.join(', ')}`);
 }
 
