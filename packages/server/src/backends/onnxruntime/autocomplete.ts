@@ -17,13 +17,7 @@ import {
 import { invalidArg } from '../../errors/server-error.js';
 import type { Logger } from '../../observability/logger.js';
 import { configTypeOf, datatypeOfOnnx } from './dtype-map.js';
-import type { TensorInfo } from './session-runner.js';
-
-/** What a session reports about a model's inputs and outputs (in the model's order). */
-export interface ModelIo {
-  readonly inputs: readonly TensorInfo[];
-  readonly outputs: readonly TensorInfo[];
-}
+import type { ModelIo, TensorInfo } from './tensor-info.js';
 
 export interface AutoCompleteOptions {
   /** `default-max-batch-size` of --backend-config (Triton's default is 4). */
@@ -59,13 +53,21 @@ export function autoCompleteConfig(config: ModelConfig, io: ModelIo, options: Au
     return;
   }
   autoCompleteMaxBatch(config, io, options);
-  if (inputCount === 0) config.input = io.inputs.map((info) => autoInput(info, config.maxBatchSize));
+  if (inputCount === 0) {
+    // Initializer-backed inputs are optional, which Triton allows only for models that do not batch.
+    const inputs = io.inputs.filter((info) => !info.optional || config.maxBatchSize === 0);
+    config.input = inputs.map((info) => autoInput(info, config.maxBatchSize));
+  }
   if (outputCount === 0) config.output = io.outputs.map((info) => autoOutput(info, config.maxBatchSize));
 }
 
-/** True when every input and output has a dynamic first dimension, so a batch dim can be added. */
+/**
+ * True when every (required) input and output has a dynamic first dimension, so a batch dim can be
+ * added. Initializer-backed inputs do not count: a batching model is served without them.
+ */
 export function supportsBatching(io: ModelIo): boolean {
-  return [...io.inputs, ...io.outputs].every((info) => info.shape.length > 0 && info.shape[0] === -1);
+  const required = io.inputs.filter((info) => !info.optional);
+  return [...required, ...io.outputs].every((info) => info.shape.length > 0 && info.shape[0] === -1);
 }
 
 function autoCompleteMaxBatch(config: ModelConfig, io: ModelIo, options: AutoCompleteOptions): void {
@@ -104,7 +106,12 @@ function autoDataType(info: TensorInfo): DataType {
 
 function autoInput(info: TensorInfo, maxBatchSize: number): ModelInput {
   const { dims, scalar } = autoDims(info, maxBatchSize);
-  const input = create(ModelInputSchema, { name: info.name, dataType: autoDataType(info), dims });
+  const input = create(ModelInputSchema, {
+    name: info.name,
+    dataType: autoDataType(info),
+    dims,
+    optional: info.optional === true,
+  });
   // An empty reshape without a batch dim would describe a scalar tensor, which configs cannot.
   if (scalar && maxBatchSize > 0) input.reshape = create(ModelTensorReshapeSchema, { shape: [] });
   return input;

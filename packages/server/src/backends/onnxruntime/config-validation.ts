@@ -5,9 +5,8 @@
 import type { ModelConfig, ModelInput, ModelOutput } from '@nereid/protocol/generated/model_config_pb';
 import { formatShape } from '@nereid/protocol';
 import { internal, invalidArg } from '../../errors/server-error.js';
-import type { ModelIo } from './autocomplete.js';
 import { configTypeName, configTypeNameOfOnnx, datatypeOfConfig, onnxTypeOf } from './dtype-map.js';
-import type { TensorInfo } from './session-runner.js';
+import type { ModelIo, TensorInfo } from './tensor-info.js';
 import { compareNames } from '../../util/compare.js';
 
 /** Throws INVALID_ARG (INTERNAL for datatypes Triton has no ONNX type for) naming the tensor. */
@@ -25,16 +24,24 @@ export function validateConfig(config: ModelConfig, io: ModelIo): void {
   }
 }
 
-/** Config inputs (optional ones excluded) + batch inputs + sequence controls and states. */
+/**
+ * Config inputs + batch inputs + sequence controls and states against the model's required inputs.
+ * Optional config inputs and the model's initializer-backed (optional) inputs are left out of the
+ * count: either side may name them or not.
+ */
 function validateInputCount(config: ModelConfig, io: ModelIo): void {
-  let expected = config.input.filter((input) => !input.optional).length + config.batchInput.length;
+  const modelOptional = new Set(io.inputs.filter((info) => info.optional).map((info) => info.name));
+  const required = io.inputs.length - modelOptional.size;
+  let expected =
+    config.input.filter((input) => !input.optional && !modelOptional.has(input.name)).length +
+    config.batchInput.length;
   if (config.schedulingChoice.case === 'sequenceBatching') {
     const sequence = config.schedulingChoice.value;
     expected += sequence.controlInput.length + sequence.state.length;
   }
-  if (expected !== io.inputs.length) {
+  if (expected !== required) {
     throw invalidArg(
-      `unable to load model '${config.name}', configuration expects ${expected} inputs, model provides ${io.inputs.length}`,
+      `unable to load model '${config.name}', configuration expects ${expected} inputs, model provides ${required}`,
     );
   }
 }

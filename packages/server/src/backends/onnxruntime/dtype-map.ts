@@ -1,12 +1,62 @@
 import type { Datatype } from '@nereid/protocol';
 import { DataType } from '@nereid/protocol/generated/model_config_pb';
-import type { Tensor as OrtTensor } from 'onnxruntime-node';
 
-/**
- * ONNX element types as this backend names them: onnxruntime-node's tensor type names, plus
- * 'bfloat16', which onnxruntime-node cannot represent and `bf16-bridge.ts` carries as float32.
- */
-export type OnnxElementType = OrtTensor.Type | 'bfloat16';
+/** ONNX element types that have a Triton datatype, by the names onnxruntime's JS API gives them. */
+export type OnnxElementType =
+  | 'bool'
+  | 'uint8'
+  | 'uint16'
+  | 'uint32'
+  | 'uint64'
+  | 'int8'
+  | 'int16'
+  | 'int32'
+  | 'int64'
+  | 'float16'
+  | 'bfloat16'
+  | 'float32'
+  | 'float64'
+  | 'string';
+
+/** ONNX's TensorProto.DataType numbers (ONNXTensorElementDataType in the C API), by name. */
+const ONNX_CODES: Readonly<Record<string, number>> = {
+  float32: 1,
+  uint8: 2,
+  int8: 3,
+  uint16: 4,
+  int16: 5,
+  int32: 6,
+  int64: 7,
+  string: 8,
+  bool: 9,
+  float16: 10,
+  float64: 11,
+  uint32: 12,
+  uint64: 13,
+  complex64: 14,
+  complex128: 15,
+  bfloat16: 16,
+  float8e4m3fn: 17,
+  float8e4m3fnuz: 18,
+  float8e5m2: 19,
+  float8e5m2fnuz: 20,
+  uint4: 21,
+  int4: 22,
+};
+
+const ONNX_NAMES: ReadonlyMap<number, string> = new Map(
+  Object.entries(ONNX_CODES).map(([name, code]) => [code, name]),
+);
+
+/** The C API's element type number for an element type. */
+export function onnxTypeCode(type: OnnxElementType): number {
+  return ONNX_CODES[type] ?? 0;
+}
+
+/** The name of a C API element type number ('float32', ...; 'onnx type N' for ones without a name here). */
+export function onnxTypeName(code: number): string {
+  return ONNX_NAMES.get(code) ?? `onnx type ${code}`;
+}
 
 /** Protocol datatype ↔ ONNX element type, one to one (Triton's onnxruntime backend mapping). */
 const ONNX_OF_DATATYPE: Readonly<Record<Datatype, OnnxElementType>> = {

@@ -1,13 +1,11 @@
 import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
-import type { ServerError } from '../../errors/server-error.js';
-import { internal, toServerError } from '../../errors/server-error.js';
+import { ServerError, internal, toServerError } from '../../errors/server-error.js';
 import type { InferenceRequest } from '../../request/inference-request.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import type { BackendInstance, ExecutionResult, ExecutionTimings } from '../backend.js';
-import type { ModelIo } from './autocomplete.js';
+import type { BackendInstance, ExecutionResult } from '../backend.js';
 import { batchedFeed, outputToTensor, splitOutput, tensorToFeed } from './feeds.js';
-import type { SessionHost } from './session-host.js';
-import type { PlainTensor } from './session-runner.js';
+import type { NativeSession, SessionFeed, SessionRunResult } from './native/native-session.js';
+import type { ModelIo } from './tensor-info.js';
 
 /** What execution needs from the final configuration, computed once per instance. */
 export interface ExecutionPlan {
@@ -18,7 +16,6 @@ export interface ExecutionPlan {
   readonly scalarInputs: ReadonlySet<string>;
   /** Rank-0 model outputs → the shape the config gives them (reshape shape, else dims). */
   readonly scalarOutputShapes: ReadonlyMap<string, readonly number[]>;
-  readonly outputNames: readonly string[];
 }
 
 export function executionPlan(config: ModelConfig, io: ModelIo): ExecutionPlan {
@@ -33,14 +30,13 @@ export function executionPlan(config: ModelConfig, io: ModelIo): ExecutionPlan {
     batching: config.maxBatchSize > 0,
     scalarInputs: new Set(io.inputs.filter((info) => info.shape.length === 0).map((info) => info.name)),
     scalarOutputShapes,
-    outputNames: io.outputs.map((info) => info.name),
   };
 }
 
 interface Timer {
-  input: bigint;
-  infer: bigint;
-  output: bigint;
+  input: number;
+  infer: number;
+  output: number;
 }
 
 /**
@@ -49,24 +45,24 @@ interface Timer {
  * request runs on its own. onnxruntime failures become INTERNAL errors for the requests of that run.
  */
 export class OnnxRuntimeInstance implements BackendInstance {
-  readonly #host: SessionHost;
+  readonly #session: NativeSession;
   readonly #plan: ExecutionPlan;
   readonly #onClose: () => Promise<void>;
   #closed: Promise<void> | undefined;
 
-  constructor(host: SessionHost, plan: ExecutionPlan, onClose: () => Promise<void>) {
-    this.#host = host;
+  constructor(session: NativeSession, plan: ExecutionPlan, onClose: () => Promise<void>) {
+    this.#session = session;
     this.#plan = plan;
     this.#onClose = onClose;
   }
 
-  /** The session this instance runs on (shared instances return the same host). */
-  get session(): SessionHost {
-    return this.#host;
+  /** The session this instance runs on (shared instances return the same one). */
+  get session(): NativeSession {
+    return this.#session;
   }
 
   async execute(requests: readonly InferenceRequest[]): Promise<ExecutionResult> {
-    const timer: Timer = { input: 0n, infer: 0n, output: 0n };
+    const timer: Timer = { input: 0, infer: 0, output: 0 };
     let responses: Array<readonly Tensor[] | ServerError>;
     if (requests.length > 1 && this.#plan.batching) {
       responses = await this.#runBatch(requests, timer);
@@ -74,7 +70,10 @@ export class OnnxRuntimeInstance implements BackendInstance {
       responses = [];
       for (const request of requests) responses.push(await this.#runOne(request, timer));
     }
-    return { responses, timings: timings(timer) };
+    return {
+      responses,
+      timings: { computeInputNs: timer.input, computeInferNs: timer.infer, computeOutputNs: timer.output },
+    };
   }
 
   close(): Promise<void> {
@@ -83,23 +82,17 @@ export class OnnxRuntimeInstance implements BackendInstance {
   }
 
   async #runOne(request: InferenceRequest, timer: Timer): Promise<readonly Tensor[] | ServerError> {
-    let start = process.hrtime.bigint();
     try {
-      const feeds = request.inputs.map((tensor) =>
-        tensorToFeed(tensor, this.#plan.scalarInputs.has(tensor.name)),
-      );
+      const feeds = request.inputs.map((tensor) => tensorToFeed(tensor, this.#plan.scalarInputs.has(tensor.name)));
       const wanted = request.requestedOutputs.map((output) => output.name);
-      start = lap(timer, 'input', start);
-      const outputs = await this.#run(feeds, wanted);
-      start = lap(timer, 'infer', start);
-      const byName = new Map(outputs.map((output) => [output.name, output]));
-      const tensors = wanted.map((name) =>
-        outputToTensor(fetched(byName, name), this.#plan.scalarOutputShapes.get(name)),
+      const result = await this.#run(feeds, wanted, timer);
+      const start = process.hrtime.bigint();
+      const tensors = result.outputs.map((output) =>
+        outputToTensor(output, this.#plan.scalarOutputShapes.get(output.name)),
       );
-      lap(timer, 'output', start);
-      return tensors;
+      timer.output += Number(process.hrtime.bigint() - start);
+      return wanted.length > 0 ? tensors : [];
     } catch (error) {
-      lap(timer, 'output', start);
       return toServerError(error);
     }
   }
@@ -108,15 +101,15 @@ export class OnnxRuntimeInstance implements BackendInstance {
     requests: readonly InferenceRequest[],
     timer: Timer,
   ): Promise<Array<readonly Tensor[] | ServerError>> {
-    let start = process.hrtime.bigint();
     try {
+      let start = process.hrtime.bigint();
       const feeds = joinInputs(requests);
       const wanted = [...new Set(requests.flatMap((r) => r.requestedOutputs.map((o) => o.name)))];
-      start = lap(timer, 'input', start);
-      const outputs = await this.#run(feeds, wanted);
-      start = lap(timer, 'infer', start);
+      timer.input += Number(process.hrtime.bigint() - start);
+      const result = await this.#run(feeds, wanted, timer);
+      start = process.hrtime.bigint();
       const sizes = requests.map((request) => request.batchSize);
-      const parts = new Map(outputs.map((output) => [output.name, splitOutput(output, sizes)]));
+      const parts = new Map(result.outputs.map((output) => [output.name, splitOutput(output, sizes)]));
       const responses = requests.map((request, index) =>
         request.requestedOutputs.map((output) => {
           const tensor = parts.get(output.name)?.[index];
@@ -124,21 +117,24 @@ export class OnnxRuntimeInstance implements BackendInstance {
           return tensor;
         }),
       );
-      lap(timer, 'output', start);
+      timer.output += Number(process.hrtime.bigint() - start);
       return responses;
     } catch (error) {
-      lap(timer, 'output', start);
       const failure = toServerError(error);
       return requests.map(() => failure);
     }
   }
 
   /** One session run; nothing requested still runs the model (as Triton does) and keeps nothing. */
-  async #run(feeds: readonly PlainTensor[], wanted: readonly string[]): Promise<PlainTensor[]> {
-    const fetches = wanted.length > 0 ? wanted : this.#plan.outputNames;
+  async #run(feeds: readonly SessionFeed[], wanted: readonly string[], timer: Timer): Promise<SessionRunResult> {
     try {
-      return (await this.#host.run(feeds, fetches)).outputs;
+      const result = await this.#session.run(feeds, wanted);
+      timer.input += result.inputNs;
+      timer.infer += result.inferNs;
+      timer.output += result.outputNs;
+      return result;
     } catch (error) {
+      if (error instanceof ServerError) throw error;
       const message = error instanceof Error ? error.message : String(error);
       throw internal(`onnx runtime error: ${message}`, error);
     }
@@ -146,7 +142,7 @@ export class OnnxRuntimeInstance implements BackendInstance {
 }
 
 /** Every request's inputs joined per name, in the first request's input order. */
-function joinInputs(requests: readonly InferenceRequest[]): PlainTensor[] {
+function joinInputs(requests: readonly InferenceRequest[]): SessionFeed[] {
   const first = requests[0];
   if (first === undefined) return [];
   return first.inputs.map((input) =>
@@ -160,24 +156,4 @@ function joinInputs(requests: readonly InferenceRequest[]): PlainTensor[] {
       }),
     ),
   );
-}
-
-function fetched(outputs: ReadonlyMap<string, PlainTensor>, name: string): PlainTensor {
-  const output = outputs.get(name);
-  if (output === undefined) throw internal(`onnxruntime returned no output '${name}'`);
-  return output;
-}
-
-function lap(timer: Timer, phase: keyof Timer, start: bigint): bigint {
-  const now = process.hrtime.bigint();
-  timer[phase] += now - start;
-  return now;
-}
-
-function timings(timer: Timer): ExecutionTimings {
-  return {
-    computeInputNs: Number(timer.input),
-    computeInferNs: Number(timer.infer),
-    computeOutputNs: Number(timer.output),
-  };
 }

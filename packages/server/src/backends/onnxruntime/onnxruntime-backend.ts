@@ -1,4 +1,6 @@
 import { stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
 import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
 import { ServerError, internal, unavailable } from '../../errors/server-error.js';
 import type {
@@ -8,41 +10,42 @@ import type {
   BackendModel,
   InstanceSpec,
 } from '../backend.js';
-import { autoCompleteConfig, defaultMaxBatchSizeOf, type ModelIo } from './autocomplete.js';
+import { autoCompleteConfig, defaultMaxBatchSizeOf } from './autocomplete.js';
 import { validateConfig } from './config-validation.js';
 import { OnnxRuntimeInstance, executionPlan } from './instance.js';
-import { openSessionHost, type SessionHost } from './session-host.js';
+import { NativeSession } from './native/native-session.js';
+import { engineReady } from './native/self-test.js';
 import { sessionSettingsFromConfig, type SessionSettings } from './session-options.js';
+import type { ModelIo } from './tensor-info.js';
+import { concurrentRunsOf, describeThreadPlan, planThreads, type ThreadPlan } from './thread-plan.js';
+
+const DEFAULT_CPU_INSTANCE_COUNT = 2;
 
 /**
- * The ONNX Runtime backend (onnxruntime-node, CPU). Loads `model.onnx` (a file, or a folder holding
- * model.onnx and its external data), completes configs with Triton's rules, and by default runs
- * every instance of a model on one shared session, so the weights are in memory once.
+ * The ONNX Runtime backend: ONNX Runtime's C API (the library onnxruntime-node ships) through an FFI.
+ * Loads `model.onnx` (a file, or a folder holding model.onnx and its external data), completes
+ * configs with Triton's rules, and by default runs every instance of a model on one shared session:
+ * the weights are in memory once, and the instances' runs compute at the same time on run threads.
  */
 export class OnnxRuntimeBackend implements Backend {
   readonly name = 'onnxruntime';
   readonly platforms = ['onnxruntime_onnx'] as const;
   readonly defaultPlatform = 'onnxruntime_onnx';
   readonly defaultModelFilename = 'model.onnx';
-  readonly defaultCpuInstanceCount = 2;
+  readonly defaultCpuInstanceCount = DEFAULT_CPU_INSTANCE_COUNT;
 
   async loadModel(context: BackendLoadContext): Promise<OnnxRuntimeModel> {
+    await engineReady(context.logger);
     const settings = sessionSettingsFromConfig(context.config, context.logger);
-    const exists = await stat(context.modelPath).then(
-      () => true,
-      () => false,
-    );
-    if (!exists) {
-      throw unavailable(`unable to find '${context.modelPath}' for model '${context.modelName}'`);
-    }
+    const cores = availableParallelism();
+    const plan = planThreads(settings, concurrentRunsOf(context.config, DEFAULT_CPU_INSTANCE_COUNT), cores);
+    const modelFile = await modelFileOf(context);
     // This first session answers auto-complete and becomes the shared (or first) instance session.
-    const host = await openHost(context, settings);
-    context.logger.verbose(
-      1,
-      `model '${context.modelName}' version ${context.version}: onnxruntime session on the ` +
-        `${host.thread} thread, ${settings.shareSession ? 'shared by all instances' : 'one per instance'}`,
+    const session = await openSession(context, modelFile, settings, plan);
+    context.logger.info(
+      `model '${context.modelName}' version ${context.version}: ${describeThreadPlan(plan, cores, settings.shareSession)}`,
     );
-    return new OnnxRuntimeModel(context, settings, host);
+    return new OnnxRuntimeModel(context, modelFile, settings, plan, session);
   }
 }
 
@@ -51,27 +54,37 @@ export const onnxRuntimeBackend: Backend = new OnnxRuntimeBackend();
 
 /** One loaded model version: its sessions and the model signature they report. */
 export class OnnxRuntimeModel implements BackendModel {
-  /** The model's inputs and outputs as onnxruntime reports them. */
+  /** The model's inputs (overridable initializers last, optional) and outputs. */
   readonly io: ModelIo;
   readonly #context: BackendLoadContext;
+  readonly #modelFile: string;
   readonly #settings: SessionSettings;
+  readonly #plan: ThreadPlan;
   /** Every open session of this model. */
-  readonly #hosts = new Set<SessionHost>();
+  readonly #sessions = new Set<NativeSession>();
   /** The load-time session until an instance takes it (unshared) or for good (shared). */
-  #first: SessionHost | undefined;
+  #first: NativeSession | undefined;
   #closed: Promise<void> | undefined;
 
-  constructor(context: BackendLoadContext, settings: SessionSettings, host: SessionHost) {
+  constructor(
+    context: BackendLoadContext,
+    modelFile: string,
+    settings: SessionSettings,
+    plan: ThreadPlan,
+    session: NativeSession,
+  ) {
     this.#context = context;
+    this.#modelFile = modelFile;
     this.#settings = settings;
-    this.#first = host;
-    this.#hosts.add(host);
-    this.io = { inputs: host.inputs, outputs: host.outputs };
+    this.#plan = plan;
+    this.#first = session;
+    this.#sessions.add(session);
+    this.io = { inputs: session.inputs, outputs: session.outputs };
   }
 
   /** Sessions currently open (1 when shared; one per instance otherwise). */
   get sessionCount(): number {
-    return this.#hosts.size;
+    return this.#sessions.size;
   }
 
   completeConfig(config: ModelConfig, options: { readonly autoComplete: boolean }): void {
@@ -101,36 +114,45 @@ export class OnnxRuntimeModel implements BackendModel {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#first = undefined;
-      await Promise.allSettled([...this.#hosts].map((host) => this.#release(host)));
+      await Promise.allSettled([...this.#sessions].map((session) => this.#release(session)));
     })();
     return this.#closed;
   }
 
   /** A further session, owned by this model (released again if the model closed meanwhile). */
-  async #open(): Promise<SessionHost> {
-    const host = await openHost(this.#context, this.#settings);
+  async #open(): Promise<NativeSession> {
+    const session = await openSession(this.#context, this.#modelFile, this.#settings, this.#plan);
     if (this.#closed !== undefined) {
-      await host.release();
+      await session.release();
       throw internal(`model '${this.#context.modelName}' is closed`);
     }
-    this.#hosts.add(host);
-    return host;
+    this.#sessions.add(session);
+    return session;
   }
 
-  async #release(host: SessionHost): Promise<void> {
-    this.#hosts.delete(host);
-    await host.release();
+  async #release(session: NativeSession): Promise<void> {
+    this.#sessions.delete(session);
+    await session.release();
   }
 }
 
-async function openHost(context: BackendLoadContext, settings: SessionSettings): Promise<SessionHost> {
+/** The model file: `modelPath` itself, or `model.onnx` inside it when it is a folder. */
+async function modelFileOf(context: BackendLoadContext): Promise<string> {
+  const info = await stat(context.modelPath).catch(() => undefined);
+  if (info === undefined) {
+    throw unavailable(`unable to find '${context.modelPath}' for model '${context.modelName}'`);
+  }
+  return info.isDirectory() ? path.join(context.modelPath, 'model.onnx') : context.modelPath;
+}
+
+async function openSession(
+  context: BackendLoadContext,
+  modelFile: string,
+  settings: SessionSettings,
+  plan: ThreadPlan,
+): Promise<NativeSession> {
   try {
-    return await openSessionHost({
-      modelPath: context.modelPath,
-      sessionOptions: settings.sessionOptions,
-      runOptions: settings.runOptions,
-      thread: settings.executionThread,
-    });
+    return await NativeSession.open(modelFile, settings, plan);
   } catch (error) {
     if (error instanceof ServerError) throw error;
     const message = error instanceof Error ? error.message : String(error);

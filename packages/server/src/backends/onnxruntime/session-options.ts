@@ -1,25 +1,32 @@
 import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
-import type { InferenceSession } from 'onnxruntime-node';
 import { invalidArg } from '../../errors/server-error.js';
 import type { Logger } from '../../observability/logger.js';
 
-/** Where a model's sessions run: on the event-loop thread, or each in its own worker thread. */
-export type ExecutionThread = 'main' | 'worker';
+/** GraphOptimizationLevel of the C API: ORT_DISABLE_ALL, ORT_ENABLE_BASIC, _EXTENDED, _ALL. */
+export type GraphOptimizationLevel = 0 | 1 | 2 | 99;
 
 /** Everything the model configuration decides about the sessions of a model. */
 export interface SessionSettings {
-  /** Options every session of the model is created with. */
-  readonly sessionOptions: InferenceSession.SessionOptions;
-  /** Options every `session.run` gets. */
-  readonly runOptions: InferenceSession.RunOptions;
+  readonly graphOptimizationLevel: GraphOptimizationLevel;
+  readonly executionMode: 'sequential' | 'parallel';
+  /** `intra_op_thread_count` when the config sets one above 0; otherwise the thread plan decides. */
+  readonly intraOpThreads: number | undefined;
+  /** `inter_op_thread_count` when the config sets one above 0; otherwise the thread plan decides. */
+  readonly interOpThreads: number | undefined;
+  /** `enable_mem_arena` / `enable_mem_pattern`; undefined leaves onnxruntime's default. */
+  readonly memArena: boolean | undefined;
+  readonly memPattern: boolean | undefined;
+  /** Session configuration entries (AddSessionConfigEntry). */
+  readonly sessionConfig: ReadonlyMap<string, string>;
+  /** Run configuration entries (AddRunConfigEntry), for every run. */
+  readonly runConfig: ReadonlyMap<string, string>;
   /** One session for all instances (default) or one per instance. */
   readonly shareSession: boolean;
-  readonly executionThread: ExecutionThread;
 }
 
 /**
- * Parameters Triton's onnxruntime backend reads that mean nothing on CPU-only onnxruntime-node; they
- * are accepted with a warning so configs written for Triton still load.
+ * Parameters Triton's onnxruntime backend reads that mean nothing on CPU; they are accepted with a
+ * warning so configs written for Triton still load.
  */
 const GPU_ONLY_PARAMETERS: ReadonlySet<string> = new Set([
   'cudnn_conv_algo_search',
@@ -32,38 +39,36 @@ const GPU_ONLY_PARAMETERS: ReadonlySet<string> = new Set([
 
 /**
  * Reads the model's `parameters` and `optimization.graph.level` the way Triton's onnxruntime backend
- * does, with its defaults: graph optimization ENABLE_ALL, sequential execution, thread counts and
- * memory arena/pattern left to onnxruntime (0 = onnxruntime's choice). Nereid adds
- * `share_session_between_instances` (default true) and `execution_thread` ("main"/"worker"; default
- * "main" for a shared session, "worker" otherwise, since only worker threads let separate sessions
- * run at the same time). Bad values are INVALID_ARG naming the parameter; unknown ones are logged.
+ * does, with its defaults: graph optimization ENABLE_ALL, sequential execution, memory arena and
+ * pattern left to onnxruntime. Thread counts left unset (or 0) are planned by Nereid
+ * (thread-plan.ts). Nereid adds `share_session_between_instances` (default true). Bad values are
+ * INVALID_ARG naming the parameter; unknown ones are logged.
  */
 export function sessionSettingsFromConfig(config: ModelConfig, logger: Logger): SessionSettings {
   const params = new Map(
     Object.entries(config.parameters).map(([key, value]) => [key, value.stringValue]),
   );
-  const options: InferenceSession.SessionOptions = {
+  const sessionConfig = new Map<string, string>();
+  const allocator = params.get('session.use_device_allocator_for_initializers');
+  if (allocator !== undefined) sessionConfig.set('session.use_device_allocator_for_initializers', allocator);
+  const runConfig = new Map<string, string>();
+  const shrinkage = params.get('memory.enable_memory_arena_shrinkage');
+  if (shrinkage !== undefined) runConfig.set('memory.enable_memory_arena_shrinkage', shrinkage);
+  const shareText = params.get('share_session_between_instances');
+  const settings: SessionSettings = {
     graphOptimizationLevel: graphOptimizationLevel(config),
     executionMode: executionMode(params.get('execution_mode')),
-    // onnxruntime's own log lines would duplicate the errors this backend reports.
-    logSeverityLevel: 3,
-    ...threadCounts(params),
-    ...memoryOptions(params),
+    intraOpThreads: threadCount(params, 'intra_op_thread_count'),
+    interOpThreads: threadCount(params, 'inter_op_thread_count'),
+    memArena: optionalBool(params, 'enable_mem_arena'),
+    memPattern: optionalBool(params, 'enable_mem_pattern'),
+    sessionConfig,
+    runConfig,
+    shareSession:
+      shareText === undefined ? true : parseBoolParameter('share_session_between_instances', shareText),
   };
-  const allocator = params.get('session.use_device_allocator_for_initializers');
-  if (allocator !== undefined) {
-    options.extra = { session: { use_device_allocator_for_initializers: allocator } };
-  }
-  const runOptions: InferenceSession.RunOptions = { logSeverityLevel: 4 };
-  const shrinkage = params.get('memory.enable_memory_arena_shrinkage');
-  if (shrinkage !== undefined) runOptions.extra = { memory: { enable_memory_arena_shrinkage: shrinkage } };
-
-  const shareText = params.get('share_session_between_instances');
-  const shareSession =
-    shareText === undefined ? true : parseBoolParameter('share_session_between_instances', shareText);
-  const executionThread = parseExecutionThread(params.get('execution_thread'), shareSession);
   warnUnknown(config.name, params, logger);
-  return { sessionOptions: options, runOptions, shareSession, executionThread };
+  return settings;
 }
 
 const KNOWN_PARAMETERS: ReadonlySet<string> = new Set([
@@ -75,7 +80,6 @@ const KNOWN_PARAMETERS: ReadonlySet<string> = new Set([
   'session.use_device_allocator_for_initializers',
   'memory.enable_memory_arena_shrinkage',
   'share_session_between_instances',
-  'execution_thread',
 ]);
 
 function warnUnknown(model: string, params: ReadonlyMap<string, string>, logger: Logger): void {
@@ -89,18 +93,16 @@ function warnUnknown(model: string, params: ReadonlyMap<string, string>, logger:
 }
 
 /** `optimization { graph { level } }`: -1 basic, 1 extended, 2 disabled, anything else all. */
-function graphOptimizationLevel(
-  config: ModelConfig,
-): NonNullable<InferenceSession.SessionOptions['graphOptimizationLevel']> {
+function graphOptimizationLevel(config: ModelConfig): GraphOptimizationLevel {
   switch (config.optimization?.graph?.level) {
     case -1:
-      return 'basic';
+      return 1;
     case 1:
-      return 'extended';
+      return 2;
     case 2:
-      return 'disabled';
+      return 0;
     default:
-      return 'all';
+      return 99;
   }
 }
 
@@ -114,40 +116,17 @@ function executionMode(text: string | undefined): 'sequential' | 'parallel' {
   return mode === 0 ? 'sequential' : 'parallel';
 }
 
-function threadCounts(params: ReadonlyMap<string, string>): InferenceSession.SessionOptions {
-  const options: InferenceSession.SessionOptions = {};
-  const intra = params.get('intra_op_thread_count');
-  const inter = params.get('inter_op_thread_count');
-  // 0 (and negatives, as in Triton) leave the choice to onnxruntime.
-  if (intra !== undefined) {
-    const count = parseIntParameter('intra_op_thread_count', intra);
-    if (count > 0) options.intraOpNumThreads = count;
-  }
-  if (inter !== undefined) {
-    const count = parseIntParameter('inter_op_thread_count', inter);
-    if (count > 0) options.interOpNumThreads = count;
-  }
-  return options;
+/** A thread count parameter; 0 and negatives (as in Triton) leave the choice open. */
+function threadCount(params: ReadonlyMap<string, string>, name: string): number | undefined {
+  const text = params.get(name);
+  if (text === undefined) return undefined;
+  const count = parseIntParameter(name, text);
+  return count > 0 ? count : undefined;
 }
 
-function memoryOptions(params: ReadonlyMap<string, string>): InferenceSession.SessionOptions {
-  const options: InferenceSession.SessionOptions = {};
-  const arena = params.get('enable_mem_arena');
-  const pattern = params.get('enable_mem_pattern');
-  if (arena !== undefined) options.enableCpuMemArena = parseBoolParameter('enable_mem_arena', arena);
-  if (pattern !== undefined) {
-    options.enableMemPattern = parseBoolParameter('enable_mem_pattern', pattern);
-  }
-  return options;
-}
-
-function parseExecutionThread(text: string | undefined, shareSession: boolean): ExecutionThread {
-  if (text === undefined) return shareSession ? 'main' : 'worker';
-  const value = text.trim().toLowerCase();
-  if (value === 'main' || value === 'worker') return value;
-  throw invalidArg(
-    `invalid value '${text}' for parameter 'execution_thread': expected "main" or "worker"`,
-  );
+function optionalBool(params: ReadonlyMap<string, string>, name: string): boolean | undefined {
+  const text = params.get(name);
+  return text === undefined ? undefined : parseBoolParameter(name, text);
 }
 
 /**

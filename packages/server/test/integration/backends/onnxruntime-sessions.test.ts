@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { BackendInstance } from '../../../src/backends/backend.js';
 import type { OnnxRuntimeInstance } from '../../../src/backends/onnxruntime/instance.js';
-import type { RunResult } from '../../../src/backends/onnxruntime/session-runner.js';
+import type { SessionRunResult } from '../../../src/backends/onnxruntime/native/native-session.js';
 import { encodeBytesField, encodeVarintField } from '../../../src/backends/onnxruntime/protobuf-wire.js';
 import { ServerError } from '../../../src/errors/server-error.js';
 import {
@@ -58,7 +58,7 @@ describe('onnxruntime backend: session sharing', () => {
   });
 
   for (const value of ['false', '0']) {
-    it(`gives each instance its own worker session with share_session_between_instances "${value}"`, async () => {
+    it(`gives each instance its own session with share_session_between_instances "${value}"`, async () => {
       const loaded = await loadModel('identity_fp32', {
         config: { parameters: { share_session_between_instances: param(value) } },
       });
@@ -67,7 +67,6 @@ describe('onnxruntime backend: session sharing', () => {
         assert.equal(loaded.model.sessionCount, 3);
         const sessions = made.map((instance) => (instance as OnnxRuntimeInstance).session);
         assert.equal(new Set(sessions).size, 3);
-        assert.ok(sessions.every((session) => session.thread === 'worker'));
         const results = await Promise.all(made.map((instance, i) => executeOk(instance, [i])));
         assert.deepEqual(results, [[0], [1], [2]]);
         await made[0]?.close();
@@ -78,21 +77,6 @@ describe('onnxruntime backend: session sharing', () => {
       assert.equal(loaded.model.sessionCount, 0);
     });
   }
-
-  it('can host the shared session in a worker thread', async () => {
-    const loaded = await loadModel('identity_fp32', {
-      config: { parameters: { execution_thread: param('worker') } },
-    });
-    try {
-      const made = await instances(loaded, 2);
-      assert.equal(loaded.model.sessionCount, 1);
-      assert.equal((made[0] as OnnxRuntimeInstance).session.thread, 'worker');
-      const results = await Promise.all(made.map((instance, i) => executeOk(instance, [i])));
-      assert.deepEqual(results, [[0], [1]]);
-    } finally {
-      await loaded.model.close();
-    }
-  });
 
   it('fails executions after the model is closed, with INTERNAL', async () => {
     for (const options of [{}, { config: { parameters: UNSHARED } }] satisfies LoadOptions[]) {
@@ -105,7 +89,7 @@ describe('onnxruntime backend: session sharing', () => {
     }
   });
 
-  it('reports onnxruntime errors from worker sessions as INTERNAL', async () => {
+  it('reports onnxruntime errors as INTERNAL, and the session keeps serving', async () => {
     const loaded = await loadModel('runtime_error', { config: { parameters: UNSHARED } });
     try {
       const [instance] = await instances(loaded, 1);
@@ -121,8 +105,8 @@ describe('onnxruntime backend: session sharing', () => {
 
 describe('onnxruntime backend: concurrency', () => {
   /** Records the compute interval of every run of the instances' sessions (calls go through). */
-  function observeRuns(made: readonly BackendInstance[]): RunResult[] {
-    const runs: RunResult[] = [];
+  function observeRuns(made: readonly BackendInstance[]): SessionRunResult[] {
+    const runs: SessionRunResult[] = [];
     for (const session of new Set(made.map((instance) => (instance as OnnxRuntimeInstance).session))) {
       const run = session.run.bind(session);
       session.run = async (feeds, fetches) => {
@@ -134,8 +118,10 @@ describe('onnxruntime backend: concurrency', () => {
     return runs;
   }
 
-  const overlap = (a: RunResult, b: RunResult): boolean =>
-    a.startedAt < b.endedAt && b.startedAt < a.endedAt;
+  const overlap = (a: SessionRunResult, b: SessionRunResult): boolean =>
+    a.computeStartNs < b.computeEndNs && b.computeStartNs < a.computeEndNs;
+  const intervalsOf = (runs: readonly SessionRunResult[]): string =>
+    JSON.stringify(runs.map((run) => [String(run.computeStartNs), String(run.computeEndNs)]));
 
   it('runs two unshared instances at the same time', async () => {
     // slow_identity: ~20 ms of single-threaded work per run.
@@ -147,32 +133,32 @@ describe('onnxruntime backend: concurrency', () => {
       const runs = observeRuns(made);
       await Promise.all([executeOk(made[0]!, [1]), executeOk(made[1]!, [2])]);
       assert.equal(runs.length, 2);
-      const intervals = runs.map(({ startedAt, endedAt }) => [startedAt, endedAt]);
-      assert.ok(overlap(runs[0]!, runs[1]!), `runs did not overlap: ${JSON.stringify(intervals)}`);
+      assert.ok(overlap(runs[0]!, runs[1]!), `runs did not overlap: ${intervalsOf(runs)}`);
     } finally {
       await model.model.close();
     }
   });
 
-  it('runs a shared main-thread session one execution at a time', async () => {
-    // onnxruntime-node computes on the calling thread: the price of one copy of the weights.
+  it('runs two instances sharing one session at the same time', async () => {
     const model = await loadModel('slow_identity', {
       config: { parameters: { intra_op_thread_count: param('1') } },
     });
     try {
       const made = await instances(model, 2);
+      assert.equal(model.model.sessionCount, 1);
       const runs = observeRuns(made);
       await Promise.all([executeOk(made[0]!, [1]), executeOk(made[1]!, [2])]);
       assert.equal(runs.length, 2);
-      assert.equal(overlap(runs[0]!, runs[1]!), false);
+      assert.ok(overlap(runs[0]!, runs[1]!), `runs did not overlap: ${intervalsOf(runs)}`);
+      assert.ok(runs.every((run) => !run.inline), 'a ~20 ms run computed on the event loop');
     } finally {
       await model.model.close();
     }
   });
 
-  it('keeps the event loop free while a worker session computes', async (t) => {
+  it('keeps the event loop free while a shared session computes', async (t) => {
     const model = await loadModel('slow_identity', {
-      config: { parameters: { ...UNSHARED, intra_op_thread_count: param('1') } },
+      config: { parameters: { intra_op_thread_count: param('1') } },
     });
     try {
       const [instance] = await instances(model, 1);
@@ -259,7 +245,7 @@ describe('onnxruntime backend: memory of shared sessions', () => {
   it('holds the weights once for four shared instances, four times otherwise', async (t) => {
     await growth({}); // warm-up: one-time onnxruntime and allocator costs land here
     const shared = await growth({});
-    const unshared = await growth({ ...UNSHARED, execution_thread: param('main') });
+    const unshared = await growth(UNSHARED);
     t.diagnostic(`RSS growth: shared ${shared.toFixed(1)} MiB, unshared ${unshared.toFixed(1)} MiB`);
     // Four unshared sessions hold three more copies of the 8 MiB weight than one shared session.
     assert.ok(unshared - shared > 16, `shared grew ${shared.toFixed(1)} MiB, unshared ${unshared.toFixed(1)} MiB`);

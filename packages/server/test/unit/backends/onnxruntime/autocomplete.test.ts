@@ -15,9 +15,8 @@ import {
   autoCompleteConfig,
   defaultMaxBatchSizeOf,
   supportsBatching,
-  type ModelIo,
 } from '../../../../src/backends/onnxruntime/autocomplete.js';
-import type { TensorInfo } from '../../../../src/backends/onnxruntime/session-runner.js';
+import type { ModelIo, TensorInfo } from '../../../../src/backends/onnxruntime/tensor-info.js';
 import { ServerError } from '../../../../src/errors/server-error.js';
 import type { Logger } from '../../../../src/observability/logger.js';
 import { silentLogger } from '../../../../src/observability/logger.js';

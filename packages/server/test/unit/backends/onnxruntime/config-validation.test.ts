@@ -12,7 +12,7 @@ import {
   type ModelInput,
   type ModelOutput,
 } from '@nereid/protocol/generated/model_config_pb';
-import type { ModelIo } from '../../../../src/backends/onnxruntime/autocomplete.js';
+import type { ModelIo } from '../../../../src/backends/onnxruntime/tensor-info.js';
 import { validateConfig } from '../../../../src/backends/onnxruntime/config-validation.js';
 import { ServerError, type ErrorCode } from '../../../../src/errors/index.js';
 

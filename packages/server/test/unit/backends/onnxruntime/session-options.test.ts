@@ -43,14 +43,13 @@ function invalidArgAbout(name: string): (error: unknown) => boolean {
 describe('onnxruntime session options', () => {
   it("defaults to Triton's: all graph optimizations, sequential, onnxruntime thread choice, shared", () => {
     const settings = sessionSettingsFromConfig(configWith({}), silentLogger);
-    assert.equal(settings.sessionOptions.graphOptimizationLevel, 'all');
-    assert.equal(settings.sessionOptions.executionMode, 'sequential');
-    assert.equal(settings.sessionOptions.intraOpNumThreads, undefined);
-    assert.equal(settings.sessionOptions.interOpNumThreads, undefined);
-    assert.equal(settings.sessionOptions.enableCpuMemArena, undefined);
-    assert.equal(settings.sessionOptions.enableMemPattern, undefined);
+    assert.equal(settings.graphOptimizationLevel, 99);
+    assert.equal(settings.executionMode, 'sequential');
+    assert.equal(settings.intraOpThreads, undefined);
+    assert.equal(settings.interOpThreads, undefined);
+    assert.equal(settings.memArena, undefined);
+    assert.equal(settings.memPattern, undefined);
     assert.equal(settings.shareSession, true);
-    assert.equal(settings.executionThread, 'main');
   });
 
   it('reads thread counts, execution mode and memory switches', () => {
@@ -64,27 +63,27 @@ describe('onnxruntime session options', () => {
       }),
       silentLogger,
     );
-    assert.equal(settings.sessionOptions.intraOpNumThreads, 3);
-    assert.equal(settings.sessionOptions.interOpNumThreads, 2);
-    assert.equal(settings.sessionOptions.executionMode, 'parallel');
-    assert.equal(settings.sessionOptions.enableCpuMemArena, false);
-    assert.equal(settings.sessionOptions.enableMemPattern, true);
+    assert.equal(settings.intraOpThreads, 3);
+    assert.equal(settings.interOpThreads, 2);
+    assert.equal(settings.executionMode, 'parallel');
+    assert.equal(settings.memArena, false);
+    assert.equal(settings.memPattern, true);
   });
 
-  it('leaves thread counts of 0 to onnxruntime', () => {
+  it('leaves thread counts of 0 to the thread plan', () => {
     const settings = sessionSettingsFromConfig(configWith({ intra_op_thread_count: '0' }), silentLogger);
-    assert.equal(settings.sessionOptions.intraOpNumThreads, undefined);
+    assert.equal(settings.intraOpThreads, undefined);
   });
 
   it('maps optimization.graph.level: -1 basic, 1 extended, 2 disabled, others all', () => {
     const level = (value: number): unknown =>
-      sessionSettingsFromConfig(configWith({}, value), silentLogger).sessionOptions
-        .graphOptimizationLevel;
-    assert.equal(level(-1), 'basic');
-    assert.equal(level(1), 'extended');
-    assert.equal(level(2), 'disabled');
-    assert.equal(level(0), 'all');
-    assert.equal(level(7), 'all');
+      sessionSettingsFromConfig(configWith({}, value), silentLogger).graphOptimizationLevel;
+    // The C API's GraphOptimizationLevel values.
+    assert.equal(level(-1), 1);
+    assert.equal(level(1), 2);
+    assert.equal(level(2), 0);
+    assert.equal(level(0), 99);
+    assert.equal(level(7), 99);
   });
 
   it('rejects an execution_mode other than 0 or 1, naming it', () => {
@@ -118,26 +117,17 @@ describe('onnxruntime session options', () => {
     for (const text of ['FALSE', 'off', '0']) assert.equal(parseBoolParameter('p', text), false);
   });
 
-  it('gives each instance its own session, in a worker, when sharing is off', () => {
+  it('gives each instance its own session when sharing is off', () => {
     for (const text of ['false', '0', 'off']) {
       const settings = sessionSettingsFromConfig(
         configWith({ share_session_between_instances: text }),
         silentLogger,
       );
       assert.equal(settings.shareSession, false);
-      assert.equal(settings.executionThread, 'worker');
     }
-    const main = sessionSettingsFromConfig(
-      configWith({ share_session_between_instances: 'false', execution_thread: 'main' }),
-      silentLogger,
-    );
-    assert.equal(main.executionThread, 'main');
-    const worker = sessionSettingsFromConfig(configWith({ execution_thread: 'Worker' }), silentLogger);
-    assert.equal(worker.shareSession, true);
-    assert.equal(worker.executionThread, 'worker');
     assert.throws(
-      () => sessionSettingsFromConfig(configWith({ execution_thread: 'gpu' }), silentLogger),
-      invalidArgAbout('execution_thread'),
+      () => sessionSettingsFromConfig(configWith({ share_session_between_instances: 'maybe' }), silentLogger),
+      invalidArgAbout('share_session_between_instances'),
     );
   });
 
@@ -149,10 +139,8 @@ describe('onnxruntime session options', () => {
       }),
       silentLogger,
     );
-    assert.deepEqual(settings.runOptions.extra, { memory: { enable_memory_arena_shrinkage: 'cpu:0' } });
-    assert.deepEqual(settings.sessionOptions.extra, {
-      session: { use_device_allocator_for_initializers: '1' },
-    });
+    assert.deepEqual([...settings.runConfig], [['memory.enable_memory_arena_shrinkage', 'cpu:0']]);
+    assert.deepEqual([...settings.sessionConfig], [['session.use_device_allocator_for_initializers', '1']]);
   });
 
   it('logs and ignores parameters it does not know', () => {
@@ -161,7 +149,7 @@ describe('onnxruntime session options', () => {
       configWith({ frobnicate: '1', gpu_mem_limit: '1000', intra_op_thread_count: '1' }),
       logger,
     );
-    assert.equal(settings.sessionOptions.intraOpNumThreads, 1);
+    assert.equal(settings.intraOpThreads, 1);
     assert.equal(warnings.length, 2);
     assert.ok(warnings.some((w) => w.includes("'frobnicate'")));
     assert.ok(warnings.some((w) => w.includes("'gpu_mem_limit'") && w.includes('GPU')));

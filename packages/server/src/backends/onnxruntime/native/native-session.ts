@@ -1,0 +1,330 @@
+/**
+ * One ONNX Runtime session through the C API. Created off the event loop (libuv's pool), run by any
+ * number of callers at once (OrtApi::Run is thread-safe on one session), each run on a run thread
+ * or, for runs measured to be tiny, inline (run-placement.ts). Released only once no run uses it.
+ */
+import koffi from 'koffi';
+import type { Tensor } from '../../../tensor/tensor.js';
+import type { SessionSettings } from '../session-options.js';
+import type { TensorInfo } from '../tensor-info.js';
+import type { ThreadPlan } from '../thread-plan.js';
+import { onnxTypeName } from '../dtype-map.js';
+import { ortApi, type NullablePointer, type OrtApi, type Pointer } from './ort-api.js';
+import { OrtValues } from './ort-values.js';
+import { check, OutSlot } from './ort-status.js';
+import { RunPlacement } from './run-placement.js';
+import { runThreads } from './run-thread.js';
+
+/** ORT_LOGGING_LEVEL_ERROR: onnxruntime's own warnings would duplicate what Nereid reports. */
+const SESSION_LOG_LEVEL = 3;
+/** ORT_LOGGING_LEVEL_FATAL for runs: a failed run is reported as the request's error. */
+const RUN_LOG_LEVEL = 4;
+
+/** A feed: a wire tensor and the dims the model sees it with. */
+export interface SessionFeed {
+  readonly tensor: Tensor;
+  readonly dims: readonly number[];
+}
+
+/** What one run produced and where its time went (ns). */
+export interface SessionRunResult {
+  readonly outputs: Tensor[];
+  readonly inputNs: number;
+  readonly inferNs: number;
+  readonly outputNs: number;
+  /** True when the run computed inline on the event-loop thread. */
+  readonly inline: boolean;
+  /** When the run computed (process.hrtime.bigint(), on whichever thread ran it). */
+  readonly computeStartNs: bigint;
+  readonly computeEndNs: bigint;
+}
+
+interface Thread {
+  readonly api: OrtApi;
+  readonly values: OrtValues;
+  readonly out: OutSlot;
+}
+
+let thread: Thread | undefined;
+
+/** The C API and value helpers of the calling (main) thread. */
+function mainThread(): Thread {
+  if (thread === undefined) {
+    const api = ortApi();
+    thread = { api, values: new OrtValues(api), out: new OutSlot() };
+  }
+  return thread;
+}
+
+let env: Pointer | undefined;
+
+/** The process's OrtEnv (ONNX Runtime keeps one per process and counts references to it). */
+function ortEnv(): Pointer {
+  if (env === undefined) {
+    const { api, out } = mainThread();
+    check(api, api.CreateEnv(SESSION_LOG_LEVEL, 'nereid', out.arg));
+    env = out.pointer();
+  }
+  return env;
+}
+
+export class NativeSession {
+  readonly inputs: readonly TensorInfo[];
+  readonly outputs: readonly TensorInfo[];
+  readonly #session: Pointer;
+  readonly #runOptions: Pointer;
+  /** NUL-terminated names, kept alive for as long as the session: Run reads them by address. */
+  readonly #names = new Map<string, Pointer>();
+  readonly #nameBuffers: Uint8Array[] = [];
+  readonly #outputNames: readonly string[];
+  readonly #placement = new RunPlacement();
+  #inflight = 0;
+  #drained: (() => void) | undefined;
+  #released: Promise<void> | undefined;
+
+  private constructor(session: Pointer, runOptions: Pointer) {
+    this.#session = session;
+    this.#runOptions = runOptions;
+    const { api, out } = mainThread();
+    const inputs = describe(api, out, session, 'input');
+    const initializers = describe(api, out, session, 'initializer').map((info) => ({ ...info, optional: true }));
+    this.inputs = [...inputs, ...initializers];
+    this.outputs = describe(api, out, session, 'output');
+    this.#outputNames = this.outputs.map((info) => info.name);
+    for (const info of [...this.inputs, ...this.outputs]) this.#internName(info.name);
+  }
+
+  /**
+   * Opens a model file (external data is found next to it) or serialized model bytes; the load runs
+   * on libuv's pool.
+   */
+  static async open(model: string | Uint8Array, settings: SessionSettings, plan: ThreadPlan): Promise<NativeSession> {
+    const { api, out } = mainThread();
+    const environment = ortEnv();
+    check(api, api.CreateSessionOptions(out.arg));
+    const options = out.pointer();
+    let session: Pointer;
+    try {
+      applySettings(api, options, settings, plan);
+      session = await createSession(api, environment, model, options);
+    } finally {
+      api.ReleaseSessionOptions(options);
+    }
+    try {
+      check(api, api.CreateRunOptions(out.arg));
+    } catch (error) {
+      api.ReleaseSession(session);
+      throw error;
+    }
+    const runOptions = out.pointer();
+    try {
+      check(api, api.RunOptionsSetRunLogSeverityLevel(runOptions, RUN_LOG_LEVEL));
+      for (const [key, value] of settings.runConfig) check(api, api.AddRunConfigEntry(runOptions, key, value));
+      return new NativeSession(session, runOptions);
+    } catch (error) {
+      api.ReleaseRunOptions(runOptions);
+      api.ReleaseSession(session);
+      throw error;
+    }
+  }
+
+  /**
+   * Runs the session on `feeds`, fetching `fetches` (all outputs when empty). Rejects with an OrtError
+   * (onnxruntime's message) or the error that building an input raised.
+   */
+  async run(feeds: readonly SessionFeed[], fetches: readonly string[]): Promise<SessionRunResult> {
+    if (this.#released !== undefined) throw new Error('the session was released');
+    const { api, values } = mainThread();
+    const wanted = fetches.length > 0 ? fetches : this.#outputNames;
+    const inputCount = feeds.length;
+    const outputCount = wanted.length;
+    // [input names | input values | output names | output values], one off-heap block per run.
+    const frame = new BigUint64Array(new ArrayBuffer(8 * (2 * inputCount + 2 * outputCount)));
+    const base = koffi.address(frame) as bigint;
+    const t0 = process.hrtime.bigint();
+    this.#inflight += 1;
+    let inputBytes = 0;
+    try {
+      feeds.forEach((feed, i) => {
+        frame[i] = this.#nameAddress(feed.tensor.name);
+        frame[inputCount + i] = values.create(feed.tensor, feed.dims);
+        inputBytes += feed.tensor.data.byteLength;
+      });
+      wanted.forEach((name, i) => (frame[2 * inputCount + i] = this.#nameAddress(name)));
+      const call = {
+        session: this.#session,
+        runOptions: this.#runOptions,
+        inputNames: base,
+        inputs: base + BigInt(8 * inputCount),
+        inputCount,
+        outputNames: base + BigInt(16 * inputCount),
+        outputCount,
+        outputs: base + BigInt(16 * inputCount + 8 * outputCount),
+      };
+      const inline = this.#placement.inline(inputBytes);
+      let t1: bigint;
+      let t2: bigint;
+      let status: unknown;
+      if (inline) {
+        t1 = process.hrtime.bigint();
+        status = api.Run(
+          call.session,
+          call.runOptions,
+          call.inputNames,
+          call.inputs,
+          inputCount,
+          call.outputNames,
+          outputCount,
+          call.outputs,
+        );
+        t2 = process.hrtime.bigint();
+      } else {
+        const outcome = await runThreads.run(call);
+        status = outcome.status;
+        t1 = outcome.startedAtNs;
+        t2 = outcome.endedAtNs;
+      }
+      this.#placement.record(inputBytes, Number(t2 - t1));
+      check(api, status);
+      const outputs = wanted.map((name, i) => values.read(name, frame[2 * inputCount + outputCount + i] ?? 0n));
+      const t3 = process.hrtime.bigint();
+      return {
+        outputs,
+        inputNs: Number(t1 - t0),
+        inferNs: Number(t2 - t1),
+        outputNs: Number(t3 - t2),
+        inline,
+        computeStartNs: t1,
+        computeEndNs: t2,
+      };
+    } finally {
+      for (let i = 0; i < inputCount; i++) values.release(frame[inputCount + i] ?? null);
+      for (let i = 0; i < outputCount; i++) values.release(frame[2 * inputCount + outputCount + i] ?? null);
+      this.#inflight -= 1;
+      if (this.#inflight === 0) this.#drained?.();
+    }
+  }
+
+  /** Frees the session once the runs in flight have finished; idempotent. */
+  release(): Promise<void> {
+    this.#released ??= (async () => {
+      if (this.#inflight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
+      const { api } = mainThread();
+      api.ReleaseRunOptions(this.#runOptions);
+      api.ReleaseSession(this.#session);
+    })();
+    return this.#released;
+  }
+
+  #internName(name: string): void {
+    if (this.#names.has(name)) return;
+    const encoded = Buffer.from(name, 'utf8');
+    const bytes = new Uint8Array(new ArrayBuffer(encoded.byteLength + 1));
+    bytes.set(encoded);
+    this.#nameBuffers.push(bytes);
+    this.#names.set(name, koffi.address(bytes) as bigint);
+  }
+
+  #nameAddress(name: string): Pointer {
+    const address = this.#names.get(name);
+    // Requests are checked against the model before they get here; a name it lacks is a bug upstream.
+    if (address === undefined) throw new Error(`the model has no tensor named '${name}'`);
+    return address;
+  }
+}
+
+function applySettings(api: OrtApi, options: Pointer, settings: SessionSettings, plan: ThreadPlan): void {
+  check(api, api.SetSessionLogSeverityLevel(options, SESSION_LOG_LEVEL));
+  check(api, api.SetSessionGraphOptimizationLevel(options, settings.graphOptimizationLevel));
+  check(api, api.SetSessionExecutionMode(options, settings.executionMode === 'parallel' ? 1 : 0));
+  check(api, api.SetIntraOpNumThreads(options, plan.intraOpThreads));
+  check(api, api.SetInterOpNumThreads(options, plan.interOpThreads));
+  if (settings.memArena !== undefined) {
+    check(api, settings.memArena ? api.EnableCpuMemArena(options) : api.DisableCpuMemArena(options));
+  }
+  if (settings.memPattern !== undefined) {
+    check(api, settings.memPattern ? api.EnableMemPattern(options) : api.DisableMemPattern(options));
+  }
+  for (const [key, value] of settings.sessionConfig) check(api, api.AddSessionConfigEntry(options, key, value));
+}
+
+function createSession(
+  api: OrtApi,
+  environment: Pointer,
+  model: string | Uint8Array,
+  options: Pointer,
+): Promise<Pointer> {
+  // Its own out-slot: other calls on this thread use the shared one while the load runs.
+  const out = new OutSlot();
+  const arg = out.arg;
+  return new Promise((resolve, reject) => {
+    const done = (error: unknown, status: NullablePointer): void => {
+      if (error) {
+        reject(error instanceof Error ? error : new Error(String(error)));
+        return;
+      }
+      try {
+        check(api, status);
+        resolve(out.pointer());
+      } catch (failure) {
+        reject(failure instanceof Error ? failure : new Error(String(failure)));
+      }
+    };
+    if (typeof model === 'string') api.CreateSession.async(environment, model, options, arg, done);
+    else api.CreateSessionFromArray.async(environment, model, model.byteLength, options, arg, done);
+  });
+}
+
+type IoKind = 'input' | 'output' | 'initializer';
+
+/** Names, element types and shapes of a session's inputs, outputs or overridable initializers. */
+function describe(api: OrtApi, out: OutSlot, session: Pointer, kind: IoKind): TensorInfo[] {
+  const count = {
+    input: api.SessionGetInputCount,
+    output: api.SessionGetOutputCount,
+    initializer: api.SessionGetOverridableInitializerCount,
+  }[kind];
+  const nameOf = {
+    input: api.SessionGetInputName,
+    output: api.SessionGetOutputName,
+    initializer: api.SessionGetOverridableInitializerName,
+  }[kind];
+  const typeOf = {
+    input: api.SessionGetInputTypeInfo,
+    output: api.SessionGetOutputTypeInfo,
+    initializer: api.SessionGetOverridableInitializerTypeInfo,
+  }[kind];
+  const { values } = mainThread();
+  check(api, count(session, out.arg));
+  const infos: TensorInfo[] = [];
+  for (let index = 0, total = out.size(); index < total; index++) {
+    check(api, nameOf(session, index, values.allocator, out.arg));
+    const namePointer = out.pointer();
+    const name = koffi.decode(namePointer, 'char', -1) as string;
+    check(api, api.AllocatorFree(values.allocator, namePointer));
+    check(api, typeOf(session, index, out.arg));
+    const typeInfo = out.pointer();
+    try {
+      infos.push({ name, ...tensorType(api, out, typeInfo) });
+    } finally {
+      api.ReleaseTypeInfo(typeInfo);
+    }
+  }
+  return infos;
+}
+
+/** Element type name and shape (-1 for symbolic or unknown dims) of a tensor type; '' otherwise. */
+function tensorType(api: OrtApi, out: OutSlot, typeInfo: Pointer): { type: string; shape: number[] } {
+  check(api, api.GetOnnxTypeFromTypeInfo(typeInfo, out.arg));
+  if (out.int32() !== 1) return { type: '', shape: [] };
+  // The tensor info belongs to the type info: not released on its own.
+  check(api, api.CastTypeInfoToTensorInfo(typeInfo, out.arg));
+  const info = out.pointer();
+  check(api, api.GetTensorElementType(info, out.arg));
+  const type = onnxTypeName(out.int32());
+  check(api, api.GetDimensionsCount(info, out.arg));
+  const rank = out.size();
+  const dims = new BigInt64Array(new ArrayBuffer(8 * Math.max(1, rank)), 0, rank);
+  check(api, api.GetDimensions(info, dims, rank));
+  return { type, shape: Array.from(dims, (dim) => (dim >= 0n ? Number(dim) : -1)) };
+}
