@@ -9,6 +9,7 @@ import koffi from 'koffi';
 import { internal, invalidArg } from '../../../errors/server-error.js';
 import type { Tensor } from '../../../tensor/tensor.js';
 import { datatypeOfOnnx, onnxTypeCode, onnxTypeName, onnxTypeOf } from '../dtype-map.js';
+import { copyFromNative, copyToNative } from './native-memory.js';
 import type { NullablePointer, OrtApi, Pointer } from './ort-api.js';
 import { check, OutSlot } from './ort-status.js';
 
@@ -22,6 +23,8 @@ export class OrtValues {
   readonly #out = new OutSlot();
   readonly #memoryInfo: Pointer;
   readonly #allocator: Pointer;
+  /** Scratch for output dims (grown on demand), so reading an output allocates only its data. */
+  #dims = new BigInt64Array(new ArrayBuffer(8 * 8));
 
   constructor(api: OrtApi) {
     this.#api = api;
@@ -71,9 +74,11 @@ export class OrtValues {
       check(api, api.GetTensorElementType(info, this.#out.arg));
       type = this.#out.int32();
       check(api, api.GetDimensionsCount(info, this.#out.arg));
-      const shape = new BigInt64Array(new ArrayBuffer(8 * Math.max(1, this.#out.size())), 0, this.#out.size());
-      check(api, api.GetDimensions(info, shape, shape.length));
-      dims = Array.from(shape, Number);
+      const rank = this.#out.size();
+      if (rank > this.#dims.length) this.#dims = new BigInt64Array(new ArrayBuffer(8 * rank));
+      check(api, api.GetDimensions(info, this.#dims, rank));
+      dims = new Array<number>(rank);
+      for (let i = 0; i < rank; i++) dims[i] = Number(this.#dims[i]);
     } finally {
       api.ReleaseTensorTypeAndShapeInfo(info);
     }
@@ -95,7 +100,7 @@ export class OrtValues {
     const copy = Buffer.allocUnsafe(bytes);
     if (bytes === 0) return copy;
     check(this.#api, this.#api.GetTensorMutableData(value, this.#out.arg));
-    copy.set(new Uint8Array(koffi.view(this.#out.pointer(), bytes) as ArrayBuffer));
+    copyFromNative(copy, this.#out.pointer(), bytes);
     return copy;
   }
 
@@ -160,9 +165,7 @@ export class OrtValues {
   #fillBytes(value: Pointer, elements: readonly Uint8Array[]): void {
     elements.forEach((element, i) => {
       check(this.#api, this.#api.GetResizedStringTensorElementBuffer(value, i, element.byteLength, this.#out.arg));
-      if (element.byteLength > 0) {
-        new Uint8Array(koffi.view(this.#out.pointer(), element.byteLength) as ArrayBuffer).set(element);
-      }
+      copyToNative(this.#out.pointer(), element);
     });
   }
 }

@@ -1,23 +1,28 @@
 /**
  * Whether a session's next run computes inline on the event-loop thread or on a run thread.
  *
- * A hop to a run thread costs ~20–35 µs of latency and a few µs of main-thread work; a tiny model
- * (Triton's `simple`) computes in ~10 µs. So a run goes inline when the session's recent runs all
- * finished under INLINE_RUN_LIMIT_NS and its inputs are no larger than twice the largest inputs seen
- * finishing that fast. The estimate rises to any slower run at once and decays slowly, so one slow
- * run sends the session back to run threads; runs with inputs of a new size are measured on a run
- * thread first. A long run therefore never holds the event loop: at worst one run of a known-fast
- * size does, for about the limit.
+ * A hop to a run thread costs ~20–35 µs of latency and tens of µs of CPU across the two threads; a
+ * tiny model (Triton's `simple`) computes in ~3 µs. So a run goes inline when the median of the
+ * session's last RECENT_RUNS run times is under INLINE_RUN_LIMIT_NS and its inputs are no larger than
+ * twice the largest inputs seen finishing that fast. The median, not the maximum: on a busy machine
+ * any thread is sometimes descheduled mid-run, and one such run must not send a 3 µs model to run
+ * threads. A model whose runs are really slow has a slow median after a few runs, and a run with
+ * inputs of a new size is measured on a run thread first, so a long run never holds the event loop:
+ * at worst a few runs of a known-fast size do, for about the limit each.
  */
 
 /** Runs expected to finish under this compute inline (50 µs). */
 export const INLINE_RUN_LIMIT_NS = 50_000;
+/** How many recent run times the median is taken over. */
+export const RECENT_RUNS = 5;
 
 export class RunPlacement {
-  /** Slow-decaying maximum of recent run times; starts high so first runs are measured off-thread. */
-  #estimateNs = Number.POSITIVE_INFINITY;
-  /** Largest input size (bytes) of a run that finished under the limit. */
+  /** The last RECENT_RUNS run times, oldest overwritten first. */
+  readonly #recent: number[] = [];
+  #next = 0;
+  /** Largest input size (bytes) of a run that finished under the limit; -1 before any. */
   #fastInputBytes = -1;
+  #medianNs = Number.POSITIVE_INFINITY;
   readonly #limitNs: number;
 
   constructor(limitNs = INLINE_RUN_LIMIT_NS) {
@@ -26,14 +31,16 @@ export class RunPlacement {
 
   /** True when a run with inputs of `inputBytes` should compute inline. */
   inline(inputBytes: number): boolean {
-    return this.#estimateNs < this.#limitNs && inputBytes <= 2 * this.#fastInputBytes;
+    return this.#medianNs < this.#limitNs && inputBytes <= 2 * this.#fastInputBytes;
   }
 
   /** Records how long a run took (wherever it ran). */
   record(inputBytes: number, runNs: number): void {
-    if (runNs >= this.#estimateNs || !Number.isFinite(this.#estimateNs)) this.#estimateNs = runNs;
-    else this.#estimateNs = this.#estimateNs * 0.95 + runNs * 0.05;
+    this.#recent[this.#next] = runNs;
+    this.#next = (this.#next + 1) % RECENT_RUNS;
+    const sorted = [...this.#recent].sort((a, b) => a - b);
+    // Until RECENT_RUNS runs are known, the slower middle (the upper median) decides.
+    this.#medianNs = sorted[Math.floor(sorted.length / 2)] ?? Number.POSITIVE_INFINITY;
     if (runNs < this.#limitNs) this.#fastInputBytes = Math.max(this.#fastInputBytes, inputBytes);
-    else this.#fastInputBytes = Math.min(this.#fastInputBytes, inputBytes - 1);
   }
 }

@@ -1,0 +1,40 @@
+/**
+ * Copying native memory into JS Buffers. koffi.view wraps an address in an external ArrayBuffer,
+ * which costs ~1.4 µs a call (finalizer and all); the C library's memcpy called through koffi costs
+ * ~60 ns. memcpy is looked up in the platform's C library, with koffi.view as the fallback.
+ */
+import koffi from 'koffi';
+import type { Pointer } from './ort-api.js';
+
+type Memcpy = (destination: Uint8Array, source: Pointer, length: number) => unknown;
+
+const C_LIBRARIES: Readonly<Partial<Record<NodeJS.Platform, string>>> = {
+  linux: 'libc.so.6',
+  darwin: '/usr/lib/libSystem.B.dylib',
+  win32: 'msvcrt.dll',
+};
+
+function loadMemcpy(): Memcpy | undefined {
+  const name = C_LIBRARIES[process.platform];
+  if (name === undefined) return undefined;
+  try {
+    return koffi.load(name).func('void* memcpy(void* destination, void* source, size_t length)') as Memcpy;
+  } catch {
+    return undefined;
+  }
+}
+
+const memcpy = loadMemcpy();
+
+/** Copies `length` bytes at `source` into `destination` (which must hold them). */
+export function copyFromNative(destination: Uint8Array, source: Pointer, length: number): void {
+  if (length === 0) return;
+  if (memcpy !== undefined) memcpy(destination, source, length);
+  else destination.set(new Uint8Array(koffi.view(source, length) as ArrayBuffer));
+}
+
+/** Copies `source` into native memory at `destination` (which must hold it). */
+export function copyToNative(destination: Pointer, source: Uint8Array): void {
+  if (source.byteLength === 0) return;
+  new Uint8Array(koffi.view(destination, source.byteLength) as ArrayBuffer).set(source);
+}
