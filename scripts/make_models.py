@@ -313,6 +313,44 @@ def external_data(repo):
     write_config(os.path.join(repo, "external_data"), None)
 
 
+OPTIONAL_BIAS = [10.0, 20.0, 30.0]
+
+
+def optional_initializer(name, batching=False):
+    """OUTPUT0 = INPUT0 + BIAS, where BIAS is an initializer that is also a graph input.
+
+    With IR version >= 4 onnxruntime reports such an initializer as an "overridable initializer": a
+    run may feed BIAS (it replaces the stored value) or leave it out (OPTIONAL_BIAS is used). Nereid
+    serves it as an optional input, which Triton allows only for models that do not batch: INPUT0 is
+    [3] here, so auto-complete gives max_batch_size 0 and lists BIAS with `optional: true`. With
+    `batching`, INPUT0 and OUTPUT0 are [batch, 3] (BIAS broadcasts over the rows) and auto-complete
+    batches the model and leaves BIAS out.
+    """
+    shape = ["batch", 3] if batching else [3]
+    bias = numpy_helper.from_array(np.array(OPTIONAL_BIAS, dtype=np.float32), "BIAS")
+    return make_model(
+        name,
+        [helper.make_node("Add", ["INPUT0", "BIAS"], ["OUTPUT0"])],
+        [tensor("INPUT0", "TYPE_FP32", shape), tensor("BIAS", "TYPE_FP32", [3])],
+        [tensor("OUTPUT0", "TYPE_FP32", shape)],
+        [bias],
+    )
+
+
+def optional_initializer_config():
+    """`optional_initializer` with a config.pbtxt that lists BIAS as `optional: true`."""
+    name = "optional_initializer_config"
+    cfg = config_text(
+        name,
+        0,
+        [("INPUT0", "TYPE_FP32", [3]), ("BIAS", "TYPE_FP32", [3], True)],
+        [("OUTPUT0", "TYPE_FP32", [3])],
+        "OUTPUT0 = INPUT0 + BIAS. BIAS is an overridable initializer ([10, 20, 30]): a request may\n"
+        "leave it out, or send it to replace the stored value.",
+    )
+    return optional_initializer(name), cfg
+
+
 WEIGHT_ROWS = 1024
 WEIGHT_COLS = 2048  # 1024 x 2048 fp32 = 8 MiB
 
@@ -351,6 +389,15 @@ def write_fixtures():
         'parameters { key: "intra_op_thread_count" value { string_value: "1" } }\n',
     )
     write_model(FIXTURES, "slow_identity", slow_identity(), slow_cfg)
+    # No config.pbtxt for these two: auto-complete decides what BIAS becomes.
+    write_model(FIXTURES, "optional_initializer", optional_initializer("optional_initializer"))
+    write_model(
+        FIXTURES,
+        "optional_initializer_batching",
+        optional_initializer("optional_initializer_batching", batching=True),
+    )
+    model, cfg = optional_initializer_config()
+    write_model(FIXTURES, "optional_initializer_config", model, cfg)
     external_data(FIXTURES)
 
 

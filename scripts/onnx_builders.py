@@ -96,15 +96,22 @@ def write_config(model_dir, config):
 
 
 def io_block(kind, entries):
-    """`input [...]` / `output [...]` in Triton's example style; entries are (name, type, dims)."""
+    """`input [...]` / `output [...]` in Triton's example style.
+
+    Entries are (name, type, dims) or (name, type, dims, optional): `optional: true` is written only
+    when asked for.
+    """
     blocks = []
-    for name, config_type, dims in entries:
+    for entry in entries:
+        name, config_type, dims = entry[:3]
+        optional = len(entry) > 3 and entry[3]
         blocks.append(
             "  {\n"
             f'    name: "{name}"\n'
             f"    data_type: {config_type}\n"
             f"    dims: [ {', '.join(str(d) for d in dims)} ]\n"
-            "  }"
+            + ("    optional: true\n" if optional else "")
+            + "  }"
         )
     return f"{kind} [\n" + ",\n".join(blocks) + "\n]\n"
 

@@ -1,5 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import { InferParameterSchema, type InferParameter } from '@nereid/protocol/generated/grpc_service_pb';
+import { DataType } from '@nereid/protocol/generated/model_config_pb';
 import { InferenceGrpcClient, type GrpcCallError } from '../helpers/grpc-client.js';
 import { TransportError, type InferCall, type InferResult, type Transport } from './transport.js';
 
@@ -72,6 +73,12 @@ export class GrpcTransport implements Transport {
       preferred_batch_size: scheduling.case === 'dynamicBatching' ? scheduling.value.preferredBatchSize : [],
       instance_count: config.instanceGroup.reduce((sum, g) => sum + g.count, 0),
       input_names: config.input.map((i) => i.name),
+      input: config.input.map((i) => ({
+        name: i.name,
+        data_type: DataType[i.dataType],
+        dims: i.dims.map(Number),
+        optional: i.optional,
+      })),
     };
   }
 

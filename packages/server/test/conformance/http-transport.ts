@@ -61,6 +61,12 @@ export class HttpTransport implements Transport {
       preferred_batch_size: (config['dynamic_batching']?.['preferred_batch_size'] ?? []) as number[],
       instance_count: (config['instance_group'] as { count: number }[]).reduce((sum, g) => sum + g.count, 0),
       input_names: (config['input'] as { name: string }[]).map((i) => i.name),
+      input: (config['input'] as Record<string, any>[]).map((i) => ({
+        name: i['name'] as string,
+        data_type: i['data_type'] as string,
+        dims: (i['dims'] as (number | string)[]).map(Number),
+        optional: i['optional'] as boolean,
+      })),
     };
   }
 

@@ -137,6 +137,86 @@ export function protocolCases(transport: () => Transport): void {
     assert.equal(after.outputs.length, 2, 'the server keeps serving after errors');
   });
 
+  // OUTPUT0 = INPUT0 + BIAS; BIAS is an ONNX initializer that is also a graph input ([10, 20, 30]).
+  const fp32 = (values: number[]): Uint8Array => new Uint8Array(Float32Array.from(values).buffer);
+  const readFp32 = (data: Uint8Array): number[] => Array.from(new Float32Array(Uint8Array.from(data).buffer));
+  const input0 = (values: number[], shape = [3]): WireTensor => ({ name: 'INPUT0', datatype: 'FP32', shape, data: fp32(values) });
+  const bias = (values: number[], shape = [3]): WireTensor => ({ name: 'BIAS', datatype: 'FP32', shape, data: fp32(values) });
+
+  test('optional inputs: auto-complete lists an overridable initializer as optional', async () => {
+    const expected = [
+      { name: 'INPUT0', data_type: 'TYPE_FP32', dims: [3], optional: false },
+      { name: 'BIAS', data_type: 'TYPE_FP32', dims: [3], optional: true },
+    ];
+    const completed = await t().modelConfig('optional_initializer');
+    assert.equal(completed.max_batch_size, 0, 'INPUT0 is [3]: the model cannot batch');
+    assert.deepEqual(completed.input, expected);
+    const written = await t().modelConfig('optional_initializer_config');
+    assert.deepEqual(written.input, expected, 'config.pbtxt with `optional: true` is kept as written');
+    const metadata = await t().modelMetadata('optional_initializer');
+    assert.deepEqual(metadata.inputs, [
+      { name: 'INPUT0', datatype: 'FP32', shape: [3] },
+      { name: 'BIAS', datatype: 'FP32', shape: [3] },
+    ]);
+  });
+
+  for (const model of ['optional_initializer', 'optional_initializer_config']) {
+    test(`optional inputs (${model}): omitted uses the initializer, sent overrides it`, async () => {
+      const omitted = await t().infer({ model, inputs: [input0([1, 2, 3])] });
+      assert.deepEqual(omitted.outputs.map((o) => [o.name, o.shape]), [['OUTPUT0', [3]]]);
+      assert.deepEqual(readFp32(omitted.outputs[0]!.data), [11, 22, 33]);
+      const sent = await t().infer({ model, inputs: [input0([1, 2, 3]), bias([100, 200, 300])] });
+      assert.deepEqual(readFp32(sent.outputs[0]!.data), [101, 202, 303]);
+      const sentFirst = await t().infer({ model, inputs: [bias([-1, -2, -3]), input0([1, 2, 3])] });
+      assert.deepEqual(readFp32(sentFirst.outputs[0]!.data), [0, 0, 0], 'input order does not matter');
+      const again = await t().infer({ model, inputs: [input0([0.5, 0, -1])] });
+      assert.deepEqual(readFp32(again.outputs[0]!.data), [10.5, 20, 29], 'an override lasts one request');
+    });
+  }
+
+  test('optional inputs: a required input is still required, and a sent optional input is checked', async () => {
+    await rejects(
+      t().infer({ model: 'optional_initializer', inputs: [bias([1, 2, 3])] }),
+      ['INVALID_ARG'],
+      /^\[request id: <id_unknown>\] expected number of inputs between 1 and 2 but got 1 inputs for model 'optional_initializer'\. Got input\(s\) \['BIAS'\], but missing required input\(s\) \['INPUT0'\]\. Please provide all required input\(s\)\.$/,
+    );
+    await rejects(
+      t().infer({ model: 'optional_initializer_config', inputs: [] }),
+      ['INVALID_ARG'],
+      /expected number of inputs between 1 and 2 but got 0 inputs for model 'optional_initializer_config'\. Got input\(s\) \[\], but missing required input\(s\) \['INPUT0'\]/,
+    );
+    await rejects(
+      t().infer({ model: 'optional_initializer', inputs: [input0([1, 2, 3]), bias([1, 2], [2])] }),
+      ['INVALID_ARG'],
+      /unexpected shape for input 'BIAS' for model 'optional_initializer'\. Expected \[3\], got \[2\]/,
+    );
+    await rejects(
+      t().infer({ model: 'optional_initializer', inputs: [input0([1, 2, 3]), { name: 'BIAS', datatype: 'INT32', shape: [3], data: int32([1, 2, 3]) }] }),
+      ['INVALID_ARG'],
+      /inference input 'BIAS' data-type is 'INT32', but model 'optional_initializer' expects 'FP32'/,
+    );
+  });
+
+  test('optional inputs: a batching model with an overridable initializer batches without it', async () => {
+    const model = 'optional_initializer_batching';
+    const config = await t().modelConfig(model);
+    assert.equal(config.max_batch_size, 4, 'batching decided by INPUT0 and OUTPUT0 only');
+    assert.deepEqual(config.input, [{ name: 'INPUT0', data_type: 'TYPE_FP32', dims: [3], optional: false }]);
+    const [one, two] = await Promise.all([
+      t().infer({ model, inputs: [input0([1, 2, 3, 4, 5, 6], [2, 3])] }),
+      t().infer({ model, inputs: [input0([-10, -20, -30], [1, 3])] }),
+    ]);
+    assert.deepEqual(one!.outputs[0]!.shape, [2, 3]);
+    assert.deepEqual(readFp32(one!.outputs[0]!.data), [11, 22, 33, 14, 25, 36]);
+    assert.deepEqual(two!.outputs[0]!.shape, [1, 3]);
+    assert.deepEqual(readFp32(two!.outputs[0]!.data), [0, 0, 0]);
+    await rejects(
+      t().infer({ model, inputs: [input0([1, 2, 3], [1, 3]), bias([1, 2, 3])] }),
+      ['INVALID_ARG'],
+      /unexpected inference input 'BIAS' for model 'optional_initializer_batching'/,
+    );
+  });
+
   test('classification returns top-k "value:index:label" strings', async () => {
     const result = await t().infer({
       model: 'simple_labels',

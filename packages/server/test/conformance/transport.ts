@@ -34,6 +34,14 @@ export interface TensorMeta {
   readonly shape: readonly number[];
 }
 
+/** An entry of the configuration's `input`, in Triton's JSON names (data_type as `TYPE_...`). */
+export interface ConfigInput {
+  readonly name: string;
+  readonly data_type: string;
+  readonly dims: readonly number[];
+  readonly optional: boolean;
+}
+
 /** A failed call, with the Triton error class its status maps back to. */
 export class TransportError extends Error {
   constructor(
@@ -58,7 +66,14 @@ export interface Transport {
     outputs: readonly TensorMeta[];
   }>;
   /** A few fields of the model configuration, in Triton's JSON names. */
-  modelConfig(model: string): Promise<{ name: string; max_batch_size: number; preferred_batch_size: readonly number[]; instance_count: number; input_names: readonly string[] }>;
+  modelConfig(model: string): Promise<{
+    name: string;
+    max_batch_size: number;
+    preferred_batch_size: readonly number[];
+    instance_count: number;
+    input_names: readonly string[];
+    input: readonly ConfigInput[];
+  }>;
   infer(call: InferCall): Promise<InferResult>;
   /** `inference_stats.success.count` and `inference_count` of a model. */
   statistics(model: string): Promise<{ success: number; fail: number; inferenceCount: number; executionCount: number }>;

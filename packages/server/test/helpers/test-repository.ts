@@ -21,15 +21,26 @@ export const DATATYPE_MODELS: Readonly<Record<string, string>> = {
 };
 
 /**
+ * Fixtures whose BIAS is an ONNX overridable initializer (OUTPUT0 = INPUT0 + BIAS): served as an
+ * optional input by the two that do not batch, left out by the batching one.
+ */
+export const OPTIONAL_INPUT_MODELS = [
+  'optional_initializer',
+  'optional_initializer_config',
+  'optional_initializer_batching',
+] as const;
+
+/**
  * A temporary repository for protocol tests: the example models, an identity model per datatype,
- * and `simple_labels` (simple with a label file, for classification), linked rather than copied.
+ * the optional-input fixtures, and `simple_labels` (simple with a label file, for classification),
+ * linked rather than copied.
  */
 export function buildConformanceRepository(): string {
   const dir = mkdtempSync(join(tmpdir(), 'nereid-conformance-'));
   for (const name of ['simple', 'simple_string', 'simple_identity', 'add_sub_no_config']) {
     symlinkSync(join(EXAMPLE_MODELS, name), join(dir, name));
   }
-  for (const name of [...Object.values(DATATYPE_MODELS), 'runtime_error']) {
+  for (const name of [...Object.values(DATATYPE_MODELS), 'runtime_error', ...OPTIONAL_INPUT_MODELS]) {
     symlinkSync(join(FIXTURE_MODELS, name), join(dir, name));
   }
   const labelled = join(dir, 'simple_labels');

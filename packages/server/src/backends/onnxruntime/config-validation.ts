@@ -25,16 +25,13 @@ export function validateConfig(config: ModelConfig, io: ModelIo): void {
 }
 
 /**
- * Config inputs + batch inputs + sequence controls and states against the model's required inputs.
- * Optional config inputs and the model's initializer-backed (optional) inputs are left out of the
- * count: either side may name them or not.
+ * Config inputs (optional ones excluded) + batch inputs + sequence controls and states against the
+ * model's required inputs (its initializer-backed inputs excluded), as Triton counts them: an
+ * initializer-backed input may be left out of the config or listed with `optional: true`.
  */
 function validateInputCount(config: ModelConfig, io: ModelIo): void {
-  const modelOptional = new Set(io.inputs.filter((info) => info.optional).map((info) => info.name));
-  const required = io.inputs.length - modelOptional.size;
-  let expected =
-    config.input.filter((input) => !input.optional && !modelOptional.has(input.name)).length +
-    config.batchInput.length;
+  const required = io.inputs.filter((info) => !info.optional).length;
+  let expected = config.input.filter((input) => !input.optional).length + config.batchInput.length;
   if (config.schedulingChoice.case === 'sequenceBatching') {
     const sequence = config.schedulingChoice.value;
     expected += sequence.controlInput.length + sequence.state.length;

@@ -240,6 +240,66 @@ describe('onnxruntime backend: shapes and auto-complete on fixtures', () => {
     }
   });
 
+  it('reports an initializer that is also a graph input as an optional input, after the inputs', async () => {
+    const loaded = await loadModel('optional_initializer');
+    await loaded.model.close();
+    assert.deepEqual(loaded.model.io.inputs, [
+      { name: 'INPUT0', type: 'float32', shape: [3] },
+      { name: 'BIAS', type: 'float32', shape: [3], optional: true },
+    ]);
+    assert.deepEqual(
+      loaded.config.input.map((io) => [io.name, io.optional]),
+      [
+        ['INPUT0', false],
+        ['BIAS', true],
+      ],
+    );
+  });
+
+  it('runs with the initializer when a request leaves BIAS out, and with the request\'s BIAS otherwise', async () => {
+    const loaded = await loadModel('optional_initializer_config', { useConfigFile: true, autoComplete: false });
+    try {
+      const instance = await createInstance(loaded);
+      const input0 = tensor('INPUT0', 'FP32', [3], bytesOf(Float32Array.of(1, 2, 3)));
+      const bias = tensor('BIAS', 'FP32', [3], bytesOf(Float32Array.of(-1, 0, 1)));
+      const result = await instance.execute([request([input0], ['OUTPUT0']), request([bias, input0], ['OUTPUT0'])]);
+      const values = result.responses.map((response) => {
+        const [output] = tensorsOf(response);
+        return [...new Float32Array(Uint8Array.from(output?.data ?? []).buffer)];
+      });
+      assert.deepEqual(values, [
+        [11, 22, 33],
+        [0, 2, 4],
+      ]);
+    } finally {
+      await loaded.model.close();
+    }
+  });
+
+  it('a batching model with an overridable initializer loads without it; optional: true is refused', async () => {
+    const loaded = await loadModel('optional_initializer_batching');
+    await loaded.model.close();
+    assert.equal(loaded.config.maxBatchSize, 4);
+    assert.deepEqual(loaded.config.input.map((io) => io.name), ['INPUT0']);
+    await assert.rejects(
+      loadModel('optional_initializer_batching', {
+        config: {
+          maxBatchSize: 4,
+          input: [
+            { name: 'INPUT0', dataType: DataType.TYPE_FP32, dims: [3n] },
+            { name: 'BIAS', dataType: DataType.TYPE_FP32, dims: [3n], optional: true },
+          ],
+          output: [{ name: 'OUTPUT0', dataType: DataType.TYPE_FP32, dims: [3n] }],
+        },
+      }),
+      (error) =>
+        error instanceof ServerError &&
+        error.code === 'INVALID_ARG' &&
+        error.message ===
+          "unable to load model 'optional_initializer_batching', optional input 'BIAS' is not supported for models that support batching",
+    );
+  });
+
   it('loads a model.onnx folder with external data', async () => {
     const modelPath = path.join(FIXTURES, 'external_data', '1', 'model.onnx');
     const loaded = await loadModel('external_data', { modelPath });

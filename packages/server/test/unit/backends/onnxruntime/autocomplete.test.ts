@@ -31,6 +31,16 @@ const BATCHABLE: ModelIo = {
 const FIXED: ModelIo = { inputs: [t('X', 'float32', [2, 3])], outputs: [t('Y', 'float32', [2, 3])] };
 const SCALAR_BATCH: ModelIo = { inputs: [t('X', 'float32', [-1])], outputs: [t('Y', 'float32', [-1])] };
 const RANK0: ModelIo = { inputs: [t('X', 'string', [])], outputs: [t('Y', 'string', [])] };
+/** Like the `optional_initializer` fixtures: BIAS is an overridable initializer (optional). */
+const BIAS = (shape: number[]): TensorInfo => ({ ...t('BIAS', 'float32', shape), optional: true });
+const OPTIONAL_FIXED: ModelIo = {
+  inputs: [t('INPUT0', 'float32', [3]), BIAS([3])],
+  outputs: [t('OUTPUT0', 'float32', [3])],
+};
+const OPTIONAL_BATCHABLE: ModelIo = {
+  inputs: [t('INPUT0', 'float32', [-1, 3]), BIAS([3])],
+  outputs: [t('OUTPUT0', 'float32', [-1, 3])],
+};
 
 function config(init: MessageInitShape<typeof ModelConfigSchema> = {}): ModelConfig {
   return create(ModelConfigSchema, { name: 'm', ...init });
@@ -40,6 +50,9 @@ function complete(cfg: ModelConfig, io: ModelIo, defaultMaxBatchSize = 4, logger
   autoCompleteConfig(cfg, io, { defaultMaxBatchSize, logger });
   return cfg;
 }
+
+const optionals = (cfg: ModelConfig): unknown =>
+  cfg.input.map((io) => [io.name, DataType[io.dataType], io.dims.map(Number), io.optional]);
 
 const summary = (cfg: ModelConfig): unknown => ({
   maxBatchSize: cfg.maxBatchSize,
@@ -168,6 +181,44 @@ describe('onnxruntime auto-complete', () => {
     );
     assert.equal(withBatchInput.input.length, 0);
     assert.equal(withBatchInput.output.length, 2);
+  });
+
+  it('lists an initializer-backed input as optional, after the inputs, when the model cannot batch', () => {
+    const cfg = complete(config(), OPTIONAL_FIXED);
+    assert.equal(cfg.maxBatchSize, 0);
+    assert.equal(cfg.schedulingChoice.case, undefined);
+    assert.deepEqual(optionals(cfg), [
+      ['INPUT0', 'TYPE_FP32', [3], false],
+      ['BIAS', 'TYPE_FP32', [3], true],
+    ]);
+  });
+
+  it('leaves initializer-backed inputs out of batching, and out of a batching model', () => {
+    // BIAS is [3], not [-1, ...]: counting it would make the model unbatchable.
+    assert.equal(supportsBatching(OPTIONAL_BATCHABLE), true);
+    assert.equal(supportsBatching({ ...OPTIONAL_BATCHABLE, inputs: [t('INPUT0', 'float32', [-1, 3]), t('BIAS', 'float32', [3])] }), false);
+    const cfg = complete(config(), OPTIONAL_BATCHABLE);
+    assert.equal(cfg.maxBatchSize, 4);
+    assert.equal(cfg.schedulingChoice.case, 'dynamicBatching');
+    assert.deepEqual(optionals(cfg), [['INPUT0', 'TYPE_FP32', [3], false]]);
+    const configured = complete(config({ maxBatchSize: 2 }), OPTIONAL_BATCHABLE);
+    assert.deepEqual(optionals(configured), [['INPUT0', 'TYPE_FP32', [3], false]]);
+  });
+
+  it('keeps an initializer-backed input (optional) when default-max-batch-size 0 turns batching off', () => {
+    const cfg = complete(config(), OPTIONAL_BATCHABLE, 0);
+    assert.equal(cfg.maxBatchSize, 0);
+    assert.deepEqual(optionals(cfg), [
+      ['INPUT0', 'TYPE_FP32', [-1, 3], false],
+      ['BIAS', 'TYPE_FP32', [3], true],
+    ]);
+  });
+
+  it('adds no optional input when the config already names its inputs', () => {
+    const given = create(ModelInputSchema, { name: 'INPUT0', dataType: DataType.TYPE_FP32, dims: [3n] });
+    const cfg = complete(config({ input: [given] }), OPTIONAL_FIXED);
+    assert.deepEqual(optionals(cfg), [['INPUT0', 'TYPE_FP32', [3], false]]);
+    assert.deepEqual(cfg.output.map((io) => io.name), ['OUTPUT0']);
   });
 
   it('writes TYPE_INVALID for element types Triton cannot name', () => {

@@ -177,6 +177,95 @@ describe('onnxruntime config validation', () => {
     );
   });
 
+  describe('initializer-backed (optional) model inputs', () => {
+    /** The `optional_initializer` fixture: BIAS is an overridable initializer. */
+    const IO: ModelIo = {
+      inputs: [
+        { name: 'INPUT0', type: 'float32', shape: [3] },
+        { name: 'BIAS', type: 'float32', shape: [3], optional: true },
+      ],
+      outputs: [{ name: 'OUTPUT0', type: 'float32', shape: [3] }],
+    };
+    const fp32 = (name: string, dims: number[], more: MessageInitShape<typeof ModelInputSchema> = {}): ModelInput =>
+      input(name, dims, { dataType: DataType.TYPE_FP32, ...more });
+    const cfg = (inputs: ModelInput[], maxBatchSize = 0): ModelConfig =>
+      create(ModelConfigSchema, {
+        name: 'opt',
+        maxBatchSize,
+        input: inputs,
+        output: [output('OUTPUT0', [3], { dataType: DataType.TYPE_FP32 })],
+      });
+
+    it('accepts the initializer listed with optional: true, or not listed at all', () => {
+      validateConfig(cfg([fp32('INPUT0', [3]), fp32('BIAS', [3], { optional: true })]), IO);
+      validateConfig(cfg([fp32('BIAS', [3], { optional: true }), fp32('INPUT0', [3])]), IO);
+      validateConfig(cfg([fp32('INPUT0', [3])]), IO);
+    });
+
+    it('refuses the initializer listed without optional: true, as Triton does', () => {
+      rejects(
+        cfg([fp32('INPUT0', [3]), fp32('BIAS', [3])]),
+        IO,
+        'INVALID_ARG',
+        "unable to load model 'opt', configuration expects 2 inputs, model provides 1",
+      );
+    });
+
+    it('still needs every required model input, optional or not in the config', () => {
+      rejects(cfg([fp32('BIAS', [3], { optional: true })]), IO, 'INVALID_ARG', "unable to load model 'opt', configuration expects 0 inputs, model provides 1");
+      rejects(
+        cfg([fp32('INPUT0', [3], { optional: true }), fp32('BIAS', [3], { optional: true })]),
+        IO,
+        'INVALID_ARG',
+        "unable to load model 'opt', configuration expects 0 inputs, model provides 1",
+      );
+    });
+
+    it('checks an optional input\'s name, datatype and dims like any other', () => {
+      rejects(
+        cfg([fp32('INPUT0', [3]), fp32('NOPE', [3], { optional: true })]),
+        IO,
+        'INVALID_ARG',
+        "unexpected inference input 'NOPE', allowed inputs are: BIAS, INPUT0",
+      );
+      rejects(
+        cfg([fp32('INPUT0', [3]), input('BIAS', [3], { optional: true })]),
+        IO,
+        'INVALID_ARG',
+        "unable to load model 'opt', configuration expects datatype TYPE_INT32 for input 'BIAS', model provides TYPE_FP32",
+      );
+      rejects(
+        cfg([fp32('INPUT0', [3]), fp32('BIAS', [4], { optional: true })]),
+        IO,
+        'INVALID_ARG',
+        "model 'opt', tensor 'BIAS': the model expects 1 dimensions (shape [3]) but the model configuration specifies 1 dimensions (shape [4])",
+      );
+    });
+
+    it('refuses the initializer as an optional input of a batching model, but batches without it', () => {
+      const batchable: ModelIo = {
+        inputs: [{ name: 'INPUT0', type: 'float32', shape: [-1, 3] }, IO.inputs[1]!],
+        outputs: [{ name: 'OUTPUT0', type: 'float32', shape: [-1, 3] }],
+      };
+      rejects(
+        cfg([fp32('INPUT0', [3]), fp32('BIAS', [3], { optional: true })], 4),
+        batchable,
+        'INVALID_ARG',
+        "unable to load model 'opt', optional input 'BIAS' is not supported for models that support batching",
+      );
+      validateConfig(cfg([fp32('INPUT0', [3])], 4), batchable);
+    });
+
+    it('refuses allow_ragged_batch on an optional input', () => {
+      rejects(
+        cfg([fp32('INPUT0', [3]), fp32('BIAS', [3], { optional: true, allowRaggedBatch: true })]),
+        IO,
+        'INVALID_ARG',
+        "unable to load model 'opt', configuration expects model provides input with shape [-1] for ragged input 'BIAS', which is not supported for optional input",
+      );
+    });
+  });
+
   it('needs a [-1] model input for ragged inputs', () => {
     rejects(
       simpleConfig({ input: [input('INPUT0', [16], { allowRaggedBatch: true }), input('INPUT1', [16])] }),
