@@ -78,6 +78,22 @@ describe('onnxruntime backend: session sharing', () => {
     });
   }
 
+  it('waits for runs in flight before releasing a session, shared or not', async () => {
+    for (const parameters of [{ intra_op_thread_count: param('1') }, { ...UNSHARED, intra_op_thread_count: param('1') }]) {
+      const loaded = await loadModel('slow_identity', { config: { parameters } });
+      const made = await instances(loaded, 2);
+      const runs = made.map((instance, i) => executeOk(instance, [i, 10 + i]));
+      // Closing while both ~20 ms runs compute: they finish with their answers, then the sessions go.
+      const closed = loaded.model.close();
+      assert.deepEqual(await Promise.all(runs), [
+        [0, 10],
+        [1, 11],
+      ]);
+      await closed;
+      assert.equal(loaded.model.sessionCount, 0);
+    }
+  });
+
   it('fails executions after the model is closed, with INTERNAL', async () => {
     for (const options of [{}, { config: { parameters: UNSHARED } }] satisfies LoadOptions[]) {
       const loaded = await loadModel('identity_fp32', options);
