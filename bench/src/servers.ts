@@ -16,7 +16,17 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts a child process and resolves once `ready` matches a line of its output. */
-export function startChild(command: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
+export async function startChild(command: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
+  return (await startChildWithOutput(command, args, ready, env)).child;
+}
+
+/** Like startChild, and also hands back what the child printed (stdout and stderr) until it was ready. */
+export function startChildWithOutput(
+  command: string,
+  args: string[],
+  ready: RegExp,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ child: ChildProcess; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -27,7 +37,7 @@ export function startChild(command: string, args: string[], ready: RegExp, env: 
         child.stderr?.off('data', onData);
         child.stdout?.resume();
         child.stderr?.resume();
-        resolve(child);
+        resolve({ child, output });
       }
     };
     child.stdout?.on('data', onData);

@@ -32,8 +32,8 @@ const SAMPLES: Readonly<Record<Exclude<Datatype, 'BYTES'>, Uint8Array>> = {
   INT64: bytesOf(BigInt64Array.of(-(2n ** 63n), -1n, 0n, 1n, 2n ** 63n - 1n, 5n)),
   // Bit patterns: 1, -2, max, smallest subnormal, -0, a NaN with payload.
   FP16: bytesOf(Uint16Array.of(0x3c00, 0xc000, 0x7bff, 0x0001, 0x8000, 0x7e01)),
-  // BF16 goes through float32 (bf16-bridge.ts): exact except NaN payloads, so none here.
-  BF16: bytesOf(Uint16Array.of(0x3f80, 0xc000, 0x7f7f, 0x0001, 0x8000, 0x7f80)),
+  // BF16 travels as raw 2-byte data: exact, NaN payloads (quiet and signalling) included.
+  BF16: bytesOf(Uint16Array.of(0x3f80, 0xc000, 0x7f7f, 0x0001, 0x7f81, 0xffc3)),
   FP32: bytesOf(Float32Array.of(0, -0, 1.5, -3.25e10, Infinity, Number.NaN)),
   FP64: bytesOf(Float64Array.of(0, -0, Math.PI, -1e300, -Infinity, Number.MIN_VALUE)),
 };
