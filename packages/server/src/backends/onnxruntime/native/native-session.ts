@@ -34,7 +34,7 @@ export interface SessionRunResult {
   readonly outputNs: number;
   /** True when the run computed inline on the event-loop thread. */
   readonly inline: boolean;
-  /** When the run computed (process.hrtime.bigint(), on whichever thread ran it). */
+  /** When the run computed (process.hrtime.bigint() read on the thread that ran it). */
   readonly computeStartNs: bigint;
   readonly computeEndNs: bigint;
 }
@@ -162,11 +162,13 @@ export class NativeSession {
         outputs: base + BigInt(16 * inputCount + 8 * outputCount),
       };
       const inline = this.#placement.inline(inputBytes);
-      let t1: bigint;
-      let t2: bigint;
+      // handedOff..resumed is compute_infer: the run plus, off-thread, the hop there and back.
+      const handedOff = process.hrtime.bigint();
+      let computeStartNs: bigint;
+      let computeEndNs: bigint;
       let status: unknown;
       if (inline) {
-        t1 = process.hrtime.bigint();
+        computeStartNs = handedOff;
         status = api.Run(
           call.session,
           call.runOptions,
@@ -177,25 +179,26 @@ export class NativeSession {
           outputCount,
           call.outputs,
         );
-        t2 = process.hrtime.bigint();
+        computeEndNs = process.hrtime.bigint();
       } else {
         const outcome = await runThreads.run(call);
         status = outcome.status;
-        t1 = outcome.startedAtNs;
-        t2 = outcome.endedAtNs;
+        computeStartNs = outcome.startedAtNs;
+        computeEndNs = outcome.endedAtNs;
       }
-      this.#placement.record(inputBytes, Number(t2 - t1));
+      const resumed = inline ? computeEndNs : process.hrtime.bigint();
+      this.#placement.record(inputBytes, Number(computeEndNs - computeStartNs));
       check(api, status);
       const outputs = wanted.map((name, i) => values.read(name, frame[2 * inputCount + outputCount + i] ?? 0n));
-      const t3 = process.hrtime.bigint();
+      const done = process.hrtime.bigint();
       return {
         outputs,
-        inputNs: Number(t1 - t0),
-        inferNs: Number(t2 - t1),
-        outputNs: Number(t3 - t2),
+        inputNs: Number(handedOff - t0),
+        inferNs: Number(resumed - handedOff),
+        outputNs: Number(done - resumed),
         inline,
-        computeStartNs: t1,
-        computeEndNs: t2,
+        computeStartNs,
+        computeEndNs,
       };
     } finally {
       for (let i = 0; i < inputCount; i++) values.release(frame[inputCount + i] ?? null);
