@@ -8,7 +8,8 @@
  * so the model's concurrently running sessions never use more threads than the machine has cores
  * (one thread per run at least: a run always computes on its own thread). In parallel execution mode
  * the inter-op pool gets the same share; in sequential mode it is unused and set to 1.
- * `intra_op_thread_count` / `inter_op_thread_count` in the config always win.
+ * `intra_op_thread_count` / `inter_op_thread_count` in the config always win. Across models, the
+ * compute budget (native/compute-budget.ts) keeps the threads computing at once within the cores.
  */
 import { clone } from '@bufbuild/protobuf';
 import { ModelConfigSchema, type ModelConfig } from '@nereid/protocol/generated/model_config_pb';

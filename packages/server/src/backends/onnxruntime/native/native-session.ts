@@ -12,6 +12,7 @@ import { onnxTypeName } from '../dtype-map.js';
 import { ortApi, type NullablePointer, type OrtApi, type Pointer } from './ort-api.js';
 import { OrtValues } from './ort-values.js';
 import { check, OutSlot } from './ort-status.js';
+import { computeBudget } from './compute-budget.js';
 import { RunPlacement } from './run-placement.js';
 import { runThreads } from './run-thread.js';
 
@@ -78,13 +79,16 @@ export class NativeSession {
   readonly #nameBuffers: Uint8Array[] = [];
   readonly #outputNames: readonly string[];
   readonly #placement = new RunPlacement();
+  /** Compute-budget tokens a run off the event loop takes: its intra-op threads. */
+  readonly #threadsPerRun: number;
   #inflight = 0;
   #drained: (() => void) | undefined;
   #released: Promise<void> | undefined;
 
-  private constructor(session: Pointer, runOptions: Pointer) {
+  private constructor(session: Pointer, runOptions: Pointer, threadsPerRun: number) {
     this.#session = session;
     this.#runOptions = runOptions;
+    this.#threadsPerRun = threadsPerRun;
     const { api, out } = mainThread();
     const inputs = describe(api, out, session, 'input');
     const initializers = describe(api, out, session, 'initializer').map((info) => ({ ...info, optional: true }));
@@ -120,7 +124,7 @@ export class NativeSession {
     try {
       check(api, api.RunOptionsSetRunLogSeverityLevel(runOptions, RUN_LOG_LEVEL));
       for (const [key, value] of settings.runConfig) check(api, api.AddRunConfigEntry(runOptions, key, value));
-      return new NativeSession(session, runOptions);
+      return new NativeSession(session, runOptions, plan.intraOpThreads);
     } catch (error) {
       api.ReleaseRunOptions(runOptions);
       api.ReleaseSession(session);
@@ -181,10 +185,16 @@ export class NativeSession {
         );
         computeEndNs = process.hrtime.bigint();
       } else {
-        const outcome = await runThreads.run(call);
-        status = outcome.status;
-        computeStartNs = outcome.startedAtNs;
-        computeEndNs = outcome.endedAtNs;
+        const granted = computeBudget.acquire(this.#threadsPerRun);
+        const tokens = typeof granted === 'number' ? granted : await granted;
+        try {
+          const outcome = await runThreads.run(call);
+          status = outcome.status;
+          computeStartNs = outcome.startedAtNs;
+          computeEndNs = outcome.endedAtNs;
+        } finally {
+          computeBudget.release(tokens);
+        }
       }
       const resumed = inline ? computeEndNs : process.hrtime.bigint();
       this.#placement.record(inputBytes, Number(computeEndNs - computeStartNs));
