@@ -17,355 +17,37 @@
  * that the oracle cannot open or run fails the test, so a new model is never skipped silently.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { decodeBytesElements, elementByteSize, encodeBytesElements, type Datatype } from '@nereid/protocol';
-import { DataType, type ModelConfig } from '@nereid/protocol/generated/model_config_pb';
+import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
 import type { BackendInstance } from '../../../src/backends/backend.js';
 import type { OnnxRuntimeInstance } from '../../../src/backends/onnxruntime/instance.js';
-import {
-  encodeBytesField,
-  findField,
-  payload,
-  readFields,
-  stringValue,
-} from '../../../src/backends/onnxruntime/protobuf-wire.js';
 import type { SessionRunResult } from '../../../src/backends/onnxruntime/native/native-session.js';
 import type { TensorInfo } from '../../../src/backends/onnxruntime/tensor-info.js';
 import { ServerError } from '../../../src/errors/server-error.js';
 import type { InferenceRequest } from '../../../src/request/inference-request.js';
-import type { Tensor } from '../../../src/tensor/tensor.js';
-import { EXAMPLES, FIXTURES, createInstance, loadModel, request, type Loaded } from './onnxruntime-harness.js';
-
-// ---------------------------------------------------------------------------------------------
-// Models
-
-interface ModelCase {
-  /** `examples/<name>` or `fixtures/<name>` (plus `@<version>` for versions other than 1). */
-  readonly label: string;
-  readonly repository: string;
-  readonly name: string;
-  /** `<version>/model.onnx`: a file, or a folder holding model.onnx and its external data. */
-  readonly modelPath: string;
-  /** The file onnxruntime-node opens (external data is found next to it). */
-  readonly modelFile: string;
-  readonly hasConfig: boolean;
-}
-
-const REPOSITORIES = [
-  { prefix: 'examples', dir: EXAMPLES },
-  { prefix: 'fixtures', dir: FIXTURES },
-] as const;
-
-/** Every `<repo>/<name>/<version>/model.onnx`; models laid out otherwise are listed as problems. */
-function discoverModels(): { cases: ModelCase[]; problems: string[] } {
-  const cases: ModelCase[] = [];
-  const problems: string[] = [];
-  for (const { prefix, dir } of REPOSITORIES) {
-    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      if (!entry.isDirectory()) continue;
-      const modelDir = path.join(dir, entry.name);
-      const versions = readdirSync(modelDir, { withFileTypes: true })
-        .filter((version) => version.isDirectory() && /^\d+$/.test(version.name))
-        .map((version) => version.name)
-        .sort((a, b) => Number(a) - Number(b));
-      let found = 0;
-      for (const version of versions) {
-        const modelPath = path.join(modelDir, version, 'model.onnx');
-        if (!existsSync(modelPath)) continue;
-        found += 1;
-        const modelFile = statSync(modelPath).isDirectory() ? path.join(modelPath, 'model.onnx') : modelPath;
-        cases.push({
-          label: `${prefix}/${entry.name}${version === '1' ? '' : `@${version}`}`,
-          repository: dir,
-          name: entry.name,
-          modelPath,
-          modelFile,
-          hasConfig: existsSync(path.join(modelDir, 'config.pbtxt')),
-        });
-      }
-      if (found === 0) problems.push(`${prefix}/${entry.name}: no <version>/model.onnx to test`);
-    }
-  }
-  return { cases, problems };
-}
-
-/** What a model needs beyond the generic check, and why. */
-interface Special {
-  readonly why: string;
-  /**
-   * onnxruntime-node cannot open the model ("Unsupported data type: 16" for bfloat16 inputs and
-   * outputs); the model is an identity, so each output must equal the input of the same position.
-   */
-  readonly identityInsteadOfOracle?: true;
-  /** Text of the BYTES elements when the model reads them (default: random printable ASCII). */
-  readonly text?: (rng: Prng) => string;
-  /** Inputs the model is built to fail on: both the engine and onnxruntime-node must fail. */
-  readonly failing?: { readonly why: string; readonly dynamicDim?: number; readonly text?: (rng: Prng) => string };
-}
-
-const SPECIAL: Readonly<Record<string, Special>> = {
-  'fixtures/identity_bf16': {
-    why:
-      'onnxruntime-node refuses bfloat16 graph inputs/outputs ("Unsupported data type: 16"): ' +
-      'compared with its input instead (the model is Identity)',
-    identityInsteadOfOracle: true,
-  },
-  'examples/simple_string': {
-    why: 'parses its strings as int32 (ONNX Cast): fed decimal numbers; a non-number must fail on both sides',
-    text: (rng) => String(rng.int(-1_000_000, 1_000_000)),
-    failing: { why: 'a string that is not a number', text: (rng) => `n${rng.int(0, 99)}x` },
-  },
-  'fixtures/runtime_error': {
-    why: 'Reshape to [-1, 3]: rows of 3 run (oracle), rows of 4 must fail on both sides',
-    failing: { why: 'an element count not divisible by 3', dynamicDim: 4 },
-  },
-};
-
-// ---------------------------------------------------------------------------------------------
-// Deterministic data
-
-/** mulberry32: small, fast, and the same sequence everywhere for a seed. */
-class Prng {
-  #state: number;
-
-  constructor(seed: string) {
-    // FNV-1a of the seed text.
-    let hash = 0x811c9dc5;
-    for (let i = 0; i < seed.length; i++) hash = Math.imul(hash ^ seed.charCodeAt(i), 0x01000193);
-    this.#state = hash >>> 0;
-  }
-
-  uint32(): number {
-    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-
-  /** An integer in [min, max]. */
-  int(min: number, max: number): number {
-    return min + (this.uint32() % (max - min + 1));
-  }
-
-  bytes(count: number): Uint8Array {
-    const out = new Uint8Array(count);
-    for (let i = 0; i < count; i++) out[i] = this.uint32() & 0xff;
-    return out;
-  }
-}
-
-/** Printable ASCII (0x20–0x7e), 0 to 12 characters. */
-function asciiText(rng: Prng): string {
-  return String.fromCharCode(...Array.from({ length: rng.int(0, 12) }, () => rng.int(0x20, 0x7e)));
-}
-
-/**
- * Float bit patterns random bits rarely hit in a handful of elements: a quiet NaN with a payload, a
- * signaling NaN, a negative quiet NaN, +Inf, -Inf, -0 and the smallest subnormal.
- */
-const FLOAT_SPECIALS: Readonly<Partial<Record<Datatype, readonly bigint[]>>> = {
-  FP16: [0x7e01n, 0x7c01n, 0xfe00n, 0x7c00n, 0xfc00n, 0x8000n, 0x0001n],
-  BF16: [0x7fc1n, 0x7f81n, 0xffc0n, 0x7f80n, 0xff80n, 0x8000n, 0x0001n],
-  FP32: [0x7fc00001n, 0x7f800001n, 0xffc00000n, 0x7f800000n, 0xff800000n, 0x80000000n, 0x00000001n],
-  FP64: [
-    0x7ff8000000000001n,
-    0x7ff0000000000001n,
-    0xfff8000000000000n,
-    0x7ff0000000000000n,
-    0xfff0000000000000n,
-    0x8000000000000000n,
-    0x0000000000000001n,
-  ],
-};
-
-/** `count` random elements of `datatype` in the wire layout. */
-function randomData(datatype: Datatype, count: number, rng: Prng, text: (rng: Prng) => string): Uint8Array {
-  if (datatype === 'BYTES') {
-    return encodeBytesElements(Array.from({ length: count }, () => Buffer.from(text(rng), 'latin1')));
-  }
-  if (datatype === 'BOOL') return Uint8Array.from({ length: count }, () => rng.int(0, 1));
-  // Any bit pattern; for floats, one element in four is one of FLOAT_SPECIALS.
-  const size = elementByteSize(datatype);
-  const data = rng.bytes(count * size);
-  const specials = FLOAT_SPECIALS[datatype];
-  if (specials !== undefined) {
-    for (let i = 0; i < count; i++) {
-      if (rng.int(0, 3) !== 0) continue;
-      let bits = specials[rng.int(0, specials.length - 1)] ?? 0n;
-      for (let b = 0; b < size; b++, bits >>= 8n) data[i * size + b] = Number(bits & 0xffn);
-    }
-  }
-  return data;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Datatypes, independent of the backend's own tables
-
-const WIRE_OF_CONFIG: ReadonlyMap<DataType, Datatype> = new Map([
-  [DataType.TYPE_BOOL, 'BOOL'],
-  [DataType.TYPE_UINT8, 'UINT8'],
-  [DataType.TYPE_UINT16, 'UINT16'],
-  [DataType.TYPE_UINT32, 'UINT32'],
-  [DataType.TYPE_UINT64, 'UINT64'],
-  [DataType.TYPE_INT8, 'INT8'],
-  [DataType.TYPE_INT16, 'INT16'],
-  [DataType.TYPE_INT32, 'INT32'],
-  [DataType.TYPE_INT64, 'INT64'],
-  [DataType.TYPE_FP16, 'FP16'],
-  [DataType.TYPE_BF16, 'BF16'],
-  [DataType.TYPE_FP32, 'FP32'],
-  [DataType.TYPE_FP64, 'FP64'],
-  [DataType.TYPE_STRING, 'BYTES'],
-]);
-
-/** onnxruntime-node's tensor type names (bfloat16 has none there). */
-const ORT_OF_WIRE: Readonly<Record<Exclude<Datatype, 'BF16'>, ort.Tensor.Type>> = {
-  BOOL: 'bool',
-  UINT8: 'uint8',
-  UINT16: 'uint16',
-  UINT32: 'uint32',
-  UINT64: 'uint64',
-  INT8: 'int8',
-  INT16: 'int16',
-  INT32: 'int32',
-  INT64: 'int64',
-  FP16: 'float16',
-  FP32: 'float32',
-  FP64: 'float64',
-  BYTES: 'string',
-};
-
-const WIRE_OF_ORT: ReadonlyMap<string, Datatype> = new Map(
-  Object.entries(ORT_OF_WIRE).map(([wire, type]) => [type, wire as Datatype]),
-);
-
-/** A copy of wire bytes in a fresh, aligned buffer. */
-function copyBytes(data: Uint8Array): ArrayBuffer {
-  const copy = new Uint8Array(data.byteLength);
-  copy.set(data);
-  return copy.buffer;
-}
-
-function toOrtTensor(datatype: Datatype, dims: readonly number[], data: Uint8Array): ort.Tensor {
-  const dimsCopy = [...dims];
-  switch (datatype) {
-    case 'BYTES':
-      return new ort.Tensor(
-        'string',
-        decodeBytesElements(data).map((element) => Buffer.from(element).toString('latin1')),
-        dimsCopy,
-      );
-    case 'BOOL':
-      return new ort.Tensor('bool', new Uint8Array(copyBytes(data)), dimsCopy);
-    case 'UINT8':
-      return new ort.Tensor('uint8', new Uint8Array(copyBytes(data)), dimsCopy);
-    case 'INT8':
-      return new ort.Tensor('int8', new Int8Array(copyBytes(data)), dimsCopy);
-    case 'UINT16':
-      return new ort.Tensor('uint16', new Uint16Array(copyBytes(data)), dimsCopy);
-    case 'INT16':
-      return new ort.Tensor('int16', new Int16Array(copyBytes(data)), dimsCopy);
-    case 'FP16':
-      // Bit patterns: onnxruntime-node takes float16 data as a Uint16Array.
-      return new ort.Tensor('float16', new Uint16Array(copyBytes(data)), dimsCopy);
-    case 'UINT32':
-      return new ort.Tensor('uint32', new Uint32Array(copyBytes(data)), dimsCopy);
-    case 'INT32':
-      return new ort.Tensor('int32', new Int32Array(copyBytes(data)), dimsCopy);
-    case 'FP32':
-      return new ort.Tensor('float32', new Float32Array(copyBytes(data)), dimsCopy);
-    case 'UINT64':
-      return new ort.Tensor('uint64', new BigUint64Array(copyBytes(data)), dimsCopy);
-    case 'INT64':
-      return new ort.Tensor('int64', new BigInt64Array(copyBytes(data)), dimsCopy);
-    case 'FP64':
-      return new ort.Tensor('float64', new Float64Array(copyBytes(data)), dimsCopy);
-    case 'BF16':
-      throw new Error('onnxruntime-node has no bfloat16 tensors');
-  }
-}
-
-/** A tensor as the comparison sees it: wire datatype, shape and wire bytes. */
-interface WireTensor {
-  readonly datatype: Datatype;
-  readonly shape: readonly number[];
-  readonly data: Uint8Array;
-}
-
-function fromOrtTensor(name: string, value: ort.Tensor): WireTensor {
-  const datatype = WIRE_OF_ORT.get(value.type);
-  if (datatype === undefined) throw new Error(`oracle output '${name}' has type ${value.type}, which has no datatype`);
-  const shape = [...value.dims];
-  if (datatype === 'BYTES') {
-    const strings = value.data as string[];
-    return { datatype, shape, data: encodeBytesElements(strings.map((s) => Buffer.from(s, 'utf8'))) };
-  }
-  const view = value.data as ArrayBufferView;
-  return { datatype, shape, data: new Uint8Array(view.buffer, view.byteOffset, view.byteLength) };
-}
-
-/** Rows `[start, end)` of a wire tensor along dim 0. */
-function rowsOf(tensor: WireTensor, start: number, end: number): WireTensor {
-  const inner = tensor.shape.slice(1);
-  const perRow = inner.reduce((product, dim) => product * dim, 1);
-  const shape = [end - start, ...inner];
-  if (tensor.datatype === 'BYTES') {
-    const elements = decodeBytesElements(tensor.data).slice(start * perRow, end * perRow);
-    return { datatype: tensor.datatype, shape, data: encodeBytesElements(elements) };
-  }
-  const size = perRow * elementByteSize(tensor.datatype);
-  return { datatype: tensor.datatype, shape, data: tensor.data.subarray(start * size, end * size) };
-}
-
-/** Tensors of the same input joined along dim 0, the way a batch of requests is. */
-function joinRows(tensors: readonly WireTensor[]): WireTensor {
-  const first = tensors[0];
-  assert.ok(first);
-  const rows = tensors.reduce((sum, t) => sum + (t.shape[0] ?? 0), 0);
-  return {
-    datatype: first.datatype,
-    shape: [rows, ...first.shape.slice(1)],
-    data: Buffer.concat(tensors.map((t) => t.data)),
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Comparison
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('hex');
-}
-
-/** Exact equality of datatype, shape and bytes; on a difference, names the first element that differs. */
-function assertSameTensor(where: string, got: Tensor | undefined, expected: WireTensor): void {
-  assert.ok(got, `${where}: the engine returned no tensor`);
-  assert.equal(got.datatype, expected.datatype, `${where}: datatype`);
-  assert.deepEqual([...got.shape], [...expected.shape], `${where}: shape`);
-  if (Buffer.from(got.data).equals(Buffer.from(expected.data))) return;
-  if (expected.datatype === 'BYTES') {
-    const a = decodeBytesElements(got.data).map((e) => Buffer.from(e).toString('latin1'));
-    const b = decodeBytesElements(expected.data).map((e) => Buffer.from(e).toString('latin1'));
-    assert.deepEqual(a, b, `${where}: BYTES elements differ`);
-    assert.fail(`${where}: BYTES wire layout differs: ${hex(got.data)} vs ${hex(expected.data)}`);
-  }
-  const size = elementByteSize(expected.datatype);
-  assert.equal(got.data.byteLength, expected.data.byteLength, `${where}: byte length`);
-  for (let i = 0; i < got.data.byteLength; i += size) {
-    const a = got.data.subarray(i, i + size);
-    const b = expected.data.subarray(i, i + size);
-    if (!Buffer.from(a).equals(Buffer.from(b))) {
-      assert.fail(
-        `${where}: element ${i / size} of ${expected.datatype} differs: ` +
-          `engine 0x${hex(a)}, expected 0x${hex(b)} (little-endian bytes)`,
-      );
-    }
-  }
-}
+import { createInstance, loadModel, request, type Loaded } from './onnxruntime-harness.js';
+import {
+  discoverModels,
+  REPOSITORIES,
+  SPECIAL,
+  withoutInitializers,
+  type ModelCase,
+  type Special,
+} from './oracle-models.js';
+import {
+  asciiText,
+  assertSameTensor,
+  datatypeOf,
+  fromOrtTensor,
+  joinRows,
+  Prng,
+  randomData,
+  rowsOf,
+  toOrtTensor,
+  type WireTensor,
+} from './oracle-tensors.js';
 
 // ---------------------------------------------------------------------------------------------
 // Requests
@@ -382,12 +64,6 @@ interface Scenario {
   readonly feeds: readonly Feed[];
   /** Feeds an optional input (an overridable initializer), replacing the model's stored value. */
   readonly overrides: boolean;
-}
-
-function datatypeOf(type: DataType, where: string): Datatype {
-  const datatype = WIRE_OF_CONFIG.get(type);
-  if (datatype === undefined) throw new Error(`${where}: config data type ${DataType[type]} has no wire datatype`);
-  return datatype;
 }
 
 /**
@@ -430,34 +106,6 @@ function optionalInputs(config: ModelConfig, modelInputs: readonly TensorInfo[])
   const initializers = new Set(modelInputs.filter((info) => info.optional === true).map((info) => info.name));
   const optional = config.input.filter((input) => input.optional || initializers.has(input.name));
   return new Set(optional.map((input) => input.name));
-}
-
-/**
- * The model bytes without the initializers named: they stay graph inputs, so the model then takes
- * them as ordinary required inputs. onnxruntime-node cannot override an initializer (it drops feeds
- * that are not among its input names: overridable initializers are not), so runs that feed one are
- * checked against this variant, which computes the same graph with the fed value.
- */
-function withoutInitializers(model: Uint8Array, names: ReadonlySet<string>): Uint8Array {
-  const MODEL_GRAPH = 7;
-  const GRAPH_INITIALIZER = 5;
-  const TENSOR_NAME = 8;
-  let removed = 0;
-  const parts = readFields(model).map((field) => {
-    if (field.number !== MODEL_GRAPH) return model.subarray(field.start, field.end);
-    const graph = payload(model, field);
-    const kept = readFields(graph).filter((graphField) => {
-      if (graphField.number !== GRAPH_INITIALIZER) return true;
-      const initializer = payload(graph, graphField);
-      const name = findField(readFields(initializer), TENSOR_NAME);
-      const drop = name !== undefined && names.has(stringValue(initializer, name));
-      if (drop) removed += 1;
-      return !drop;
-    });
-    return encodeBytesField(MODEL_GRAPH, Buffer.concat(kept.map((f) => graph.subarray(f.start, f.end))));
-  });
-  assert.equal(removed, names.size, `found ${removed} of the initializers ${[...names].join(', ')}`);
-  return Buffer.concat(parts);
 }
 
 function toRequest(config: ModelConfig, scenario: Scenario): InferenceRequest {
