@@ -57,15 +57,27 @@ function mainThread(): Thread {
   return thread;
 }
 
-let env: Pointer | undefined;
+let env: Promise<Pointer> | undefined;
 
-/** The process's OrtEnv (ONNX Runtime keeps one per process and counts references to it). */
-function ortEnv(): Pointer {
-  if (env === undefined) {
-    const { api, out } = mainThread();
-    check(api, api.CreateEnv(SESSION_LOG_LEVEL, 'nereid', out.arg));
-    env = out.pointer();
-  }
+/**
+ * The process's OrtEnv (ONNX Runtime keeps one per process and counts references to it). Created
+ * on libuv's pool: the first creation costs ~100 ms (thread pools, logging, allocators).
+ */
+function ortEnv(): Promise<Pointer> {
+  env ??= new Promise<Pointer>((resolve, reject) => {
+    const { api } = mainThread();
+    const out = new OutSlot();
+    api.CreateEnv.async(SESSION_LOG_LEVEL, 'nereid', out.arg, (error: unknown, status: NullablePointer) => {
+      try {
+        if (error) throw error instanceof Error ? error : new Error(String(error));
+        check(api, status);
+        resolve(out.pointer());
+      } catch (failure) {
+        env = undefined;
+        reject(failure instanceof Error ? failure : new Error(String(failure)));
+      }
+    });
+  });
   return env;
 }
 
@@ -104,7 +116,7 @@ export class NativeSession {
    */
   static async open(model: string | Uint8Array, settings: SessionSettings, plan: ThreadPlan): Promise<NativeSession> {
     const { api, out } = mainThread();
-    const environment = ortEnv();
+    const environment = await ortEnv();
     check(api, api.CreateSessionOptions(out.arg));
     const options = out.pointer();
     let session: Pointer;
