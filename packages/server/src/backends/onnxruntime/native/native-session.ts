@@ -9,6 +9,7 @@ import type { SessionSettings } from '../session-options.js';
 import type { TensorInfo } from '../tensor-info.js';
 import type { ThreadPlan } from '../thread-plan.js';
 import { onnxTypeName } from '../dtype-map.js';
+import { releaseFreedHeap } from './native-memory.js';
 import { ortApi, type NullablePointer, type OrtApi, type Pointer } from './ort-api.js';
 import { OrtValues } from './ort-values.js';
 import { check, OutSlot } from './ort-status.js';
@@ -125,6 +126,7 @@ export class NativeSession {
       session = await createSession(api, environment, model, options);
     } finally {
       api.ReleaseSessionOptions(options);
+      releaseFreedHeap();
     }
     try {
       check(api, api.CreateRunOptions(out.arg));
