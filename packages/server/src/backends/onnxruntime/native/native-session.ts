@@ -16,6 +16,7 @@ import { check, OutSlot } from './ort-status.js';
 import { computeBudget } from './compute-budget.js';
 import { RunPlacement } from './run-placement.js';
 import { runThreads } from './run-thread.js';
+import { NativeOp } from './run-thread-protocol.js';
 
 /** ORT_LOGGING_LEVEL_ERROR: onnxruntime's own warnings would duplicate what Nereid reports. */
 const SESSION_LOG_LEVEL = 3;
@@ -169,16 +170,17 @@ export class NativeSession {
         inputBytes += feed.tensor.data.byteLength;
       });
       wanted.forEach((name, i) => (frame[2 * inputCount + i] = this.#nameAddress(name)));
-      const call = {
-        session: this.#session,
-        runOptions: this.#runOptions,
-        inputNames: base,
-        inputs: base + BigInt(8 * inputCount),
-        inputCount,
-        outputNames: base + BigInt(16 * inputCount),
-        outputCount,
-        outputs: base + BigInt(16 * inputCount + 8 * outputCount),
-      };
+      // OrtApi::Run's arguments, in its order.
+      const args = [
+        this.#session,
+        this.#runOptions,
+        base,
+        base + BigInt(8 * inputCount),
+        BigInt(inputCount),
+        base + BigInt(16 * inputCount),
+        BigInt(outputCount),
+        base + BigInt(16 * inputCount + 8 * outputCount),
+      ] as const;
       const inline = this.#placement.inline(inputBytes);
       // handedOff..resumed is compute_infer: the run plus, off-thread, the hop there and back.
       const handedOff = process.hrtime.bigint();
@@ -187,22 +189,13 @@ export class NativeSession {
       let status: unknown;
       if (inline) {
         computeStartNs = handedOff;
-        status = api.Run(
-          call.session,
-          call.runOptions,
-          call.inputNames,
-          call.inputs,
-          inputCount,
-          call.outputNames,
-          outputCount,
-          call.outputs,
-        );
+        status = api.Run(...args);
         computeEndNs = process.hrtime.bigint();
       } else {
         const granted = computeBudget.acquire(this.#threadsPerRun);
         const tokens = typeof granted === 'number' ? granted : await granted;
         try {
-          const outcome = await runThreads.run(call);
+          const outcome = await runThreads.call({ op: NativeOp.Run, args });
           status = outcome.status;
           computeStartNs = outcome.startedAtNs;
           computeEndNs = outcome.endedAtNs;
@@ -245,9 +238,7 @@ export class NativeSession {
 
   #internName(name: string): void {
     if (this.#names.has(name)) return;
-    const encoded = Buffer.from(name, 'utf8');
-    const bytes = new Uint8Array(new ArrayBuffer(encoded.byteLength + 1));
-    bytes.set(encoded);
+    const bytes = cString(name);
     this.#nameBuffers.push(bytes);
     this.#names.set(name, koffi.address(bytes) as bigint);
   }
@@ -275,31 +266,37 @@ function applySettings(api: OrtApi, options: Pointer, settings: SessionSettings,
   for (const [key, value] of settings.sessionConfig) check(api, api.AddSessionConfigEntry(options, key, value));
 }
 
-function createSession(
+/** Creates the session on a run thread (see run-thread.ts for why). */
+async function createSession(
   api: OrtApi,
   environment: Pointer,
   model: string | Uint8Array,
   options: Pointer,
 ): Promise<Pointer> {
-  // Its own out-slot: other calls on this thread use the shared one while the load runs.
-  const out = new OutSlot();
-  const arg = out.arg;
-  return new Promise((resolve, reject) => {
-    const done = (error: unknown, status: NullablePointer): void => {
-      if (error) {
-        reject(error instanceof Error ? error : new Error(String(error)));
-        return;
-      }
-      try {
-        check(api, status);
-        resolve(out.pointer());
-      } catch (failure) {
-        reject(failure instanceof Error ? failure : new Error(String(failure)));
-      }
-    };
-    if (typeof model === 'string') api.CreateSession.async(environment, model, options, arg, done);
-    else api.CreateSessionFromArray.async(environment, model, model.byteLength, options, arg, done);
-  });
+  // Off-heap, so the addresses stay put while the run thread reads them.
+  const out = new BigUint64Array(new ArrayBuffer(8));
+  const outAddress = koffi.address(out) as bigint;
+  let outcome;
+  if (typeof model === 'string') {
+    const path = cString(model);
+    const args = [environment, koffi.address(path) as bigint, options, outAddress];
+    outcome = await runThreads.call({ op: NativeOp.CreateSession, args });
+  } else {
+    const bytes = new Uint8Array(new ArrayBuffer(model.byteLength));
+    bytes.set(model);
+    const args = [environment, koffi.address(bytes) as bigint, BigInt(bytes.byteLength), options, outAddress];
+    outcome = await runThreads.call({ op: NativeOp.CreateSessionFromArray, args });
+  }
+  check(api, outcome.status);
+  return out[0] ?? 0n;
+}
+
+/** A NUL-terminated UTF-8 copy of `text` in its own ArrayBuffer. */
+function cString(text: string): Uint8Array {
+  const encoded = Buffer.from(text, 'utf8');
+  const bytes = new Uint8Array(new ArrayBuffer(encoded.byteLength + 1));
+  bytes.set(encoded);
+  return bytes;
 }
 
 type IoKind = 'input' | 'output' | 'initializer';

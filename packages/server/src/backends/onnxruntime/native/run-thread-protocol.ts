@@ -3,6 +3,8 @@
 export interface RunThreadData {
   /** 8 bytes of state (an Int32 and padding), then `CONTROL.length` BigInt64 slots. */
   readonly control: SharedArrayBuffer;
+  /** The nice value the thread gives itself (Linux), so the event loop wins the cores it needs. */
+  readonly nice: number;
 }
 
 /** The state word: who owns the slots now. */
@@ -17,22 +19,31 @@ export const RunState = {
   Exit: 3,
 } as const;
 
-/** Slot indices: the arguments of OrtApi::Run, then what the thread writes back. */
+/** Which OrtApi function a call is; its arguments fill `args` in the C signature's order. */
+export const NativeOp = {
+  /** Run(session, runOptions, inputNames, inputs, inputCount, outputNames, outputCount, outputs) */
+  Run: 1,
+  /** CreateSession(env, path, options, out) */
+  CreateSession: 2,
+  /** CreateSessionFromArray(env, data, length, options, out) */
+  CreateSessionFromArray: 3,
+} as const;
+export type NativeOp = (typeof NativeOp)[keyof typeof NativeOp];
+
+/** Most arguments any op takes. */
+export const MAX_ARGS = 8;
+
+/** Slot indices: the op, its arguments, then what the thread writes back. */
 export const CONTROL = {
-  session: 0,
-  runOptions: 1,
-  inputNames: 2,
-  inputs: 3,
-  inputCount: 4,
-  outputNames: 5,
-  outputCount: 6,
-  outputs: 7,
-  /** OrtStatus* (0 when the run succeeded). */
-  status: 8,
+  op: 0,
+  /** args[i] is slot args + i. */
+  args: 1,
+  /** OrtStatus* (0 when the call succeeded). */
+  status: 1 + MAX_ARGS,
   /** process.hrtime.bigint() around the call, on the run thread. */
-  startedAt: 9,
-  endedAt: 10,
-  length: 11,
+  startedAt: 2 + MAX_ARGS,
+  endedAt: 3 + MAX_ARGS,
+  length: 4 + MAX_ARGS,
 } as const;
 
 export const CONTROL_BYTES = 8 + 8 * CONTROL.length;

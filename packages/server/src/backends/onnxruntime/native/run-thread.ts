@@ -1,6 +1,8 @@
 /**
  * Run threads: worker threads that call OrtApi::Run on sessions the main thread owns, so a model run
- * never holds the event loop. The main thread writes the call's addresses into a shared control
+ * never holds the event loop, and create sessions (so a load holds neither the event loop nor libuv's
+ * pool, and the intra-op threads ONNX Runtime starts for the session inherit the run thread's lower
+ * priority, see thread-priority.ts). The main thread writes the call's addresses into a shared control
  * block and wakes the thread (Atomics.notify); the thread runs and wakes the main thread back
  * (Atomics.waitAsync resolves). Measured on 2 cores, a round trip costs ~22 µs, against ~25 µs for a
  * postMessage pair. Dedicated threads, rather than koffi's async calls, keep long runs off libuv's
@@ -14,21 +16,23 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Pointer } from './ort-api.js';
-import { CONTROL, CONTROL_BYTES, RunState, type RunThreadData } from './run-thread-protocol.js';
+import {
+  CONTROL,
+  CONTROL_BYTES,
+  MAX_ARGS,
+  RunState,
+  type NativeOp,
+  type RunThreadData,
+} from './run-thread-protocol.js';
+import { RUN_THREAD_NICE } from './thread-priority.js';
 
-/** The arguments of one OrtApi::Run call, as addresses and counts. */
-export interface RunCall {
-  readonly session: Pointer;
-  readonly runOptions: Pointer;
-  readonly inputNames: Pointer;
-  readonly inputs: Pointer;
-  readonly inputCount: number;
-  readonly outputNames: Pointer;
-  readonly outputCount: number;
-  readonly outputs: Pointer;
+/** One call for a run thread: which OrtApi function, and its arguments as addresses and counts. */
+export interface NativeCall {
+  readonly op: NativeOp;
+  readonly args: readonly bigint[];
 }
 
-/** What the run thread reports: the OrtStatus* (0n when OK) and when the run computed. */
+/** What the run thread reports: the OrtStatus* (0n when OK) and when the call ran. */
 export interface RunOutcome {
   readonly status: Pointer;
   readonly startedAtNs: bigint;
@@ -57,7 +61,7 @@ class RunThread {
     const control = new SharedArrayBuffer(CONTROL_BYTES);
     this.#state = new Int32Array(control, 0, 1);
     this.#slots = new BigInt64Array(control, 8, CONTROL.length);
-    this.#worker = spawnRunThread({ control });
+    this.#worker = spawnRunThread({ control, nice: RUN_THREAD_NICE });
     this.#worker.unref();
     const fail = (error: Error): void => {
       this.#failure ??= error;
@@ -71,17 +75,12 @@ class RunThread {
     return this.#failure !== undefined;
   }
 
-  async run(call: RunCall): Promise<RunOutcome> {
+  async call(call: NativeCall): Promise<RunOutcome> {
     if (this.#failure !== undefined) throw this.#failure;
+    if (call.args.length > MAX_ARGS) throw new Error(`a native call takes at most ${MAX_ARGS} arguments`);
     const slots = this.#slots;
-    slots[CONTROL.session] = call.session;
-    slots[CONTROL.runOptions] = call.runOptions;
-    slots[CONTROL.inputNames] = call.inputNames;
-    slots[CONTROL.inputs] = call.inputs;
-    slots[CONTROL.inputCount] = BigInt(call.inputCount);
-    slots[CONTROL.outputNames] = call.outputNames;
-    slots[CONTROL.outputCount] = BigInt(call.outputCount);
-    slots[CONTROL.outputs] = call.outputs;
+    slots[CONTROL.op] = BigInt(call.op);
+    call.args.forEach((arg, i) => (slots[CONTROL.args + i] = arg));
     Atomics.store(this.#state, 0, RunState.Requested);
     Atomics.notify(this.#state, 0);
     // A running worker keeps the process alive, as any pending I/O would.
@@ -124,11 +123,11 @@ export class RunThreadPool {
     return this.#started;
   }
 
-  /** Runs one call on an idle thread (starting one when none is idle). */
-  async run(call: RunCall): Promise<RunOutcome> {
+  /** Makes one call on an idle thread (starting one when none is idle). */
+  async call(call: NativeCall): Promise<RunOutcome> {
     const thread = this.#take();
     try {
-      return await thread.run(call);
+      return await thread.call(call);
     } finally {
       this.#give(thread);
     }
