@@ -39,9 +39,9 @@ export function sendChunks(
   headers['Content-Length'] = byteLength;
   res.writeHead(status, headers);
   if (chunks.length === 1) {
-    res.end(chunks[0]);
+    endSoon(res, chunks[0] as Uint8Array);
   } else if (byteLength <= CONCAT_LIMIT) {
-    res.end(Buffer.concat(chunks, byteLength));
+    endSoon(res, Buffer.concat(chunks, byteLength));
   } else {
     // Corked writes leave as one writev, without copying the tensor bytes.
     res.cork();
@@ -49,6 +49,17 @@ export function sendChunks(
     res.end(chunks[chunks.length - 1]);
     res.uncork();
   }
+}
+
+const pending: Array<{ res: ServerResponse; body: Uint8Array }> = [];
+
+/** Ends replies made in one turn of the event loop together, after the turn's requests are read. */
+function endSoon(res: ServerResponse, body: Uint8Array): void {
+  if (pending.push({ res, body }) === 1) setImmediate(flushPending);
+}
+
+function flushPending(): void {
+  for (const { res, body } of pending.splice(0)) res.end(body);
 }
 
 /** The JSON error body Triton sends: `{"error":"<message>"}`. */
