@@ -10,6 +10,7 @@ import type { TensorInfo } from '../tensor-info.js';
 import type { ThreadPlan } from '../thread-plan.js';
 import { onnxTypeName } from '../dtype-map.js';
 import { releaseFreedHeap } from './native-memory.js';
+import { RunFrame } from './run-frame.js';
 import { ortApi, type NullablePointer, type OrtApi, type Pointer } from './ort-api.js';
 import { OrtValues } from './ort-values.js';
 import { check, OutSlot } from './ort-status.js';
@@ -93,6 +94,8 @@ export class NativeSession {
   readonly #nameBuffers: Uint8Array[] = [];
   readonly #outputNames: readonly string[];
   readonly #placement = new RunPlacement();
+  /** The frame inline runs reuse (see #inlineFrame). */
+  #scratch: RunFrame | undefined;
   /** Compute-budget tokens a run off the event loop takes: its intra-op threads. */
   readonly #threadsPerRun: number;
   #inflight = 0;
@@ -153,35 +156,24 @@ export class NativeSession {
    */
   async run(feeds: readonly SessionFeed[], fetches: readonly string[]): Promise<SessionRunResult> {
     if (this.#released !== undefined) throw new Error('the session was released');
-    const { api, values } = mainThread();
-    const wanted = fetches.length > 0 ? fetches : this.#outputNames;
-    const inputCount = feeds.length;
-    const outputCount = wanted.length;
-    // [input names | input values | output names | output values], one off-heap block per run.
-    const frame = new BigUint64Array(new ArrayBuffer(8 * (2 * inputCount + 2 * outputCount)));
-    const base = koffi.address(frame) as bigint;
     const t0 = process.hrtime.bigint();
-    this.#inflight += 1;
+    const wanted = fetches.length > 0 ? fetches : this.#outputNames;
     let inputBytes = 0;
+    for (const feed of feeds) inputBytes += feed.tensor.data.byteLength;
+    const inline = this.#placement.inline(inputBytes);
+    // An inline run is synchronous from here to its end, so it can use the session's scratch frame;
+    // a run that leaves the thread gets a frame of its own.
+    const frame = inline ? this.#inlineFrame(feeds.length, wanted.length) : new RunFrame(feeds.length, wanted.length);
+    const { api, values } = mainThread();
+    /** Request bytes (or aligned copies) the input values point into: alive until the run ends. */
+    const borrowed: Uint8Array[] = [];
+    this.#inflight += 1;
     try {
       feeds.forEach((feed, i) => {
-        frame[i] = this.#nameAddress(feed.tensor.name);
-        frame[inputCount + i] = values.create(feed.tensor, feed.dims);
-        inputBytes += feed.tensor.data.byteLength;
+        frame.setInput(i, this.#nameAddress(feed.tensor.name), values.create(feed.tensor, feed.dims, borrowed));
       });
-      wanted.forEach((name, i) => (frame[2 * inputCount + i] = this.#nameAddress(name)));
-      // OrtApi::Run's arguments, in its order.
-      const args = [
-        this.#session,
-        this.#runOptions,
-        base,
-        base + BigInt(8 * inputCount),
-        BigInt(inputCount),
-        base + BigInt(16 * inputCount),
-        BigInt(outputCount),
-        base + BigInt(16 * inputCount + 8 * outputCount),
-      ] as const;
-      const inline = this.#placement.inline(inputBytes);
+      wanted.forEach((name, i) => frame.setOutputName(i, this.#nameAddress(name)));
+      const args = frame.runArguments(this.#session, this.#runOptions);
       // handedOff..resumed is compute_infer: the run plus, off-thread, the hop there and back.
       const handedOff = process.hrtime.bigint();
       let computeStartNs: bigint;
@@ -206,7 +198,7 @@ export class NativeSession {
       const resumed = inline ? computeEndNs : process.hrtime.bigint();
       this.#placement.record(inputBytes, Number(computeEndNs - computeStartNs));
       check(api, status);
-      const outputs = wanted.map((name, i) => values.read(name, frame[2 * inputCount + outputCount + i] ?? 0n));
+      const outputs = wanted.map((name, i) => values.read(name, frame.output(i)));
       const done = process.hrtime.bigint();
       return {
         outputs,
@@ -218,11 +210,20 @@ export class NativeSession {
         computeEndNs,
       };
     } finally {
-      for (let i = 0; i < inputCount; i++) values.release(frame[inputCount + i] ?? null);
-      for (let i = 0; i < outputCount; i++) values.release(frame[2 * inputCount + outputCount + i] ?? null);
+      frame.releaseValues(values);
+      borrowed.length = 0;
       this.#inflight -= 1;
       if (this.#inflight === 0) this.#drained?.();
     }
+  }
+
+  /** The session's frame for inline runs, cleared and sized for this run. */
+  #inlineFrame(inputCount: number, outputCount: number): RunFrame {
+    if (this.#scratch === undefined || !this.#scratch.fits(inputCount, outputCount)) {
+      this.#scratch = new RunFrame(Math.max(inputCount, 4), Math.max(outputCount, 4));
+    }
+    this.#scratch.reset(inputCount, outputCount);
+    return this.#scratch;
   }
 
   /** Frees the session once the runs in flight have finished; idempotent. */

@@ -23,7 +23,7 @@ export class OrtValues {
   readonly #out = new OutSlot();
   readonly #memoryInfo: Pointer;
   readonly #allocator: Pointer;
-  /** Scratch for output dims (grown on demand), so reading an output allocates only its data. */
+  /** Scratch dims (grown on demand): onnxruntime copies shapes in and out, so one buffer serves all. */
   #dims = new BigInt64Array(new ArrayBuffer(8 * 8));
 
   constructor(api: OrtApi) {
@@ -41,13 +41,15 @@ export class OrtValues {
 
   /**
    * An OrtValue for a wire tensor with `dims` (the model's view of its shape). Numeric values borrow
-   * `tensor.data`'s memory: keep the tensor referenced until the value is released.
+   * memory: the tensor's bytes, or an aligned copy of them. The borrowed bytes are pushed onto
+   * `borrowed`, which the caller keeps referenced until the value is released.
    */
-  create(tensor: Tensor, dims: readonly number[]): Pointer {
-    const shape = BigInt64Array.from(dims, (dim) => BigInt(dim));
-    if (tensor.datatype === 'BYTES') return this.#createStrings(tensor, shape);
+  create(tensor: Tensor, dims: readonly number[], borrowed: Uint8Array[]): Pointer {
+    const shape = this.#shape(dims);
+    if (tensor.datatype === 'BYTES') return this.#createStrings(tensor, shape, dims.length);
     const type = onnxTypeCode(onnxTypeOf(tensor.datatype));
     const data = aligned(tensor.data, elementByteSize(tensor.datatype));
+    borrowed.push(data);
     check(
       this.#api,
       this.#api.CreateTensorWithDataAsOrtValue(
@@ -55,12 +57,19 @@ export class OrtValues {
         data.byteLength === 0 ? EMPTY : data,
         data.byteLength,
         shape,
-        shape.length,
+        dims.length,
         type,
         this.#out.arg,
       ),
     );
     return this.#out.pointer();
+  }
+
+  /** `dims` in the scratch array (valid until the next call). */
+  #shape(dims: readonly number[]): BigInt64Array {
+    if (dims.length > this.#dims.length) this.#dims = new BigInt64Array(new ArrayBuffer(8 * dims.length));
+    for (let i = 0; i < dims.length; i++) this.#dims[i] = BigInt(dims[i] ?? 0);
+    return this.#dims;
   }
 
   /** The wire tensor an output OrtValue holds (copied). Does not release the value. */
@@ -124,16 +133,17 @@ export class OrtValues {
     return wire;
   }
 
-  #createStrings(tensor: Tensor, shape: BigInt64Array): Pointer {
+  #createStrings(tensor: Tensor, shape: BigInt64Array, rank: number): Pointer {
     const api = this.#api;
-    const count = shape.reduce((product, dim) => product * Number(dim), 1);
+    let count = 1;
+    for (let i = 0; i < rank; i++) count *= Number(shape[i]);
     let elements: Uint8Array[];
     try {
       elements = decodeBytesElements(tensor.data, count);
     } catch (error) {
       throw invalidArg(`input '${tensor.name}': malformed BYTES data: ${(error as Error).message}`);
     }
-    check(api, api.CreateTensorAsOrtValue(this.#allocator, shape, shape.length, STRING_TYPE, this.#out.arg));
+    check(api, api.CreateTensorAsOrtValue(this.#allocator, shape, rank, STRING_TYPE, this.#out.arg));
     const value = this.#out.pointer();
     try {
       if (elements.every((element) => element.indexOf(0) === -1)) this.#fillText(value, elements);

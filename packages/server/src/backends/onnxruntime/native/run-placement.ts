@@ -17,8 +17,10 @@ export const INLINE_RUN_LIMIT_NS = 50_000;
 export const RECENT_RUNS = 5;
 
 export class RunPlacement {
-  /** The last RECENT_RUNS run times, oldest overwritten first. */
-  readonly #recent: number[] = [];
+  /** The last RECENT_RUNS run times, oldest overwritten first; NaN until filled. */
+  readonly #recent = new Float64Array(RECENT_RUNS).fill(Number.NaN);
+  /** Scratch for the median (sorted copy of the known times). */
+  readonly #sorted = new Float64Array(RECENT_RUNS);
   #next = 0;
   /** Largest input size (bytes) of a run that finished under the limit; -1 before any. */
   #fastInputBytes = -1;
@@ -38,9 +40,19 @@ export class RunPlacement {
   record(inputBytes: number, runNs: number): void {
     this.#recent[this.#next] = runNs;
     this.#next = (this.#next + 1) % RECENT_RUNS;
-    const sorted = [...this.#recent].sort((a, b) => a - b);
+    // Insertion sort of the known times into the scratch (no allocation on this per-run path).
+    let known = 0;
+    for (const time of this.#recent) {
+      if (Number.isNaN(time)) continue;
+      let at = known++;
+      while (at > 0 && (this.#sorted[at - 1] ?? 0) > time) {
+        this.#sorted[at] = this.#sorted[at - 1] ?? 0;
+        at--;
+      }
+      this.#sorted[at] = time;
+    }
     // Until RECENT_RUNS runs are known, the slower middle (the upper median) decides.
-    this.#medianNs = sorted[Math.floor(sorted.length / 2)] ?? Number.POSITIVE_INFINITY;
+    this.#medianNs = this.#sorted[Math.floor(known / 2)] ?? Number.POSITIVE_INFINITY;
     if (runNs < this.#limitNs) this.#fastInputBytes = Math.max(this.#fastInputBytes, inputBytes);
   }
 }
