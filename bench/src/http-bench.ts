@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { binaryCall } from './infer-calls.js';
 import { closedLoop, runHttpLoad, type HttpCall, type LoadResult } from './load.js';
+import { processCpuSeconds } from './proc-stats.js';
 import { REPO_ROOT, freePort, startChild, stopChild } from './servers.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
@@ -63,8 +64,16 @@ function capture(port: number, call: HttpCall): Promise<{ headers: Record<string
   });
 }
 
-function row(label: string, r: LoadResult): string {
-  return `${label.padEnd(34)} ${r.throughput.toFixed(0).padStart(8)} req/s  p50 ${r.p50Us.toFixed(0).padStart(6)} µs  p99 ${r.p99Us.toFixed(0).padStart(6)} µs${r.errors ? `  errors ${r.errors}` : ''}`;
+function row(label: string, r: LoadResult, cpuUs?: number): string {
+  const cpu = cpuUs === undefined ? '' : `  server CPU ${cpuUs.toFixed(0).padStart(4)} µs/req`;
+  return `${label.padEnd(34)} ${r.throughput.toFixed(0).padStart(8)} req/s  p50 ${r.p50Us.toFixed(0).padStart(6)} µs  p99 ${r.p99Us.toFixed(0).padStart(6)} µs${cpu}${r.errors ? `  errors ${r.errors}` : ''}`;
+}
+
+/** A load run against a child server, with the server's CPU time per request (µs). */
+async function withServerCpu(pid: number, run: () => Promise<LoadResult>): Promise<{ result: LoadResult; cpuUs: number }> {
+  const before = processCpuSeconds(pid);
+  const result = await run();
+  return { result, cpuUs: ((processCpuSeconds(pid) - before) * 1e6) / Math.max(1, result.requests) };
 }
 
 async function main(): Promise<void> {
@@ -86,21 +95,22 @@ async function main(): Promise<void> {
     for (const c of all) {
       const session = await ort.InferenceSession.create(join(REPO_ROOT, 'examples', 'models', c.model, '1', 'model.onnx'));
       for (const concurrency of CONCURRENCIES) {
-        const viaNereid = await runHttpLoad(nereidPort, c.call, concurrency, SECONDS);
-        const viaBare = await runHttpLoad(barePort, c.call, concurrency, SECONDS);
+        const viaNereid = await withServerCpu(nereid.pid!, () => runHttpLoad(nereidPort, c.call, concurrency, SECONDS));
+        const viaBare = await withServerCpu(bare.pid!, () => runHttpLoad(barePort, c.call, concurrency, SECONDS));
         const viaOrt = await closedLoop(async () => {
           const start = process.hrtime.bigint();
           await session.run(c.ortFeeds());
           return Number(process.hrtime.bigint() - start) / 1000;
         }, concurrency, SECONDS);
         console.log(`${c.model}, concurrency ${concurrency}`);
-        console.log(row('  nereid HTTP', viaNereid));
-        console.log(row('  bare node:http (same bytes)', viaBare));
+        console.log(row('  nereid HTTP', viaNereid.result, viaNereid.cpuUs));
+        console.log(row('  bare node:http (same bytes)', viaBare.result, viaBare.cpuUs));
         console.log(row('  onnxruntime-node in-process', viaOrt));
         console.log(
-          `  ratios: nereid/bare throughput ${(viaNereid.throughput / viaBare.throughput).toFixed(2)}, ` +
-            `p50 overhead over bare ${(viaNereid.p50Us - viaBare.p50Us).toFixed(0)} µs, ` +
-            `nereid/ORT throughput ${(viaNereid.throughput / viaOrt.throughput).toFixed(3)}\n`,
+          `  ratios: nereid/bare throughput ${(viaNereid.result.throughput / viaBare.result.throughput).toFixed(2)}, ` +
+            `p50 overhead over bare ${(viaNereid.result.p50Us - viaBare.result.p50Us).toFixed(0)} µs, ` +
+            `server CPU nereid/bare ${(viaNereid.cpuUs / viaBare.cpuUs).toFixed(2)}, ` +
+            `nereid/ORT throughput ${(viaNereid.result.throughput / viaOrt.throughput).toFixed(3)}\n`,
         );
       }
       await session.release();
