@@ -1,7 +1,8 @@
 /**
- * One ONNX Runtime session through the C API. Created off the event loop (libuv's pool), run by any
- * number of callers at once (OrtApi::Run is thread-safe on one session), each run on a run thread
- * or, for runs measured to be tiny, inline (run-placement.ts). Released only once no run uses it.
+ * One ONNX Runtime session through the C API. Created on a run thread, off the event loop; run by
+ * any number of callers at once (OrtApi::Run is thread-safe on one session), each run on a run
+ * thread or, for runs measured to be tiny, inline (run-placement.ts). Released only once no run uses
+ * it.
  */
 import koffi from 'koffi';
 import type { Tensor } from '../../../tensor/tensor.js';
@@ -117,7 +118,7 @@ export class NativeSession {
 
   /**
    * Opens a model file (external data is found next to it) or serialized model bytes; the load runs
-   * on libuv's pool.
+   * on a run thread.
    */
   static async open(model: string | Uint8Array, settings: SessionSettings, plan: ThreadPlan): Promise<NativeSession> {
     const { api, out } = mainThread();
