@@ -5,7 +5,7 @@
  * which costs ~1.4 µs a call (finalizer and all); the C library's memcpy called through koffi costs
  * ~60 ns. memcpy is looked up in the platform's C library, with koffi.view as the fallback.
  */
-import koffi from 'koffi';
+import { koffi } from './ffi.js';
 import type { Pointer } from './ort-api.js';
 
 type Memcpy = (destination: Uint8Array, source: Pointer, length: number) => unknown;
@@ -17,11 +17,15 @@ const C_LIBRARIES: Readonly<Partial<Record<NodeJS.Platform, string>>> = {
   win32: 'msvcrt.dll',
 };
 
+/** The C library's handle, kept referenced: koffi unloads a library whose handle is collected. */
+let cLibrary: ReturnType<typeof koffi.load> | undefined;
+
 function cFunction<T>(declaration: string): T | undefined {
   const name = C_LIBRARIES[process.platform];
   if (name === undefined) return undefined;
   try {
-    return koffi.load(name).func(declaration) as T;
+    cLibrary ??= koffi.load(name);
+    return cLibrary.func(declaration) as T;
   } catch {
     return undefined;
   }

@@ -4,7 +4,7 @@
  * thread or, for runs measured to be tiny, inline (run-placement.ts). Released only once no run uses
  * it.
  */
-import koffi from 'koffi';
+import { koffi } from './ffi.js';
 import type { Tensor } from '../../../tensor/tensor.js';
 import type { SessionSettings } from '../session-options.js';
 import type { TensorInfo } from '../tensor-info.js';

@@ -14,7 +14,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import koffi from 'koffi';
+import { koffi } from './ffi.js';
 
 /** A native address as koffi returns it; `null` is NULL. */
 export type Pointer = bigint;
@@ -103,6 +103,11 @@ export type OrtApi = { readonly [K in EntryName]: NativeFunction } & {
 };
 
 let loaded: OrtApi | undefined;
+/**
+ * koffi unloads a library (dlclose) when its handle is garbage-collected, and every function pointer
+ * into it dangles after that: the handles stay referenced for the life of the thread.
+ */
+const libraries: unknown[] = [];
 
 /** The runtime's C API for this thread (loaded on first use). Throws when it cannot be reached. */
 export function ortApi(): OrtApi {
@@ -134,6 +139,7 @@ export function runtimeLibraryPath(): string {
 
 function loadOrtApi(libraryPath: string): OrtApi {
   const library = koffi.load(libraryPath);
+  libraries.push(library);
   const getApiBase = library.func('void* OrtGetApiBase()');
   const base = getApiBase() as NullablePointer;
   if (base === null) throw new Error(`OrtGetApiBase returned NULL in ${libraryPath}`);

@@ -5,7 +5,7 @@
  * OrtValue may be released.
  */
 import { decodeBytesElements, elementByteSize, type Datatype } from '@nereid/protocol';
-import koffi from 'koffi';
+import { koffi } from './ffi.js';
 import { internal, invalidArg } from '../../../errors/server-error.js';
 import type { Tensor } from '../../../tensor/tensor.js';
 import { datatypeOfOnnx, onnxTypeCode, onnxTypeName, onnxTypeOf } from '../dtype-map.js';

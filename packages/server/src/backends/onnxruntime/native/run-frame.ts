@@ -5,7 +5,7 @@
  * Its address never moves (an explicit ArrayBuffer), so a run thread can use it while the main
  * thread goes on.
  */
-import koffi from 'koffi';
+import { koffi } from './ffi.js';
 import type { Pointer } from './ort-api.js';
 import type { OrtValues } from './ort-values.js';
 

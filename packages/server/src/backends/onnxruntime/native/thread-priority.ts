@@ -7,7 +7,7 @@
  * inherit the value. Elsewhere, or without the C library's gettid, nothing changes.
  */
 import { setPriority } from 'node:os';
-import koffi from 'koffi';
+import { koffi } from './ffi.js';
 
 /** The nice value run threads take: below the event loop, not starved by other processes' work. */
 export const RUN_THREAD_NICE = 10;
@@ -15,6 +15,7 @@ export const RUN_THREAD_NICE = 10;
 export function lowerThisThreadPriority(nice: number): void {
   if (process.platform !== 'linux' || nice <= 0) return;
   try {
+    // Called once per thread; the handle may go (libc itself stays loaded).
     const gettid = koffi.load('libc.so.6').func('int gettid()') as () => number;
     setPriority(gettid(), nice);
   } catch {
