@@ -30,6 +30,9 @@ export const NativeOp = {
 } as const;
 export type NativeOp = (typeof NativeOp)[keyof typeof NativeOp];
 
+/** The status slot's value when no call was made (an unknown op, or koffi refused the arguments). */
+export const NO_CALL = -1n;
+
 /** Most arguments any op takes. */
 export const MAX_ARGS = 8;
 

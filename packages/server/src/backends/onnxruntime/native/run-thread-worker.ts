@@ -7,7 +7,7 @@
 import { workerData } from 'node:worker_threads';
 import { ortApi, type OrtApi } from './ort-api.js';
 import { lowerThisThreadPriority } from './thread-priority.js';
-import { CONTROL, NativeOp, RunState, type RunThreadData } from './run-thread-protocol.js';
+import { CONTROL, NO_CALL, NativeOp, RunState, type RunThreadData } from './run-thread-protocol.js';
 
 const { control, nice } = workerData as RunThreadData;
 const state = new Int32Array(control, 0, 1);
@@ -25,7 +25,7 @@ function call(api: OrtApi, op: number): unknown {
     case NativeOp.CreateSessionFromArray:
       return api.CreateSessionFromArray(arg(0), arg(1), arg(2), arg(3), arg(4));
     default:
-      return -1n;
+      return NO_CALL;
   }
 }
 
@@ -42,7 +42,7 @@ for (;;) {
     status = (call(api, Number(slots[CONTROL.op])) as bigint | null) ?? 0n;
   } catch {
     // koffi refused the call (it cannot happen with the addresses the main thread writes).
-    status = -1n;
+    status = NO_CALL;
   }
   slots[CONTROL.status] = status;
   slots[CONTROL.startedAt] = startedAt;

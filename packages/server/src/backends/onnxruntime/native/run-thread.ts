@@ -20,6 +20,7 @@ import {
   CONTROL,
   CONTROL_BYTES,
   MAX_ARGS,
+  NO_CALL,
   RunState,
   type NativeOp,
   type RunThreadData,
@@ -97,12 +98,15 @@ class RunThread {
       this.#onFailure = undefined;
       this.#worker.unref();
     }
+    const status = slots[CONTROL.status] ?? 0n;
     const outcome: RunOutcome = {
-      status: BigInt.asUintN(64, slots[CONTROL.status] ?? 0n),
+      status: BigInt.asUintN(64, status),
       startedAtNs: slots[CONTROL.startedAt] ?? 0n,
       endedAtNs: slots[CONTROL.endedAt] ?? 0n,
     };
     Atomics.store(this.#state, 0, RunState.Idle);
+    // -1 is the thread's own "no call was made" (an unknown op, or koffi refused the arguments).
+    if (status === NO_CALL) throw new Error(`the run thread could not make native call ${call.op}`);
     return outcome;
   }
 
