@@ -10,7 +10,7 @@ import { setPriority } from 'node:os';
 import { koffi } from './ffi.js';
 
 /** The nice value run threads take: below the event loop, not starved by other processes' work. */
-export const RUN_THREAD_NICE = 10;
+export const RUN_THREAD_NICE = 5;
 
 export function lowerThisThreadPriority(nice: number): void {
   if (process.platform !== 'linux' || nice <= 0) return;
