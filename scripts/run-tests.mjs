@@ -6,6 +6,12 @@ import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 
+/** packages/<pkg>/dist/test/a/b.test.js → packages/<pkg>/test/a/b.test.ts */
+function sourceOf(pkg, file) {
+  const inDist = file.slice(join('packages', pkg, 'dist').length + 1);
+  return join('packages', pkg, inDist.replace(/\.js$/, '.ts'));
+}
+
 function collect(dir, out) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
@@ -18,7 +24,10 @@ function collect(dir, out) {
 const files = [];
 for (const pkg of readdirSync('packages')) {
   const testDir = join('packages', pkg, 'dist', 'test');
-  if (existsSync(testDir)) collect(testDir, files);
+  if (!existsSync(testDir)) continue;
+  // tsc never deletes outputs: a compiled test whose source is gone is stale, not a test.
+  const compiled = collect(testDir, []);
+  files.push(...compiled.filter((file) => existsSync(sourceOf(pkg, file))));
 }
 files.sort();
 if (files.length === 0) {
