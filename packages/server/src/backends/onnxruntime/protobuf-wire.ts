@@ -1,6 +1,7 @@
 /**
- * Just enough of the protobuf wire format to read and patch an ONNX ModelProto without a schema:
- * split a message into its fields, and encode the few field kinds a patch writes.
+ * Just enough of the protobuf wire format to build or edit an ONNX ModelProto without a schema:
+ * split a message into its fields, and encode the two field kinds a model needs (the engine's
+ * self-test model, the tests' and benchmarks' models).
  */
 
 /** One field of a message, as byte ranges into the message. */
@@ -63,9 +64,6 @@ export function payload(bytes: Uint8Array, field: WireField): Uint8Array {
 }
 
 /** The value of a varint field. */
-export function varintValue(bytes: Uint8Array, field: WireField): number {
-  return readVarint(bytes, field.valueStart)[0];
-}
 
 /** The UTF-8 string value of a length-delimited field. */
 export function stringValue(bytes: Uint8Array, field: WireField): string {

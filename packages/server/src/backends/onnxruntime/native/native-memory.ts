@@ -37,7 +37,7 @@ const mallocTrim = cFunction<MallocTrim>('int malloc_trim(size_t pad)');
 
 /**
  * Gives the heap memory freed by every thread's malloc arena back to the system. Loading a model on
- * a libuv thread leaves the file's bytes and its parsed protobuf freed but kept in that thread's
+ * a run thread leaves the file's bytes and its parsed protobuf freed but kept in that thread's
  * arena (~65 MiB kept for a 64 MiB model in the engine benchmark); called once a session is created.
  */
 export function releaseFreedHeap(): void {

@@ -90,9 +90,8 @@ export class NativeSession {
   readonly outputs: readonly TensorInfo[];
   readonly #session: Pointer;
   readonly #runOptions: Pointer;
-  /** NUL-terminated names, kept alive for as long as the session: Run reads them by address. */
-  readonly #names = new Map<string, Pointer>();
-  readonly #nameBuffers: Uint8Array[] = [];
+  /** NUL-terminated names and their addresses, alive as long as the session: Run reads them. */
+  readonly #names = new Map<string, { readonly bytes: Uint8Array; readonly address: Pointer }>();
   readonly #outputNames: readonly string[];
   readonly #placement = new RunPlacement();
   /** The frame inline runs reuse (see #inlineFrame). */
@@ -212,7 +211,6 @@ export class NativeSession {
       };
     } finally {
       frame.releaseValues(values);
-      borrowed.length = 0;
       this.#inflight -= 1;
       if (this.#inflight === 0) this.#drained?.();
     }
@@ -241,15 +239,14 @@ export class NativeSession {
   #internName(name: string): void {
     if (this.#names.has(name)) return;
     const bytes = cString(name);
-    this.#nameBuffers.push(bytes);
-    this.#names.set(name, koffi.address(bytes) as bigint);
+    this.#names.set(name, { bytes, address: koffi.address(bytes) as bigint });
   }
 
   #nameAddress(name: string): Pointer {
-    const address = this.#names.get(name);
+    const entry = this.#names.get(name);
     // Requests are checked against the model before they get here; a name it lacks is a bug upstream.
-    if (address === undefined) throw new Error(`the model has no tensor named '${name}'`);
-    return address;
+    if (entry === undefined) throw new Error(`the model has no tensor named '${name}'`);
+    return entry.address;
   }
 }
 

@@ -17,7 +17,7 @@ const STRING_TYPE = onnxTypeCode('string');
 /** Stands in for the data of empty tensors, which onnxruntime still wants an address for. */
 const EMPTY = new Uint8Array(new ArrayBuffer(8));
 
-/** Per-thread helpers that turn tensors into OrtValues and back. */
+/** The event-loop thread's helpers that turn tensors into OrtValues and back. */
 export class OrtValues {
   readonly #api: OrtApi;
   readonly #out = new OutSlot();

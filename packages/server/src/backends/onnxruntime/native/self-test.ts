@@ -10,7 +10,7 @@ import { encodeBytesElements } from '@nereid/protocol';
 import { encodeBytesField, encodeVarintField } from '../protobuf-wire.js';
 import type { SessionSettings } from '../session-options.js';
 import { planThreads } from '../thread-plan.js';
-import { ortApi } from './ort-api.js';
+import { ORT_API_VERSION, ortApi } from './ort-api.js';
 import { NativeSession } from './native-session.js';
 
 let ready: Promise<void> | undefined;
@@ -64,7 +64,7 @@ export async function selfTest(): Promise<string> {
   } finally {
     await session.release();
   }
-  return `ONNX Runtime ${api.version} (C API ${23}) from ${api.libraryPath}; self-test passed`;
+  return `ONNX Runtime ${api.version} (C API ${ORT_API_VERSION}) from ${api.libraryPath}; self-test passed`;
 }
 
 function expect(actual: string, wanted: string, what: string): void {
