@@ -7,5 +7,5 @@ export {
   typedView,
 } from './datatype.js';
 export type { Datatype, NumericTypedArray } from './datatype.js';
-export { encodeBytesElements, decodeBytesElements, BytesLayoutError } from './bytes-codec.js';
+export { encodeBytesElements, decodeBytesElements, BytesLayoutError, scanBytesElements, bytesElementStarts, bytesElementLength, type BytesScanProblem } from './bytes-codec.js';
 export { elementCount, formatShape } from './shape.js';

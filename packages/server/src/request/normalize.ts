@@ -1,9 +1,10 @@
-import { decodeBytesElements, elementCount, formatShape, isDatatype } from '@nereid/protocol';
+import { elementCount, scanBytesElements, type BytesScanProblem, formatShape, isDatatype } from '@nereid/protocol';
 import { invalidArg } from '../errors/index.js';
 import type { Parameters, Tensor } from '../tensor/tensor.js';
 import type { InferRequestInit, InputTensorInit } from './infer-request-init.js';
 import type { InferenceRequest, RequestedOutput } from './inference-request.js';
 import type { ModelSignature, TensorSpec } from './model-signature.js';
+import { MAX_REQUEST_STRING_ELEMENTS, tooManyStringElements } from './limits.js';
 import { readUnsignedParameter } from './parameters.js';
 
 /**
@@ -18,6 +19,7 @@ export function normalizeRequest(
 ): InferenceRequest {
   const prefix = `[request id: ${init.id === '' ? '<id_unknown>' : init.id}] `;
   checkInputNames(init, signature, prefix);
+  checkStringElementCount(init, signature, prefix);
   let batchSize = signature.maxBatchSize > 0 ? -1 : 1;
   const inputs: Tensor[] = [];
   for (const input of init.inputs) {
@@ -127,14 +129,8 @@ const IMPLICIT_BATCH_NOTE =
 function checkInputData(input: InputTensorInit, spec: TensorSpec, model: string, prefix: string): void {
   const count = elementCount(input.shape);
   if (spec.datatype === 'BYTES') {
-    try {
-      decodeBytesElements(input.data, count);
-    } catch (error) {
-      throw invalidArg(
-        `${prefix}input '${input.name}' for model '${model}': BYTES data ${(error as Error).message} ` +
-          `(shape ${formatShape(input.shape)} needs ${count} elements)`,
-      );
-    }
+    const problem = scanBytesElements(input.data, count);
+    if (problem !== undefined) throw invalidArg(prefix + bytesProblemText(problem, input.name, model, count));
     return;
   }
   const expected = count * spec.elementSize;
@@ -187,4 +183,36 @@ function resolveOutputs(init: InferRequestInit, signature: ModelSignature, prefi
     }
     return { name: output.name, classificationCount, parameters: output.parameters };
   });
+}
+
+/** Triton's wording for BYTES data that does not hold the shape's element count. */
+function bytesProblemText(problem: BytesScanProblem, name: string, model: string, expected: number): string {
+  const input = `inference input '${name}' for model '${model}'`;
+  switch (problem.kind) {
+    case 'too-many':
+      return `unexpected number of string elements ${problem.found} for ${input}, expecting ${expected}`;
+    case 'too-few':
+      return `expected ${expected} string elements for ${input}, got ${problem.found}`;
+    case 'truncated-prefix':
+      return `element byte size indicator exceeds the end of the buffer for ${input} (element ${problem.element})`;
+    case 'truncated-element':
+      return (
+        `incomplete string data for ${input}: element ${problem.element} declares ${problem.length} bytes ` +
+        `but only ${problem.available} remain`
+      );
+  }
+}
+
+/** Bounds the BYTES elements of the whole request from the shapes, before any per-element work. */
+function checkStringElementCount(init: InferRequestInit, signature: ModelSignature, prefix: string): void {
+  let total = 0;
+  for (const input of init.inputs) {
+    if (input.datatype !== 'BYTES') continue;
+    let count = 1;
+    for (const dim of input.shape) count *= Math.max(0, dim);
+    total += count;
+  }
+  if (total > MAX_REQUEST_STRING_ELEMENTS) {
+    throw tooManyStringElements(total, signature.modelName, prefix);
+  }
 }

@@ -13,6 +13,7 @@ import { ServerError } from '../../../src/errors/index.js';
 import type { InferRequestInit, InputTensorInit } from '../../../src/request/infer-request-init.js';
 import { buildModelSignature } from '../../../src/request/model-signature.js';
 import { normalizeRequest } from '../../../src/request/normalize.js';
+import { MAX_REQUEST_STRING_ELEMENTS } from '../../../src/request/limits.js';
 
 const signature = buildModelSignature(
   create(ModelConfigSchema, {
@@ -81,7 +82,24 @@ test('BYTES inputs must hold exactly the elements their shape says', () => {
   const ok = { name: 'TEXT', datatype: 'BYTES', shape: [1, 2], data: two, parameters: {} };
   normalizeRequest(request([int32Input('INPUT0', [1, 16]), int32Input('INPUT1', [1, 4, 4]), ok]), signature, 1);
   const three = { ...ok, shape: [1, 3] };
-  rejects(request([int32Input('INPUT0', [1, 16]), int32Input('INPUT1', [1, 4, 4]), three]), /input 'TEXT' for model 'simple': BYTES data holds 2 elements, expected 3/);
+  const base = [int32Input('INPUT0', [1, 16]), int32Input('INPUT1', [1, 4, 4])];
+  rejects(request([...base, three]), /expected 3 string elements for inference input 'TEXT' for model 'simple', got 2$/);
+  const one = { ...ok, shape: [1, 1] };
+  rejects(
+    request([...base, one]),
+    /unexpected number of string elements 2 for inference input 'TEXT' for model 'simple', expecting 1$/,
+  );
+  const cut = { ...ok, data: two.subarray(0, two.length - 1) };
+  rejects(request([...base, cut]), /incomplete string data for inference input 'TEXT' for model 'simple'/);
+});
+
+test('a request may hold at most MAX_REQUEST_STRING_ELEMENTS BYTES elements, checked from the shapes', () => {
+  // No data at all: the count is refused before any element is looked at.
+  const huge = { name: 'TEXT', datatype: 'BYTES', shape: [1, MAX_REQUEST_STRING_ELEMENTS + 1], data: new Uint8Array(0), parameters: {} };
+  rejects(
+    request([int32Input('INPUT0', [1, 16]), int32Input('INPUT1', [1, 4, 4]), huge]),
+    new RegExp(`holds ${MAX_REQUEST_STRING_ELEMENTS + 1} BYTES elements, more than the ${MAX_REQUEST_STRING_ELEMENTS}`),
+  );
 });
 
 test('requested outputs: unknown names, duplicates and classification counts are checked', () => {

@@ -7,6 +7,7 @@
  */
 import { koffi } from './ffi.js';
 import type { Pointer } from './ort-api.js';
+import { registerTrimmer } from '../../../util/memory-relief.js';
 
 type Memcpy = (destination: Uint8Array, source: Pointer, length: number) => unknown;
 type MallocTrim = (pad: number) => unknown;
@@ -43,6 +44,7 @@ const mallocTrim = cFunction<MallocTrim>('int malloc_trim(size_t pad)');
 export function releaseFreedHeap(): void {
   mallocTrim?.(0);
 }
+registerTrimmer(releaseFreedHeap);
 
 /** Copies `length` bytes at `source` into `destination` (which must hold them). */
 export function copyFromNative(destination: Uint8Array, source: Pointer, length: number): void {

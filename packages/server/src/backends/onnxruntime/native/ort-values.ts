@@ -4,7 +4,7 @@
  * and non-UTF-8 bytes survive. Outputs are copied out into wire-layout Buffers, after which their
  * OrtValue may be released.
  */
-import { decodeBytesElements, elementByteSize, type Datatype } from '@nereid/protocol';
+import { bytesElementLength, bytesElementStarts, elementByteSize, scanBytesElements, type Datatype } from '@nereid/protocol';
 import { koffi } from './ffi.js';
 import { internal, invalidArg } from '../../../errors/server-error.js';
 import type { Tensor } from '../../../tensor/tensor.js';
@@ -118,17 +118,24 @@ export class OrtValues {
     const api = this.#api;
     check(api, api.GetStringTensorDataLength(value, this.#out.arg));
     const total = this.#out.size();
-    const content = Buffer.allocUnsafe(Math.max(1, total));
-    const offsets = new BigUint64Array(new ArrayBuffer(8 * Math.max(1, count)), 0, count);
-    if (count > 0) check(api, api.GetStringTensorContent(value, content, total, offsets, count));
     const wire = Buffer.allocUnsafe(4 * count + total);
+    if (count === 0) return wire;
+    const offsets = new BigUint64Array(new ArrayBuffer(8 * count));
+    // The content lands at the end of `wire`; each element then moves left to its place behind its
+    // length prefix (never over an element not yet moved), so no per-element buffer is made.
+    const contentAt = 4 * count;
+    check(api, api.GetStringTensorContent(value, wire.subarray(contentAt), total, offsets, count));
+    // Read as 32-bit halves: a BigUint64Array read would allocate a bigint per element.
+    const halves = new Uint32Array(offsets.buffer);
+    const starts = new Float64Array(count);
+    for (let i = 0; i < count; i++) starts[i] = halves[2 * i]! + halves[2 * i + 1]! * 0x100000000;
     let at = 0;
     for (let i = 0; i < count; i++) {
-      const start = Number(offsets[i]);
-      const end = i + 1 < count ? Number(offsets[i + 1]) : total;
-      wire.writeUInt32LE(end - start, at);
-      content.copy(wire, at + 4, start, end);
-      at += 4 + end - start;
+      const start = starts[i]!;
+      const length = (i + 1 < count ? starts[i + 1]! : total) - start;
+      wire.writeUInt32LE(length, at);
+      moveBytes(wire, at + 4, contentAt + start, length);
+      at += 4 + length;
     }
     return wire;
   }
@@ -137,17 +144,15 @@ export class OrtValues {
     const api = this.#api;
     let count = 1;
     for (let i = 0; i < rank; i++) count *= Number(shape[i]);
-    let elements: Uint8Array[];
-    try {
-      elements = decodeBytesElements(tensor.data, count);
-    } catch (error) {
-      throw invalidArg(`input '${tensor.name}': malformed BYTES data: ${(error as Error).message}`);
+    const data = tensor.data;
+    // The request layer checked the layout; checked again because a run must never read past it.
+    if (scanBytesElements(data, count) !== undefined) {
+      throw invalidArg(`input '${tensor.name}': BYTES data does not hold ${count} elements`);
     }
     check(api, api.CreateTensorAsOrtValue(this.#allocator, shape, rank, STRING_TYPE, this.#out.arg));
     const value = this.#out.pointer();
     try {
-      if (elements.every((element) => element.indexOf(0) === -1)) this.#fillText(value, elements);
-      else this.#fillBytes(value, elements);
+      if (count > 0) this.#fillStrings(value, data, count);
     } catch (error) {
       api.ReleaseValue(value);
       throw error;
@@ -155,29 +160,59 @@ export class OrtValues {
     return value;
   }
 
-  /** Elements without NUL: one call, from NUL-terminated copies laid end to end. */
-  #fillText(value: Pointer, elements: readonly Uint8Array[]): void {
-    if (elements.length === 0) return;
-    const size = elements.reduce((sum, element) => sum + element.byteLength + 1, 0);
-    const text = new Uint8Array(new ArrayBuffer(size));
-    const pointers = new BigUint64Array(new ArrayBuffer(8 * elements.length));
+  /**
+   * Fills a string tensor from wire-layout `data`. The common case (no element holds a NUL) is one
+   * call: a copy of the wire bytes whose length prefixes become the NUL terminators of the element
+   * before them. Elements holding NUL are written one by one into buffers onnxruntime sizes.
+   */
+  #fillStrings(value: Pointer, data: Uint8Array, count: number): void {
+    const starts = bytesElementStarts(data, count);
+    const text = new Uint8Array(new ArrayBuffer(data.byteLength + 1));
+    text.set(data);
+    // Prefix bytes set non-zero first, so a zero left in `text` can only be inside an element.
+    for (let i = 0; i < count; i++) {
+      const start = starts[i]!;
+      text[start - 4] = 1;
+      text[start - 3] = 1;
+      text[start - 2] = 1;
+      text[start - 1] = 1;
+    }
+    if (text.subarray(0, data.byteLength).indexOf(0) !== -1) {
+      this.#fillWithNuls(value, data, starts);
+      return;
+    }
+    const pointers = new BigUint64Array(new ArrayBuffer(8 * count));
+    const halves = new Uint32Array(pointers.buffer);
     const base = koffi.address(text) as bigint;
-    let at = 0;
-    elements.forEach((element, i) => {
-      text.set(element, at);
-      pointers[i] = base + BigInt(at);
-      at += element.byteLength + 1;
-    });
-    check(this.#api, this.#api.FillStringTensor(value, pointers, elements.length));
+    const baseLow = Number(base & 0xffffffffn);
+    const baseHigh = Number(base >> 32n);
+    for (let i = 0; i < count; i++) {
+      const start = starts[i]!;
+      text[start + bytesElementLength(data, start)] = 0;
+      const low = baseLow + start;
+      halves[2 * i] = low >>> 0;
+      halves[2 * i + 1] = baseHigh + Math.floor(low / 0x100000000);
+    }
+    check(this.#api, this.#api.FillStringTensor(value, pointers, count));
   }
 
-  /** Elements with NUL bytes: each written into the buffer onnxruntime sizes for it. */
-  #fillBytes(value: Pointer, elements: readonly Uint8Array[]): void {
-    elements.forEach((element, i) => {
-      check(this.#api, this.#api.GetResizedStringTensorElementBuffer(value, i, element.byteLength, this.#out.arg));
-      copyToNative(this.#out.pointer(), element);
-    });
+  #fillWithNuls(value: Pointer, data: Uint8Array, starts: Uint32Array): void {
+    for (let i = 0; i < starts.length; i++) {
+      const start = starts[i]!;
+      const length = bytesElementLength(data, start);
+      check(this.#api, this.#api.GetResizedStringTensorElementBuffer(value, i, length, this.#out.arg));
+      copyToNative(this.#out.pointer(), data.subarray(start, start + length));
+    }
   }
+}
+
+/** Copies `length` bytes within `buffer` from `from` to `to` (to <= from); short runs by hand. */
+function moveBytes(buffer: Uint8Array, to: number, from: number, length: number): void {
+  if (length > 32) {
+    buffer.copyWithin(to, from, from + length);
+    return;
+  }
+  for (let k = 0; k < length; k++) buffer[to + k] = buffer[from + k]!;
 }
 
 /** Bytes at an offset their element type can be read from (copied when they are not). */

@@ -1,4 +1,5 @@
 import { elementByteSize } from '@nereid/protocol';
+import { MAX_REQUEST_STRING_ELEMENTS } from '../../../request/limits.js';
 import { invalidArg, type ServerError } from '../../../errors/index.js';
 import type { InferRequestInit, InputTensorInit, RequestedOutputInit } from '../../../request/infer-request-init.js';
 import type { ParameterValue, Parameters } from '../../../tensor/tensor.js';
@@ -235,6 +236,11 @@ function jsonInputData(name: string, datatype: string, count: number, data: Json
   if (count === 0) return EMPTY_DATA;
   const checked = jsonInputDatatype(name, datatype);
   if (checked !== 'BYTES') checkJsonInputSize(name, count * elementByteSize(checked), maxInputSize);
+  else if (count > MAX_REQUEST_STRING_ELEMENTS) {
+    throw invalidArg(
+      `input '${name}' holds ${count} BYTES elements, more than the ${MAX_REQUEST_STRING_ELEMENTS} a request may hold`,
+    );
+  }
   const leaves = flattenData(data);
   if (checked === 'BYTES') checkJsonInputSize(name, bytesLeavesSize(leaves), maxInputSize);
   if (leaves.length !== count) {

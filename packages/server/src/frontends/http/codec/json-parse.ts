@@ -19,8 +19,6 @@ export interface JsonObject {
   [key: string]: JsonValue;
 }
 
-/** An integer literal with 16+ digits, outside fractions and exponents: maybe beyond 2^53. */
-const LONG_INTEGER = /(?<![\d.eE+-])-?\d{16,}(?![\d.eE])/;
 const MAX_DEPTH = 1_000;
 const INT64_MIN = -(2n ** 63n);
 const UINT64_MAX = 2n ** 64n - 1n;
@@ -30,7 +28,7 @@ export function parseJson(bytes: Uint8Array): JsonValue {
   const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (isUtf8(buffer)) {
     const text = buffer.toString('utf8');
-    if (!LONG_INTEGER.test(text)) {
+    if (!hasLongInteger(text)) {
       try {
         return JSON.parse(text) as JsonValue;
       } catch {
@@ -39,6 +37,33 @@ export function parseJson(bytes: Uint8Array): JsonValue {
     }
   }
   return new ExactJsonParser(buffer).parseDocument();
+}
+
+/**
+ * Whether the text holds an integer literal of 16+ digits (maybe beyond 2^53) outside fractions and
+ * exponents. A plain scan: a regular expression over a 10-million-digit literal overflows the stack.
+ */
+function hasLongInteger(text: string): boolean {
+  const n = text.length;
+  let i = 0;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) {
+      i++;
+      continue;
+    }
+    const start = i;
+    while (i < n && isDigit(text.charCodeAt(i))) i++;
+    if (i - start < 16) continue;
+    const before = start > 0 ? text.charCodeAt(start - 1) : 0;
+    const signed = before === 0x2d;
+    const lead = signed ? (start > 1 ? text.charCodeAt(start - 2) : 0) : before;
+    const after = i < n ? text.charCodeAt(i) : 0;
+    const leadOk = !(isDigit(lead) || lead === 0x2e || lead === 0x65 || lead === 0x45 || lead === 0x2b || (!signed && lead === 0x2d));
+    const afterOk = after !== 0x2e && after !== 0x65 && after !== 0x45;
+    if (leadOk && afterOk) return true;
+  }
+  return false;
 }
 
 class ExactJsonParser {

@@ -1,6 +1,7 @@
-import { isUtf8 } from 'node:buffer';
 import {
-  decodeBytesElements,
+  bytesElementLength,
+  bytesElementStarts,
+  scanBytesElements,
   elementByteSize,
   isDatatype,
   typedView,
@@ -230,21 +231,85 @@ export function writeJsonData(
 }
 
 function writeBytesData(sink: JsonSink, outputName: string, elementCount: number, data: Uint8Array): void {
-  let elements: Uint8Array[];
-  try {
-    elements = decodeBytesElements(data, elementCount);
-  } catch {
+  if (scanBytesElements(data, elementCount) !== undefined) {
     throw internal(`output tensor shape does not match size of output for '${outputName}'`);
   }
-  sink.text('[');
-  for (let i = 0; i < elements.length; i++) {
-    const element = elements[i] as Uint8Array;
-    if (i > 0) sink.text(',');
-    const buffer = Buffer.from(element.buffer, element.byteOffset, element.byteLength);
-    if (isUtf8(buffer)) sink.text(JSON.stringify(buffer.toString('utf8')));
-    else sink.raw(escapeRawString(buffer));
+  sink.raw(bytesJsonArray(data, elementCount));
+}
+
+/**
+ * A BYTES tensor as a JSON array of string literals, written straight into one buffer (a response
+ * may hold millions of elements: no per-element string or view). Bytes go out as they are, escaped
+ * as Triton's RapidJSON writer does (quote, backslash, control characters); non-UTF-8 stays exact.
+ */
+function bytesJsonArray(data: Uint8Array, count: number): Buffer {
+  const starts = bytesElementStarts(data, count);
+  let size = 2 + Math.max(0, count - 1);
+  for (let i = 0; i < count; i++) {
+    const start = starts[i]!;
+    const end = start + bytesElementLength(data, start);
+    size += 2 + end - start;
+    for (let k = start; k < end; k++) size += ESCAPE_GROWTH[data[k]!]!;
   }
-  sink.text(']');
+  const out = Buffer.allocUnsafe(size);
+  let o = 0;
+  out[o++] = 0x5b;
+  for (let i = 0; i < count; i++) {
+    if (i > 0) out[o++] = 0x2c;
+    const start = starts[i]!;
+    o = writeStringLiteral(out, o, data, start, start + bytesElementLength(data, start));
+  }
+  out[o++] = 0x5d;
+  return out;
+}
+
+/** The letter of a two-character escape (\\b \\t \\n \\f \\r) by byte value; 0 when there is none. */
+const SHORT_ESCAPE = (() => {
+  const letters = new Uint8Array(256);
+  letters[0x08] = 0x62;
+  letters[0x09] = 0x74;
+  letters[0x0a] = 0x6e;
+  letters[0x0c] = 0x66;
+  letters[0x0d] = 0x72;
+  letters[0x22] = 0x22;
+  letters[0x5c] = 0x5c;
+  return letters;
+})();
+
+/** Extra bytes each byte value takes once escaped: 1 for a two-character escape, 5 for \\u00XX. */
+const ESCAPE_GROWTH = (() => {
+  const growth = new Uint8Array(256);
+  for (let c = 0; c < 0x20; c++) growth[c] = SHORT_ESCAPE[c] === 0 ? 5 : 1;
+  growth[0x22] = 1;
+  growth[0x5c] = 1;
+  return growth;
+})();
+
+const HEX = '0123456789ABCDEF';
+
+/** Writes bytes[start, end) as a JSON string literal at `o`; returns the offset after it. */
+function writeStringLiteral(out: Uint8Array, o: number, bytes: Uint8Array, start: number, end: number): number {
+  out[o++] = 0x22;
+  for (let k = start; k < end; k++) {
+    const c = bytes[k]!;
+    if (ESCAPE_GROWTH[c] === 0) {
+      out[o++] = c;
+    } else {
+      const short = SHORT_ESCAPE[c]!;
+      out[o++] = 0x5c;
+      if (short !== 0) {
+        out[o++] = short;
+      } else {
+        out[o++] = 0x75; // u00XX
+        out[o++] = 0x30;
+        out[o++] = 0x30;
+        out[o++] = HEX.charCodeAt(c >> 4);
+        out[o++] = HEX.charCodeAt(c & 15);
+      }
+    }
+  }
+  out[o++] = 0x22;
+  return o;
 }
 
 /**
@@ -253,27 +318,6 @@ function writeBytesData(sink: JsonSink, outputName: string, elementCount: number
  */
 export function escapeRawString(bytes: Uint8Array): Uint8Array {
   const out = Buffer.allocUnsafe(bytes.byteLength * 6 + 2);
-  let o = 0;
-  out[o++] = 0x22;
-  for (let i = 0; i < bytes.byteLength; i++) {
-    const c = bytes[i] as number;
-    if (c === 0x22 || c === 0x5c) {
-      out[o++] = 0x5c;
-      out[o++] = c;
-    } else if (c < 0x20) {
-      const short = SHORT_ESCAPES[c];
-      if (short !== undefined) {
-        out[o++] = 0x5c;
-        out[o++] = short;
-      } else {
-        o += out.write(`\\u00${c.toString(16).toUpperCase().padStart(2, '0')}`, o, 'latin1');
-      }
-    } else {
-      out[o++] = c;
-    }
-  }
-  out[o++] = 0x22;
-  return out.subarray(0, o);
+  return out.subarray(0, writeStringLiteral(out, 0, bytes, 0, bytes.byteLength));
 }
 
-const SHORT_ESCAPES: Readonly<Record<number, number>> = { 0x08: 0x62, 0x09: 0x74, 0x0a: 0x6e, 0x0c: 0x66, 0x0d: 0x72 };

@@ -4,10 +4,14 @@ import { unsupported } from '../../../errors/index.js';
 import { MAX_BINARY_BODY, binaryBodyTooLarge, jsonTooLarge, rawInputTooLarge, readBody } from '../body.js';
 import { INFERENCE_HEADER, decodeRawInferRequest, inferenceHeaderLength } from '../codec/binary-infer.js';
 import { encodeInferResponse, type EncodedInferResponse } from '../codec/infer-response.js';
-import { decodeInferRequest, type DecodedInferRequest } from '../codec/json-infer.js';
+import { decodeInferRequest, type DecodedInferRequest, type OutputPlan } from '../codec/json-infer.js';
+import { OFFLOAD_JSON_BYTES, OFFLOAD_JSON_ELEMENTS, codecPoolFor } from '../codec-worker/codec-pool.js';
+import type { InferResponse } from '../../../request/infer-response.js';
+import { elementCount } from '@nereid/protocol';
 import { parseJson } from '../codec/json-parse.js';
 import { compressBody, decompressBody, requestCompression, responseCompression } from '../compression.js';
 import type { HttpContext } from '../context.js';
+import { noteRequestBytes } from '../../../util/memory-relief.js';
 import { BINARY_TYPE, JSON_TYPE, sendChunks, sendError } from '../reply.js';
 
 /**
@@ -31,26 +35,47 @@ export async function handleInfer(
   const limit = http.options.maxInputSize;
   let body = await readInferBody(req, headerValue, limit);
   if (compression !== 'identity') body = await decompressBody(body, limit);
-  const decoded = decodeInferBody(http, model, version, body, headerValue);
+  const bodyLength = body.length;
+  const decoded = await decodeInferBody(http, model, version, body, headerValue);
   const response = await http.core.infer(decoded.init, { signal: disconnectSignal(req.socket) });
-  const encoded = encodeInferResponse(response, decoded.plan);
+  const encoded =
+    jsonElementCount(response, decoded.plan) > OFFLOAD_JSON_ELEMENTS
+      ? await codecPoolFor(http.options.maxInputSize).encode(response, decoded.plan)
+      : encodeInferResponse(response, decoded.plan);
   await sendInferResponse(req, res, encoded);
+  noteRequestBytes(bodyLength + encoded.byteLength);
 }
 
-/** Splits and decodes a (decompressed) body; header length 0 selects the raw binary form. */
-export function decodeInferBody(
+/**
+ * Splits and decodes a (decompressed) body; header length 0 selects the raw binary form. A large JSON
+ * part is decoded on a codec worker (the body is handed over: the caller must not read it again).
+ */
+export async function decodeInferBody(
   http: HttpContext,
   model: string,
   version: string,
   body: Buffer,
   headerValue: string | undefined,
-): DecodedInferRequest {
+): Promise<DecodedInferRequest> {
   const headerLength = inferenceHeaderLength(headerValue, body.length);
   if (headerLength === 0) return decodeRawInferRequest(http.core, model, version, body);
   const limit = http.options.maxInputSize;
   if (headerLength > limit) throw jsonTooLarge(limit)(headerLength);
+  if (headerLength > OFFLOAD_JSON_BYTES) {
+    return codecPoolFor(limit).decode(model, version, body, headerLength, limit);
+  }
   const header = parseJson(body.subarray(0, headerLength));
   return decodeInferRequest(model, version, header, body.subarray(headerLength), { maxInputSize: limit });
+}
+
+/** How many elements the response writes as JSON text (outputs not sent as binary). */
+function jsonElementCount(response: InferResponse, plan: OutputPlan): number {
+  let count = 0;
+  for (const output of response.outputs) {
+    if ((plan.named?.get(output.name) ?? plan.defaultKind) !== 'json') continue;
+    count += output.datatype === 'BYTES' ? elementCount(output.shape) : output.data.byteLength / 4;
+  }
+  return count;
 }
 
 function singleHeader(headers: IncomingHttpHeaders, name: string): string | undefined {
@@ -65,8 +90,9 @@ function singleHeader(headers: IncomingHttpHeaders, name: string): string | unde
  */
 function readInferBody(req: IncomingMessage, headerValue: string | undefined, limit: number): Promise<Buffer> {
   if (headerValue === undefined) return readBody(req, limit, jsonTooLarge(limit));
-  if (Number(headerValue.trim()) === 0) return readBody(req, limit, rawInputTooLarge(limit));
-  return readBody(req, MAX_BINARY_BODY, binaryBodyTooLarge);
+  const headerLength = Number(headerValue.trim());
+  if (headerLength === 0) return readBody(req, limit, rawInputTooLarge(limit), 0);
+  return readBody(req, MAX_BINARY_BODY, binaryBodyTooLarge, Number.isSafeInteger(headerLength) ? headerLength : undefined);
 }
 
 /**

@@ -1,0 +1,48 @@
+import type { InferResponse } from '../../../request/infer-response.js';
+import type { ErrorCode } from '../../../errors/index.js';
+import type { DecodedInferRequest, OutputPlan } from '../codec/json-infer.js';
+import type { EncodedInferResponse } from '../codec/infer-response.js';
+
+/** Messages between the main thread and a codec worker (see codec-pool.ts). */
+
+export interface DecodeJob {
+  readonly kind: 'decode';
+  readonly id: number;
+  readonly model: string;
+  readonly version: string;
+  /** The whole (inflated) body; the JSON header is its first `headerLength` bytes. */
+  readonly body: Uint8Array;
+  readonly headerLength: number;
+  readonly maxInputSize: number;
+}
+
+export interface EncodeJob {
+  readonly kind: 'encode';
+  readonly id: number;
+  readonly response: InferResponse;
+  readonly plan: OutputPlan;
+}
+
+export type CodecJob = DecodeJob | EncodeJob;
+/** A job before the pool numbers it. */
+export type CodecJobBody = Omit<DecodeJob, 'id'> | Omit<EncodeJob, 'id'>;
+
+export type CodecReply =
+  | { readonly id: number; readonly decoded: DecodedInferRequest }
+  | { readonly id: number; readonly encoded: EncodedInferResponse }
+  | { readonly id: number; readonly error: { readonly code: ErrorCode; readonly message: string } };
+
+/**
+ * The ArrayBuffers worth moving rather than copying: large ones that belong to `views` alone as far
+ * as the sender knows (Node's small-buffer pool is 8 KiB, so never among them).
+ */
+export function transferables(views: Iterable<Uint8Array>): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  for (const view of views) {
+    const buffer = view.buffer;
+    if (buffer instanceof ArrayBuffer && buffer.byteLength >= TRANSFER_MIN_BYTES) buffers.add(buffer);
+  }
+  return [...buffers];
+}
+
+const TRANSFER_MIN_BYTES = 64 * 1024;
