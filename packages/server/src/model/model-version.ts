@@ -1,7 +1,8 @@
-import { access, readFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
 import type { Backend, BackendModel } from '../backends/backend.js';
+import { readModelFile } from '../config/model-file.js';
 import { normalizeModelConfig } from '../config/normalize.js';
 import { validateModelConfig } from '../config/validate.js';
 import { invalidArg, toServerError } from '../errors/index.js';
@@ -146,10 +147,7 @@ async function readLabels(config: ModelConfig, modelDir: string): Promise<Map<st
   const labels = new Map<string, string[]>();
   for (const output of config.output) {
     if (output.labelFilename === '') continue;
-    const path = join(modelDir, output.labelFilename);
-    const text = await readFile(path, 'utf8').catch(() => {
-      throw invalidArg(`unable to read label file '${path}' of output '${output.name}' of model '${config.name}'`);
-    });
+    const text = await readModelFile(modelDir, output.labelFilename, `label file of output '${output.name}'`);
     labels.set(output.name, text.split(/\r?\n/).filter((line, i, all) => line !== '' || i < all.length - 1));
   }
   return labels;
