@@ -21,7 +21,8 @@ import { createInstances, type ModelInstance } from './instances.js';
 
 export interface ModelVersionLoadOptions {
   readonly modelName: string;
-  readonly version: number;
+  /** int64, exact: its folder is `<modelDir>/<version>`. */
+  readonly version: bigint;
   readonly modelDir: string;
   /** Configuration with name, backend, platform and default_model_filename resolved. */
   readonly config: ModelConfig;
@@ -40,7 +41,7 @@ const NO_GPUS: readonly number[] = [];
  */
 export class ModelVersion {
   readonly name: string;
-  readonly version: number;
+  readonly version: bigint;
   readonly config: ModelConfig;
   readonly signature: ModelSignature;
   readonly #backendModel: BackendModel;
