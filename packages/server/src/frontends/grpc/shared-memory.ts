@@ -19,7 +19,7 @@ import {
 } from '@nereid/protocol/generated/grpc_service_pb';
 import type { InferenceCore } from '../../core/types.js';
 import { invalidArg } from '../../errors/index.js';
-import { checkCudaRegistration } from '../../shm/cuda-registration.js';
+import { checkCudaRegistration } from '../cuda-registration.js';
 
 /**
  * The shared-memory extension over gRPC: status answers a map keyed by region name; register and

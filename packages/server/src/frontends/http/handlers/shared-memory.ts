@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { invalidArg } from '../../../errors/index.js';
 import { jsonTooLarge, readBody } from '../body.js';
-import { checkCudaRegistration, decodeCudaHandle } from '../../../shm/cuda-registration.js';
+import { checkCudaRegistration, decodeCudaHandle } from '../../cuda-registration.js';
 import { NOT_STRING, NOT_UINT, asSize, asString, isUInt, member } from '../codec/json-fields.js';
 import { JsonBytes, parseJson, type JsonValue } from '../codec/json-parse.js';
 import type { HttpContext } from '../context.js';

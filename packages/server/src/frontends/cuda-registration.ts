@@ -1,9 +1,10 @@
 import { invalidArg } from '../errors/index.js';
 
 /**
- * Argument checks for CUDA shared-memory registration, done before the core answers that CUDA
- * memory is unsupported, so a client learns about a malformed request the way Triton tells it
- * (shared_memory_manager.cc / http_server.cc), not only that the server has no GPU.
+ * Argument checks for CUDA shared-memory registration, shared by the HTTP and gRPC frontends and
+ * done before the core answers that CUDA memory is unsupported, so a client learns about a
+ * malformed request the way Triton tells it (shared_memory_manager.cc / http_server.cc), not only
+ * that the server has no GPU.
  */
 
 /** Bytes of a serialized cudaIpcMemHandle_t (CUDA_IPC_HANDLE_SIZE). */
