@@ -47,7 +47,7 @@ async function loadVersion(repository: string): Promise<ModelVersion> {
   const backend = resolveBackend(config, MODEL, await readdir(join(modelDir, '1')), defaultBackends());
   return ModelVersion.load({
     modelName: MODEL,
-    version: 1,
+    version: 1n,
     modelDir,
     config,
     backend,

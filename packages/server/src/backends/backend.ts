@@ -25,7 +25,8 @@ export interface Backend {
 
 export interface BackendLoadContext {
   readonly modelName: string;
-  readonly version: number;
+  /** int64, exact. */
+  readonly version: bigint;
   /** `<repository>/<model>` */
   readonly modelDir: string;
   /** `<repository>/<model>/<version>` */

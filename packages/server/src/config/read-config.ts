@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { ModelConfigSchema } from '@nereid/protocol/generated/model_config_pb';
 import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
-import { internal, notFound } from '../errors/index.js';
+import { readModelFile } from './model-file.js';
 import { parseTextProto } from './pbtxt/parser.js';
 import { printTextProto } from './pbtxt/printer.js';
 
@@ -13,17 +13,13 @@ export function parseModelConfig(text: string, fileName: string): ModelConfig {
   return parseTextProto(ModelConfigSchema, text, { fileName });
 }
 
-/** Reads and parses a config.pbtxt; a missing file is NOT_FOUND, other read failures INTERNAL. */
+/**
+ * Reads and parses a config.pbtxt, which must be a regular file inside its folder (links resolved):
+ * a missing file is NOT_FOUND, one leading outside the folder INVALID_ARG, other read failures
+ * INTERNAL.
+ */
 export async function readModelConfigFile(path: string): Promise<ModelConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw notFound(`model configuration file '${path}' does not exist`);
-    const reason = error instanceof Error ? error.message : String(error);
-    throw internal(`failed to read model configuration file '${path}': ${reason}`, error);
-  }
+  const text = await readModelFile(dirname(path), basename(path), 'model configuration file');
   return parseModelConfig(text, path);
 }
 

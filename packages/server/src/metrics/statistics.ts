@@ -37,7 +37,7 @@ export class ModelStatisticsRecorder {
   };
   readonly #batches = new Map<number, InferBatchStatistics>();
 
-  constructor(name: string, version: number) {
+  constructor(name: string, version: bigint) {
     this.#name = name;
     this.#version = String(version);
   }

@@ -1,7 +1,8 @@
-import { access, readFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
 import type { Backend, BackendModel } from '../backends/backend.js';
+import { readModelFile } from '../config/model-file.js';
 import { normalizeModelConfig } from '../config/normalize.js';
 import { validateModelConfig } from '../config/validate.js';
 import { invalidArg, toServerError } from '../errors/index.js';
@@ -20,7 +21,8 @@ import { createInstances, type ModelInstance } from './instances.js';
 
 export interface ModelVersionLoadOptions {
   readonly modelName: string;
-  readonly version: number;
+  /** int64, exact: its folder is `<modelDir>/<version>`. */
+  readonly version: bigint;
   readonly modelDir: string;
   /** Configuration with name, backend, platform and default_model_filename resolved. */
   readonly config: ModelConfig;
@@ -39,7 +41,7 @@ const NO_GPUS: readonly number[] = [];
  */
 export class ModelVersion {
   readonly name: string;
-  readonly version: number;
+  readonly version: bigint;
   readonly config: ModelConfig;
   readonly signature: ModelSignature;
   readonly #backendModel: BackendModel;
@@ -146,10 +148,7 @@ async function readLabels(config: ModelConfig, modelDir: string): Promise<Map<st
   const labels = new Map<string, string[]>();
   for (const output of config.output) {
     if (output.labelFilename === '') continue;
-    const path = join(modelDir, output.labelFilename);
-    const text = await readFile(path, 'utf8').catch(() => {
-      throw invalidArg(`unable to read label file '${path}' of output '${output.name}' of model '${config.name}'`);
-    });
+    const text = await readModelFile(modelDir, output.labelFilename, `label file of output '${output.name}'`);
     labels.set(output.name, text.split(/\r?\n/).filter((line, i, all) => line !== '' || i < all.length - 1));
   }
   return labels;

@@ -41,20 +41,38 @@ export async function scanRepositories(repositories: readonly string[]): Promise
   return { models, duplicates };
 }
 
+/** Versions are int64 in Triton (model_config.proto, std::stoll on folder names). */
+const INT64_MAX = 2n ** 63n - 1n;
+
 /**
  * Version folders of a model: names made only of digits, not starting with 0 (Triton ignores the
- * rest), ascending.
+ * rest), ascending. Versions are bigints so that every int64 stays exact and distinct (a JS number
+ * would merge 9007199254740992 and 9007199254740993); a folder past int64 is skipped and reported
+ * to `skip`, and the model's other versions still load.
  */
-export async function listVersions(modelDir: string): Promise<number[]> {
+export async function listVersions(
+  modelDir: string,
+  skip: (message: string) => void = () => {},
+): Promise<bigint[]> {
   const entries = await readdir(modelDir, { withFileTypes: true });
-  const versions: number[] = [];
+  const versions: bigint[] = [];
   for (const entry of entries) {
     if (!/^[1-9][0-9]*$/.test(entry.name)) continue;
     if (entry.isDirectory() || (entry.isSymbolicLink() && (await isDirectory(join(modelDir, entry.name))))) {
-      versions.push(Number(entry.name));
+      const version = BigInt(entry.name);
+      if (version > INT64_MAX) {
+        skip(`ignore version directory '${entry.name}' which fails to convert to integral number (it does not fit int64)`);
+        continue;
+      }
+      versions.push(version);
     }
   }
-  return versions.sort((a, b) => a - b);
+  return versions.sort(compareVersions);
+}
+
+/** Ascending order of versions, for Array.prototype.sort. */
+export function compareVersions(a: bigint, b: bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 async function isDirectory(path: string): Promise<boolean> {

@@ -7,7 +7,7 @@ import { readModelConfigFile } from '../config/read-config.js';
 import { ServerError, invalidArg, notFound, toServerError, unavailable } from '../errors/index.js';
 import { ModelVersion } from '../model/model-version.js';
 import type { Logger } from '../observability/logger.js';
-import { listVersions, scanRepositories } from './model-dir.js';
+import { compareVersions, listVersions, scanRepositories } from './model-dir.js';
 import { resolveBackend } from './resolve-backend.js';
 import { selectVersions } from './version-policy.js';
 import { compareNames } from '../util/compare.js';
@@ -16,7 +16,8 @@ import { compareNames } from '../util/compare.js';
 export type VersionState = 'UNKNOWN' | 'LOADING' | 'READY' | 'UNLOADING' | 'UNAVAILABLE';
 
 interface VersionEntry {
-  readonly version: number;
+  /** int64 version, exact (see listVersions). */
+  readonly version: bigint;
   state: VersionState;
   reason: string;
   model: ModelVersion | undefined;
@@ -26,7 +27,7 @@ interface ModelEntry {
   readonly name: string;
   /** Why the model as a whole could not be loaded (duplicate name, bad config), '' otherwise. */
   reason: string;
-  readonly versions: Map<number, VersionEntry>;
+  readonly versions: Map<bigint, VersionEntry>;
 }
 
 export interface RepositoryManagerOptions {
@@ -77,10 +78,10 @@ export class RepositoryManager {
     const entry: ModelEntry = { name, reason: '', versions: new Map() };
     this.#models.set(name, entry);
     let config: ModelConfig;
-    let versions: number[];
+    let versions: bigint[];
     try {
       config = await this.#readConfig(name, modelDir);
-      const available = await listVersions(modelDir);
+      const available = await listVersions(modelDir, (message) => this.#options.logger.warn(message));
       versions = selectVersions(config.versionPolicy, available);
       if (available.length === 0) throw invalidArg(`model '${name}' has no version folders in '${modelDir}'`);
       if (versions.length === 0) throw invalidArg(`version policy of model '${name}' selects none of its versions`);
@@ -104,7 +105,7 @@ export class RepositoryManager {
     return create(ModelConfigSchema);
   }
 
-  async #loadVersion(entry: ModelEntry, modelDir: string, baseConfig: ModelConfig, version: number): Promise<string | undefined> {
+  async #loadVersion(entry: ModelEntry, modelDir: string, baseConfig: ModelConfig, version: bigint): Promise<string | undefined> {
     const slot: VersionEntry = { version, state: 'LOADING', reason: '', model: undefined };
     entry.versions.set(version, slot);
     const { logger } = this.#options;
@@ -140,7 +141,7 @@ export class RepositoryManager {
     const entry = this.#models.get(name);
     if (!entry) throw notFound(`Request for unknown model: '${name}' is not found`);
     if (version === '' || version === '-1') {
-      const ready = [...entry.versions.values()].filter((v) => v.state === 'READY').sort((a, b) => b.version - a.version);
+      const ready = [...entry.versions.values()].filter((v) => v.state === 'READY').sort((a, b) => compareVersions(b.version, a.version));
       const latest = ready[0]?.model;
       if (!latest) throw notFound(`Request for unknown model: '${name}' has no available versions`);
       return latest;
@@ -148,7 +149,8 @@ export class RepositoryManager {
     if (!/^[0-9]+$/.test(version)) {
       throw invalidArg(`Request for unknown model: '${name}' version '${version}' is not a valid version number`);
     }
-    const slot = entry.versions.get(Number(version));
+    // Exact: BigInt, not Number, so '9007199254740993' does not become 9007199254740992.
+    const slot = entry.versions.get(BigInt(version));
     if (!slot) throw notFound(`Request for unknown model: '${name}' version ${version} is not found`);
     if (slot.state !== 'READY' || !slot.model) {
       throw unavailable(`Request for unknown model: '${name}' version ${version} is not at ready state`);
@@ -182,7 +184,7 @@ export class RepositoryManager {
     return [...entry.versions.values()]
       .filter((slot) => slot.state === 'READY')
       .map((slot) => slot.version)
-      .sort((a, b) => a - b)
+      .sort(compareVersions)
       .map(String);
   }
 
@@ -202,7 +204,7 @@ export class RepositoryManager {
         if (!readyOnly) entries.push({ name: entry.name, state: 'UNAVAILABLE', reason: entry.reason });
         continue;
       }
-      for (const slot of [...entry.versions.values()].sort((a, b) => a.version - b.version)) {
+      for (const slot of [...entry.versions.values()].sort((a, b) => compareVersions(a.version, b.version))) {
         if (readyOnly && slot.state !== 'READY') continue;
         const base = { name: entry.name, version: String(slot.version), state: slot.state };
         entries.push(slot.reason === '' ? base : { ...base, reason: slot.reason });

@@ -6,7 +6,7 @@ import type { Parameters, Tensor } from '../tensor/tensor.js';
  */
 export interface InferenceRequest {
   readonly modelName: string;
-  readonly modelVersion: number;
+  readonly modelVersion: bigint;
   readonly id: string;
   readonly parameters: Parameters;
   readonly inputs: readonly Tensor[];

@@ -15,7 +15,7 @@ import { readUnsignedParameter } from './parameters.js';
 export function normalizeRequest(
   init: InferRequestInit,
   signature: ModelSignature,
-  version: number,
+  version: bigint,
 ): InferenceRequest {
   const prefix = `[request id: ${init.id === '' ? '<id_unknown>' : init.id}] `;
   checkInputNames(init, signature, prefix);

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { ServerError, invalidArg, notFound } from '../errors/index.js';
 import { compareNames } from '../util/compare.js';
 
@@ -46,13 +46,9 @@ export class SystemSharedMemoryManager {
 
   register(name: string, key: string, offset: number, byteSize: number): void {
     if (name === '') throw invalidArg("shared memory region 'name' must not be empty");
-    const bare = key.startsWith('/') ? key.slice(1) : key;
-    if (bare === '' || bare.includes('/') || bare === '.' || bare === '..') {
-      throw invalidArg(`failed to register shared memory region '${name}': invalid key '${key}'`);
-    }
-    if (bare.startsWith(RESERVED_KEY_PREFIX)) {
+    if (shmObjectName(key).startsWith(RESERVED_KEY_PREFIX)) {
       throw invalidArg(
-        `failed to register shared memory region '${name}': key '${key}' uses the reserved prefix '${RESERVED_KEY_PREFIX}'`,
+        `cannot register shared memory region '${name}' with key '${key}' as the key contains the reserved prefix '${RESERVED_KEY_PREFIX}'`,
       );
     }
     if (!isSize(offset) || !isSize(byteSize)) {
@@ -61,12 +57,7 @@ export class SystemSharedMemoryManager {
     if (this.#regions.has(name)) {
       throw new ServerError('ALREADY_EXISTS', `shared memory region '${name}' already in manager`);
     }
-    let fd: number;
-    try {
-      fd = openSync(`${this.#shmRoot}/${bare}`, 'r+');
-    } catch {
-      throw new ServerError('INTERNAL', `Unable to open shared memory region: '${key}'`);
-    }
+    const fd = openShmObject(this.#shmRoot, key);
     if (offset + byteSize > fstatSync(fd).size) {
       closeSync(fd);
       throw invalidArg(`failed to register shared memory region '${name}': invalid args`);
@@ -116,6 +107,47 @@ export class SystemSharedMemoryManager {
       },
     };
   }
+}
+
+/** The object's file name under the shm folder: glibc's shm_open drops every leading '/'. */
+function shmObjectName(key: string): string {
+  return key.replace(/^\/+/, '');
+}
+
+/** Longest file name Linux allows (NAME_MAX); glibc's shm_open refuses longer names. */
+const NAME_MAX = 255;
+
+/**
+ * Opens the shm object `key` the way shm_open does, and no wider: one file name directly under the
+ * shm folder (no '/', '.', '..' or NUL in it), the last component not a symlink (O_NOFOLLOW), and
+ * the thing opened a regular file. Without this a client could name a symlink planted in /dev/shm
+ * and read or overwrite any file the server can open. Every refusal is Triton's shm_open failure.
+ */
+function openShmObject(root: string, key: string): number {
+  const failure = (): ServerError => new ServerError('INTERNAL', `Unable to open shared memory region: '${key}'`);
+  const objectName = shmObjectName(key);
+  if (
+    objectName === '' ||
+    objectName === '.' ||
+    objectName === '..' ||
+    objectName.includes('/') ||
+    objectName.includes('\0') ||
+    Buffer.byteLength(objectName) >= NAME_MAX
+  ) {
+    throw failure();
+  }
+  let fd: number;
+  try {
+    // O_NONBLOCK: a FIFO or device planted under the name must not stall the open.
+    fd = openSync(`${root}/${objectName}`, constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    throw failure();
+  }
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw failure();
+  }
+  return fd;
 }
 
 function isSize(value: number): boolean {

@@ -143,7 +143,7 @@ export class GrpcTransport implements Transport {
   }
 
   async registerCudaShm(name: string) {
-    await this.#call(() => this.#client.call('cudaSharedMemoryRegister', { name, rawHandle: new Uint8Array(4), deviceId: 0n, byteSize: 64n }));
+    await this.#call(() => this.#client.call('cudaSharedMemoryRegister', { name, rawHandle: new Uint8Array(64), deviceId: 0n, byteSize: 64n }));
   }
 
   async cudaShmStatus() {

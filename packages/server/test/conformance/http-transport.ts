@@ -139,7 +139,7 @@ export class HttpTransport implements Transport {
   }
 
   async registerCudaShm(name: string): Promise<void> {
-    await this.#json('POST', `/v2/cudasharedmemory/region/${name}/register`, { raw_handle: { b64: 'AAAA' }, device_id: 0, byte_size: 64 });
+    await this.#json('POST', `/v2/cudasharedmemory/region/${name}/register`, { raw_handle: { b64: Buffer.alloc(64).toString('base64') }, device_id: 0, byte_size: 64 });
   }
 
   cudaShmStatus() {

@@ -1,3 +1,5 @@
+import { excerpt } from './excerpt.js';
+
 /**
  * Tokenizer for the protobuf text format as protobuf's C++ TextFormat reads it (Triton parses
  * config.pbtxt with that parser): `#` comments, identifiers, decimal/hex/octal integers, floats
@@ -124,7 +126,7 @@ export class Lexer {
       this.pos++;
       return { kind: 'symbol', text: c, line, column };
     }
-    return this.fail(start, `unexpected character '${c}'`);
+    return this.fail(start, `unexpected character '${excerpt(c)}'`);
   }
 
   private takeWhile(from: number, pred: (c: string) => boolean): number {
@@ -139,11 +141,11 @@ export class Lexer {
     let i = start;
     if (src[i] === '0' && (src[i + 1] === 'x' || src[i + 1] === 'X')) {
       i = this.takeWhile(i + 2, isHexDigit);
-      if (i === start + 2) this.fail(start, `'${src.slice(start, i)}' needs hex digits`);
+      if (i === start + 2) this.fail(start, `'${excerpt(src.slice(start, i))}' needs hex digits`);
     } else if (src[i] === '0' && isDigit(src[i + 1] ?? '')) {
       i = this.takeWhile(i + 1, isDigit);
       const digits = src.slice(start, i);
-      if (/[89]/.test(digits)) this.fail(start, `invalid octal number '${digits}'`);
+      if (/[89]/.test(digits)) this.fail(start, `invalid octal number '${excerpt(digits)}'`);
     } else {
       i = this.takeWhile(i, isDigit);
       if (src[i] === '.') {
@@ -156,7 +158,7 @@ export class Lexer {
         if (src[i] === '+' || src[i] === '-') i++;
         const digitsStart = i;
         i = this.takeWhile(i, isDigit);
-        if (i === digitsStart) this.fail(start, `'${src.slice(start, i)}' needs exponent digits`);
+        if (i === digitsStart) this.fail(start, `'${excerpt(src.slice(start, i))}' needs exponent digits`);
       }
       if (src[i] === 'f' || src[i] === 'F') {
         kind = 'float';
@@ -167,7 +169,7 @@ export class Lexer {
     const after = src[i] ?? '';
     if (isIdentPart(after) || after === '.') {
       const end = this.takeWhile(i, (ch) => isIdentPart(ch) || ch === '.');
-      this.fail(start, `invalid number '${src.slice(start, end)}'`);
+      this.fail(start, `invalid number '${excerpt(src.slice(start, end))}'`);
     }
     return kind;
   }
@@ -210,7 +212,7 @@ export class Lexer {
     if (c >= '0' && c <= '7') {
       const end = Math.min(this.takeWhile(at + 1, (ch) => ch >= '0' && ch <= '7'), at + 4);
       const value = Number.parseInt(src.slice(at + 1, end), 8);
-      if (value > 255) this.fail(at, `octal escape '${src.slice(at, end)}' is larger than a byte`);
+      if (value > 255) this.fail(at, `octal escape '${excerpt(src.slice(at, end))}' is larger than a byte`);
       out.push(value);
       return end;
     }
@@ -240,7 +242,7 @@ export class Lexer {
       }
     }
     if (code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) {
-      this.fail(at, `'${this.src.slice(at, end)}' is not a valid Unicode code point`);
+      this.fail(at, `'${excerpt(this.src.slice(at, end))}' is not a valid Unicode code point`);
     }
     for (const b of encoder.encode(String.fromCodePoint(code))) out.push(b);
     return end;

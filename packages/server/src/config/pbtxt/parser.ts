@@ -8,6 +8,7 @@ import type { DescField, DescMessage, DescOneof, MessageShape } from '@bufbuild/
 import { reflect, scalarZeroValue } from '@bufbuild/protobuf/reflect';
 import type { ReflectMap, ReflectMessage } from '@bufbuild/protobuf/reflect';
 import { invalidArg } from '../../errors/index.js';
+import { excerpt } from './excerpt.js';
 import { Lexer, TextFormatError } from './lexer.js';
 import type { Token } from './lexer.js';
 import { toEnum, toScalar, ValueError } from './scalars.js';
@@ -83,7 +84,7 @@ class Parser {
   private expect(symbol: string, context: string): void {
     const token = this.lexer.peek();
     if (!this.tryConsume(symbol)) {
-      const got = token.kind === 'eof' ? 'end of input' : `'${token.text}'`;
+      const got = token.kind === 'eof' ? 'end of input' : `'${excerpt(token.text)}'`;
       this.fail(token, `expected '${symbol}' ${context}, got ${got}`);
     }
   }
@@ -96,12 +97,12 @@ class Parser {
       if (close === undefined && token.kind === 'eof') return;
       if (close !== undefined && this.tryConsume(close)) return;
       if (token.kind === 'eof') this.fail(token, `expected '${close}', got end of input`);
-      if (token.kind !== 'identifier') this.fail(token, `expected a field name, got '${token.text}'`);
+      if (token.kind !== 'identifier') this.fail(token, `expected a field name, got '${excerpt(token.text)}'`);
       this.lexer.next();
       const field = fieldsByName(target.desc).get(token.text);
       if (field === undefined) {
         const hint = didYouMean(token.text, fieldsByName(target.desc).keys());
-        const where = `'${this.fieldPath(token.text)}' in ${target.desc.typeName}`;
+        const where = `'${this.fieldPath(excerpt(token.text))}' in ${target.desc.typeName}`;
         this.fail(token, `unknown field ${where}${hint}`);
       }
       this.parseField(target, field, token, state, depth);
@@ -180,7 +181,7 @@ class Parser {
     const token = this.lexer.next();
     if (token.kind === 'symbol' && token.text === '{') return '}';
     if (token.kind === 'symbol' && token.text === '<') return '>';
-    const got = token.kind === 'eof' ? 'end of input' : `'${token.text}'`;
+    const got = token.kind === 'eof' ? 'end of input' : `'${excerpt(token.text)}'`;
     return this.fail(token, `field '${this.fieldPath(segment)}' expects a message ('{'), got ${got}`);
   }
 
@@ -218,9 +219,9 @@ class Parser {
       } else if (token.kind === 'eof') {
         this.fail(token, `expected '${close}', got end of input`);
       } else if (token.kind !== 'identifier') {
-        this.fail(token, `expected 'key' or 'value', got '${token.text}'`);
+        this.fail(token, `expected 'key' or 'value', got '${excerpt(token.text)}'`);
       } else {
-        this.fail(token, `unknown field '${this.fieldPath(token.text)}' in map entry (expected 'key' or 'value')`);
+        this.fail(token, `unknown field '${this.fieldPath(excerpt(token.text))}' in map entry (expected 'key' or 'value')`);
       }
       if (!this.tryConsume(';')) this.tryConsume(',');
     }

@@ -1,6 +1,7 @@
 import { ScalarType } from '@bufbuild/protobuf';
 import type { DescEnum } from '@bufbuild/protobuf';
 import type { ScalarValue } from '@bufbuild/protobuf/reflect';
+import { excerpt } from './excerpt.js';
 import type { Token } from './lexer.js';
 import { didYouMean } from './suggest.js';
 
@@ -50,9 +51,9 @@ function integerOf(raw: RawValue): bigint | undefined {
 
 function toInteger(range: IntRange, raw: RawValue): number | bigint {
   const value = integerOf(raw);
-  if (value === undefined) throw new ValueError(`expects an integer, got '${raw.text}'`);
+  if (value === undefined) throw new ValueError(`expects an integer, got '${excerpt(raw.text)}'`);
   if (value < range.min || value > range.max) {
-    throw new ValueError(`is out of range for ${range.label}, got '${raw.text}'`);
+    throw new ValueError(`is out of range for ${range.label}, got '${excerpt(raw.text)}'`);
   }
   return range.big ? value : Number(value);
 }
@@ -68,15 +69,15 @@ function toFloat(scalar: ScalarType, raw: RawValue): number {
     const word = token.text.toLowerCase();
     if (word === 'inf' || word === 'infinity') value = Infinity;
     else if (word === 'nan') value = NaN;
-    else throw new ValueError(`expects a number, got '${raw.text}'`);
+    else throw new ValueError(`expects a number, got '${excerpt(raw.text)}'`);
   } else {
-    throw new ValueError(`expects a number, got '${raw.text}'`);
+    throw new ValueError(`expects a number, got '${excerpt(raw.text)}'`);
   }
   if (raw.negative) value = -value;
   if (scalar === ScalarType.FLOAT) {
     const rounded = Math.fround(value);
     if (!Number.isFinite(rounded) && Number.isFinite(value)) {
-      throw new ValueError(`is out of range for float, got '${raw.text}'`);
+      throw new ValueError(`is out of range for float, got '${excerpt(raw.text)}'`);
     }
     return rounded;
   }
@@ -96,18 +97,18 @@ function toBool(raw: RawValue): boolean {
     const value = integerOf(raw);
     if (value === 0n || value === 1n) return value === 1n;
   }
-  throw new ValueError(`expects true or false, got '${raw.text}'`);
+  throw new ValueError(`expects true or false, got '${excerpt(raw.text)}'`);
 }
 
 function toStringOrBytes(scalar: ScalarType, raw: RawValue): string | Uint8Array {
   if (raw.negative || raw.token.kind !== 'string' || raw.bytes === undefined) {
-    throw new ValueError(`expects a quoted string, got '${raw.text}'`);
+    throw new ValueError(`expects a quoted string, got '${excerpt(raw.text)}'`);
   }
   if (scalar === ScalarType.BYTES) return raw.bytes;
   try {
     return utf8.decode(raw.bytes);
   } catch {
-    throw new ValueError(`has a string value that is not valid UTF-8: ${raw.text}`);
+    throw new ValueError(`has a string value that is not valid UTF-8: ${excerpt(raw.text)}`);
   }
 }
 
@@ -133,7 +134,7 @@ export function toEnum(desc: DescEnum, raw: RawValue): number {
     const value = desc.values.find((v) => v.name === token.text);
     if (value !== undefined) return value.number;
     const hint = didYouMean(token.text, desc.values.map((v) => v.name));
-    throw new ValueError(`has unknown value '${token.text}' for enum ${desc.typeName}${hint}`);
+    throw new ValueError(`has unknown value '${excerpt(token.text)}' for enum ${desc.typeName}${hint}`);
   }
   if (token.kind === 'integer') {
     const value = integerOf(raw);
@@ -142,7 +143,7 @@ export function toEnum(desc: DescEnum, raw: RawValue): number {
       // Open (proto3) enums keep numbers they do not name; closed enums do not.
       if (desc.open || desc.value[number] !== undefined) return number;
     }
-    throw new ValueError(`has unknown value ${raw.text} for enum ${desc.typeName}`);
+    throw new ValueError(`has unknown value ${excerpt(raw.text)} for enum ${desc.typeName}`);
   }
-  throw new ValueError(`expects a value of enum ${desc.typeName}, got '${raw.text}'`);
+  throw new ValueError(`expects a value of enum ${desc.typeName}, got '${excerpt(raw.text)}'`);
 }

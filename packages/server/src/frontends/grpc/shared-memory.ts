@@ -19,6 +19,7 @@ import {
 } from '@nereid/protocol/generated/grpc_service_pb';
 import type { InferenceCore } from '../../core/types.js';
 import { invalidArg } from '../../errors/index.js';
+import { checkCudaRegistration } from '../cuda-registration.js';
 
 /**
  * The shared-memory extension over gRPC: status answers a map keyed by region name; register and
@@ -74,12 +75,8 @@ export function cudaSharedMemoryRegister(
   core: InferenceCore,
   request: CudaSharedMemoryRegisterRequest,
 ): CudaSharedMemoryRegisterResponse {
-  core.registerCudaSharedMemory(
-    request.name,
-    request.rawHandle,
-    safeNumber(request.deviceId, 'device_id'),
-    safeNumber(request.byteSize, 'byte_size'),
-  );
+  const cuda = checkCudaRegistration(request.name, request.rawHandle, request.deviceId, request.byteSize);
+  core.registerCudaSharedMemory(cuda.name, cuda.rawHandle, cuda.deviceId, cuda.byteSize);
   return create(CudaSharedMemoryRegisterResponseSchema);
 }
 

@@ -62,7 +62,7 @@ export async function loadModel(name: string, options: LoadOptions = {}): Promis
   const versionDir = path.join(modelDir, '1');
   const model = await backend.loadModel({
     modelName: name,
-    version: 1,
+    version: 1n,
     modelDir,
     versionDir,
     modelPath: options.modelPath ?? path.join(versionDir, 'model.onnx'),
@@ -104,7 +104,7 @@ export function bytesOf(array: ArrayBufferView): Buffer {
 export function request(inputs: Tensor[], outputs: string[], batchSize = 1): InferenceRequest {
   return {
     modelName: 'test',
-    modelVersion: 1,
+    modelVersion: 1n,
     id: '',
     parameters: {},
     inputs,

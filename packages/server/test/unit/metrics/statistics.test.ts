@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ModelStatisticsRecorder } from '../../../src/metrics/statistics.js';
 
 test('statistics follow Triton: batch-weighted inference_count, executions per batch size, failures apart', () => {
-  const stats = new ModelStatisticsRecorder('simple', 3);
+  const stats = new ModelStatisticsRecorder('simple', 3n);
   const empty = stats.snapshot();
   assert.deepEqual(Object.keys(empty), [
     'name', 'version', 'last_inference', 'inference_count', 'execution_count',

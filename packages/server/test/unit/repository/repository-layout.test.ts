@@ -17,15 +17,15 @@ test('only folders named by a number without a leading zero are versions', async
   const dir = await mkdtemp(join(tmpdir(), 'nereid-versions-'));
   for (const name of ['1', '2', '10', '007', '0', 'abc', 'v3']) await mkdir(join(dir, name));
   await writeFile(join(dir, '5'), 'a file, not a version');
-  assert.deepEqual(await listVersions(dir), [1, 2, 10]);
+  assert.deepEqual(await listVersions(dir), [1n, 2n, 10n]);
 });
 
 test('version policies pick latest N, all, or specific versions', () => {
-  const available = [1, 2, 3, 7];
+  const available = [1n, 2n, 3n, 7n];
   const latest = (n: number) =>
     create(ModelVersionPolicySchema, { policyChoice: { case: 'latest', value: create(ModelVersionPolicy_LatestSchema, { numVersions: n }) } });
-  assert.deepEqual(selectVersions(undefined, available), [7]);
-  assert.deepEqual(selectVersions(latest(2), available), [3, 7]);
+  assert.deepEqual(selectVersions(undefined, available), [7n]);
+  assert.deepEqual(selectVersions(latest(2), available), [3n, 7n]);
   assert.deepEqual(
     selectVersions(create(ModelVersionPolicySchema, { policyChoice: { case: 'all', value: create(ModelVersionPolicy_AllSchema) } }), available),
     available,
@@ -33,7 +33,7 @@ test('version policies pick latest N, all, or specific versions', () => {
   const specific = create(ModelVersionPolicySchema, {
     policyChoice: { case: 'specific', value: create(ModelVersionPolicy_SpecificSchema, { versions: [2n, 9n] }) },
   });
-  assert.deepEqual(selectVersions(specific, available), [2]);
+  assert.deepEqual(selectVersions(specific, available), [2n]);
 });
 
 test('a model name present in two repositories is reported as a duplicate, not served', async () => {

@@ -47,14 +47,14 @@ function request(inputs: InputTensorInit[], extra: Partial<InferRequestInit> = {
 
 function rejects(init: InferRequestInit, pattern: RegExp): void {
   assert.throws(
-    () => normalizeRequest(init, signature, 1),
+    () => normalizeRequest(init, signature, 1n),
     (error: unknown) => error instanceof ServerError && error.code === 'INVALID_ARG' && pattern.test(error.message),
   );
 }
 
 test('a valid request keeps tensor bytes as views and applies reshape with the batch dim', () => {
   const in0 = int32Input('INPUT0', [2, 16]);
-  const normalized = normalizeRequest(request([in0, int32Input('INPUT1', [2, 4, 4])]), signature, 1);
+  const normalized = normalizeRequest(request([in0, int32Input('INPUT1', [2, 4, 4])]), signature, 1n);
   assert.equal(normalized.batchSize, 2);
   assert.equal(normalized.inputs[0]!.data, in0.data);
   assert.deepEqual(normalized.inputs[1]!.shape, [2, 16]);
@@ -80,7 +80,7 @@ test('errors name the tensor with expected and actual values, as Triton words th
 test('BYTES inputs must hold exactly the elements their shape says', () => {
   const two = encodeBytesElements([Buffer.from('a\0b'), Buffer.from([0xff])]);
   const ok = { name: 'TEXT', datatype: 'BYTES', shape: [1, 2], data: two, parameters: {} };
-  normalizeRequest(request([int32Input('INPUT0', [1, 16]), int32Input('INPUT1', [1, 4, 4]), ok]), signature, 1);
+  normalizeRequest(request([int32Input('INPUT0', [1, 16]), int32Input('INPUT1', [1, 4, 4]), ok]), signature, 1n);
   const three = { ...ok, shape: [1, 3] };
   const base = [int32Input('INPUT0', [1, 16]), int32Input('INPUT1', [1, 4, 4])];
   rejects(request([...base, three]), /expected 3 string elements for inference input 'TEXT' for model 'simple', got 2$/);
@@ -109,7 +109,7 @@ test('requested outputs: unknown names, duplicates and classification counts are
   const normalized = normalizeRequest(
     request(inputs, { outputs: [{ name: 'OUTPUT1', parameters: { classification: 3 } }] }),
     signature,
-    1,
+    1n,
   );
   assert.deepEqual(normalized.requestedOutputs.map((o) => [o.name, o.classificationCount]), [['OUTPUT1', 3]]);
 });

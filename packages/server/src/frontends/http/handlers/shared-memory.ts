@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { invalidArg } from '../../../errors/index.js';
 import { jsonTooLarge, readBody } from '../body.js';
-import { asSize, asString, member, memberString, memberValue } from '../codec/json-fields.js';
-import { parseJson, type JsonValue } from '../codec/json-parse.js';
+import { checkCudaRegistration, decodeCudaHandle } from '../../cuda-registration.js';
+import { NOT_STRING, NOT_UINT, asSize, asString, isUInt, member } from '../codec/json-fields.js';
+import { JsonBytes, parseJson, type JsonValue } from '../codec/json-parse.js';
 import type { HttpContext } from '../context.js';
 import { JSON_TYPE, sendEmpty, sendJson } from '../reply.js';
 
@@ -21,6 +22,24 @@ async function readRequiredJson(http: HttpContext, req: IncomingMessage): Promis
 function required(request: JsonValue, key: string): JsonValue {
   const value = member(request, key);
   if (value === undefined) throw invalidArg(`Shared memory register request has no '${key}' field`);
+  return value;
+}
+
+// TritonJson's accessor messages, unprefixed as the CUDA register handler passes them on.
+function tritonJsonMember(object: JsonValue, key: string): JsonValue {
+  const value = member(object, key);
+  if (value === undefined) throw invalidArg(`attempt to access non-existing object member '${key}'`);
+  return value;
+}
+
+function tritonJsonString(value: JsonValue): string {
+  if (typeof value === 'string') return value;
+  if (value instanceof JsonBytes) return Buffer.from(value.bytes).toString('latin1');
+  throw invalidArg(NOT_STRING);
+}
+
+function tritonJsonUInt(value: JsonValue): number | bigint {
+  if (!isUInt(value)) throw invalidArg(NOT_UINT);
   return value;
 }
 
@@ -63,10 +82,13 @@ export async function handleCudaShmRegister(
   const region = params[0] ?? '';
   if (region === '') throw invalidArg("'region name' is necessary to register cuda shared memory region");
   const request = await readRequiredJson(http, req);
-  const b64 = memberString(required(request, 'raw_handle'), 'b64', "Unable to parse 'raw_handle'");
-  const byteSize = asSize(memberValue(request, 'byte_size', "Unable to parse 'byte_size'"), "Unable to parse 'byte_size'");
-  const deviceId = asSize(memberValue(request, 'device_id', "Unable to parse 'device_id'"), "Unable to parse 'device_id'");
-  http.core.registerCudaSharedMemory(region, Buffer.from(b64, 'base64'), deviceId, byteSize);
+  // Triton's order and texts: raw_handle.b64, byte_size, device_id (TritonJson's own messages, no
+  // prefix), then the decoded handle size, then the region arguments.
+  const b64 = tritonJsonString(tritonJsonMember(required(request, 'raw_handle'), 'b64'));
+  const byteSize = tritonJsonUInt(tritonJsonMember(request, 'byte_size'));
+  const deviceId = tritonJsonUInt(tritonJsonMember(request, 'device_id'));
+  const cuda = checkCudaRegistration(region, decodeCudaHandle(b64), deviceId, byteSize);
+  http.core.registerCudaSharedMemory(cuda.name, cuda.rawHandle, cuda.deviceId, cuda.byteSize);
   sendEmpty(res, 200, JSON_TYPE);
 }
 
