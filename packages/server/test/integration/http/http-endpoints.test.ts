@@ -148,7 +148,7 @@ describe('HTTP endpoints', () => {
   it('answers unknown paths with 404 and wrong methods with 405', async () => {
     assertError(await get('/v2/nothing'), 404, 'Not Found');
     assertError(await get('/'), 404, 'Not Found');
-    assertError(await get('/v2/models/echo/versions/x'), 404, 'Not Found');
+    assertError(await get('/v2/models/echo/versions/1/x'), 404, 'Not Found');
     assertError(await post('/v2/health/live'), 405, 'Method Not Allowed');
     assertError(await httpCall(base, 'DELETE', '/v2/models/echo'), 405, 'Method Not Allowed');
     assertError(await get('/v2/models/echo/infer'), 405, 'Method Not Allowed');
