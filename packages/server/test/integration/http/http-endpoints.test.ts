@@ -155,6 +155,21 @@ describe('HTTP endpoints', () => {
     assert.equal((await get('/v2/health/live?verbose=1')).status, 200, 'the query string is not part of the path');
   });
 
+  it('bounds errors echoing huge client strings and keeps serving after them', async () => {
+    // Beyond node's header limit (16 KiB) a path is refused before routing, and the server carries on.
+    const tooLong = await get(`/v2/models/${'m'.repeat(100_000)}`);
+    assert.equal(tooLong.status, 431);
+    // Within it, the error (which quotes the name) is capped at 4 KiB of message.
+    const reply = await get(`/v2/models/${'m'.repeat(12_000)}/versions/${'v'.repeat(3_000)}/ready`);
+    assert.equal(reply.status, 400);
+    const message = (replyJson(reply) as { error: string }).error;
+    assert.equal(message, `failed to get model version from specified version string '${'v'.repeat(256)}...[3000 chars]' (details: stol), version should be an integral value > 0`);
+    const unknown = await httpCall(base, 'POST', `/v2/models/${'m'.repeat(12_000)}/infer`, { body: '{"inputs":[]}' });
+    assert.ok(unknown.status >= 400 && unknown.status < 500, `status ${unknown.status}`);
+    assert.ok((replyJson(unknown) as { error: string }).error.length <= 4096);
+    assert.equal((await get('/v2/models/echo/versions/1/ready')).status, 200);
+  });
+
   it('answers unexpected errors with 500 and logs them', async () => {
     const reply = await httpCall(base, 'POST', '/v2/models/echo/infer', {
       body: JSON.stringify({ parameters: { fail: 'plain:kaboom' }, inputs: [] }),
