@@ -11,3 +11,4 @@ export {
 } from './server-error.js';
 export { httpStatusOf } from './http-status.js';
 export { grpcStatusOf } from './grpc-status.js';
+export { MAX_MESSAGE_BYTES, MAX_QUOTED_LENGTH, quoted, wireMessage } from './client-text.js';

@@ -1,5 +1,5 @@
 import { elementCount, scanBytesElements, type BytesScanProblem, formatShape, isDatatype } from '@nereid/protocol';
-import { invalidArg } from '../errors/index.js';
+import { invalidArg, quoted } from '../errors/index.js';
 import type { Parameters, Tensor } from '../tensor/tensor.js';
 import type { InferRequestInit, InputTensorInit } from './infer-request-init.js';
 import type { InferenceRequest, RequestedOutput } from './inference-request.js';
@@ -17,7 +17,7 @@ export function normalizeRequest(
   signature: ModelSignature,
   version: bigint,
 ): InferenceRequest {
-  const prefix = `[request id: ${init.id === '' ? '<id_unknown>' : init.id}] `;
+  const prefix = `[request id: ${init.id === '' ? '<id_unknown>' : quoted(init.id)}] `;
   checkInputNames(init, signature, prefix);
   checkStringElementCount(init, signature, prefix);
   let batchSize = signature.maxBatchSize > 0 ? -1 : 1;
@@ -28,7 +28,7 @@ export function normalizeRequest(
     if (signature.maxBatchSize > 0) {
       if (batchSize !== -1 && rowCount !== batchSize) {
         throw invalidArg(
-          `${prefix}input '${input.name}' batch size ${rowCount} does not match other inputs' batch size ` +
+          `${prefix}input '${quoted(input.name)}' batch size ${rowCount} does not match other inputs' batch size ` +
             `${batchSize} for model '${signature.modelName}'`,
         );
       }
@@ -55,16 +55,16 @@ function checkInputNames(init: InferRequestInit, signature: ModelSignature, pref
   const seen = new Set<string>();
   for (const input of init.inputs) {
     if (!signature.inputs.has(input.name)) {
-      throw invalidArg(`${prefix}unexpected inference input '${input.name}' for model '${signature.modelName}'`);
+      throw invalidArg(`${prefix}unexpected inference input '${quoted(input.name)}' for model '${signature.modelName}'`);
     }
     if (seen.has(input.name)) {
-      throw invalidArg(`${prefix}input '${input.name}' is specified more than once for model '${signature.modelName}'`);
+      throw invalidArg(`${prefix}input '${quoted(input.name)}' is specified more than once for model '${signature.modelName}'`);
     }
     seen.add(input.name);
   }
   const missing = signature.requiredInputs.filter((name) => !seen.has(name));
   if (missing.length > 0) {
-    const got = init.inputs.map((input) => `'${input.name}'`).join(',');
+    const got = init.inputs.map((input) => `'${quoted(input.name)}'`).join(',');
     const total = signature.inputs.size;
     const expected =
       total === signature.requiredInputs.length
@@ -82,43 +82,46 @@ function checkInputNames(init: InferRequestInit, signature: ModelSignature, pref
 function checkInputShape(input: InputTensorInit, spec: TensorSpec, signature: ModelSignature, prefix: string): number {
   const model = signature.modelName;
   if (!isDatatype(input.datatype)) {
-    throw invalidArg(`${prefix}invalid datatype '${input.datatype}' for input '${input.name}' of model '${model}'`);
+    throw invalidArg(`${prefix}invalid datatype '${quoted(input.datatype)}' for input '${quoted(input.name)}' of model '${model}'`);
   }
   if (input.datatype !== spec.datatype) {
     throw invalidArg(
-      `${prefix}inference input '${input.name}' data-type is '${input.datatype}', but model '${model}' expects ` +
+      `${prefix}inference input '${quoted(input.name)}' data-type is '${quoted(input.datatype)}', but model '${model}' expects ` +
         `'${spec.datatype}'`,
     );
   }
   const batching = signature.maxBatchSize > 0;
   const shape = input.shape;
-  if (batching && shape.length > 0) {
-    const batch = shape[0]!;
-    if (batch > signature.maxBatchSize) {
-      throw invalidArg(
-        `${prefix}inference request batch-size must be <= ${signature.maxBatchSize} for '${model}'`,
-      );
-    }
-  }
-  const itemShape = batching ? shape.slice(1) : shape;
-  if (itemShape.some((dim) => dim === -1)) {
+  // Every dimension, the batch one included, is a count: -1 (a wildcard) and other negatives are
+  // refused here, before the backend could see them.
+  if (shape.some((dim) => dim === -1)) {
     throw invalidArg(
-      `${prefix}All input dimensions should be specified for input '${input.name}' for model '${model}', got ` +
-        formatShape(shape),
+      `${prefix}All input dimensions should be specified for input '${quoted(input.name)}' for model '${model}', got ` +
+        clientShape(shape),
     );
   }
+  if (batching && shape.length > 0 && shape[0]! > signature.maxBatchSize) {
+    throw invalidArg(`${prefix}inference request batch-size must be <= ${signature.maxBatchSize} for '${model}'`);
+  }
+  const itemShape = batching ? shape.slice(1) : shape;
   const matches =
     (!batching || shape.length > 0) &&
+    shape.every((dim) => dim >= 0) &&
     itemShape.length === spec.dims.length &&
-    itemShape.every((dim, i) => dim >= 0 && (spec.dims[i] === -1 || spec.dims[i] === dim));
+    itemShape.every((dim, i) => spec.dims[i] === -1 || spec.dims[i] === dim);
   if (!matches) {
     throw invalidArg(
-      `${prefix}unexpected shape for input '${input.name}' for model '${model}'. Expected ` +
-        `${formatShape(spec.clientShape)}, got ${formatShape(shape)}. ` +
+      `${prefix}unexpected shape for input '${quoted(input.name)}' for model '${model}'. Expected ` +
+        `${formatShape(spec.clientShape)}, got ${clientShape(shape)}. ` +
         (batching ? IMPLICIT_BATCH_NOTE : ''),
     );
   }
   return batching ? shape[0]! : 1;
+}
+
+/** A request's shape as messages print it, clipped: a client may send any number of dimensions. */
+function clientShape(shape: readonly number[]): string {
+  return quoted(formatShape(shape));
 }
 
 const IMPLICIT_BATCH_NOTE =
@@ -130,13 +133,13 @@ function checkInputData(input: InputTensorInit, spec: TensorSpec, model: string,
   const count = elementCount(input.shape);
   if (spec.datatype === 'BYTES') {
     const problem = scanBytesElements(input.data, count);
-    if (problem !== undefined) throw invalidArg(prefix + bytesProblemText(problem, input.name, model, count));
+    if (problem !== undefined) throw invalidArg(prefix + bytesProblemText(problem, quoted(input.name), model, count));
     return;
   }
   const expected = count * spec.elementSize;
   if (input.data.byteLength !== expected) {
     throw invalidArg(
-      `${prefix}input byte size mismatch for input '${input.name}' for model '${model}'. Expected ${expected}, got ` +
+      `${prefix}input byte size mismatch for input '${quoted(input.name)}' for model '${model}'. Expected ${expected}, got ` +
         `${input.data.byteLength}`,
     );
   }
@@ -165,10 +168,10 @@ function resolveOutputs(init: InferRequestInit, signature: ModelSignature, prefi
   const seen = new Set<string>();
   return init.outputs.map((output) => {
     if (!signature.outputs.has(output.name)) {
-      throw invalidArg(`${prefix}unexpected inference output '${output.name}' for model '${signature.modelName}'`);
+      throw invalidArg(`${prefix}unexpected inference output '${quoted(output.name)}' for model '${signature.modelName}'`);
     }
     if (seen.has(output.name)) {
-      throw invalidArg(`${prefix}output '${output.name}' already exists in request`);
+      throw invalidArg(`${prefix}output '${quoted(output.name)}' already exists in request`);
     }
     seen.add(output.name);
     const classification = output.parameters['classification'];
@@ -177,7 +180,7 @@ function resolveOutputs(init: InferRequestInit, signature: ModelSignature, prefi
       classificationCount = Number(classification);
       if (!Number.isInteger(classificationCount) || classificationCount < 1) {
         throw invalidArg(
-          `${prefix}'classification' for output '${output.name}' must be a positive integer, got '${String(classification)}'`,
+          `${prefix}'classification' for output '${quoted(output.name)}' must be a positive integer, got '${quoted(String(classification))}'`,
         );
       }
     }

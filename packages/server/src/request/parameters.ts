@@ -1,4 +1,4 @@
-import { invalidArg } from '../errors/index.js';
+import { invalidArg, quoted } from '../errors/index.js';
 import type { Parameters } from '../tensor/tensor.js';
 
 /** Reads an optional unsigned integer request parameter (priority, timeout); 0 when absent. */
@@ -7,7 +7,7 @@ export function readUnsignedParameter(parameters: Parameters, key: string, prefi
   if (value === undefined) return 0;
   const number = typeof value === 'bigint' ? Number(value) : value;
   if (typeof number !== 'number' || !Number.isInteger(number) || number < 0) {
-    throw invalidArg(`${prefix}parameter '${key}' must be an unsigned integer, got '${String(value)}'`);
+    throw invalidArg(`${prefix}parameter '${quoted(key)}' must be an unsigned integer, got '${quoted(String(value))}'`);
   }
   return number;
 }

@@ -1,4 +1,4 @@
-import { invalidArg, internal } from '../errors/index.js';
+import { invalidArg, internal, quoted } from '../errors/index.js';
 import type { RegionHandle, SystemSharedMemoryManager } from '../shm/system-shared-memory.js';
 import type { Parameters } from '../tensor/tensor.js';
 import type { InferRequestInit, InputTensorInit } from './infer-request-init.js';
@@ -16,11 +16,11 @@ export function shmLocation(parameters: Parameters, tensor: string): ShmLocation
   const region = parameters['shared_memory_region'];
   if (region === undefined) return undefined;
   if (typeof region !== 'string' || region === '') {
-    throw invalidArg(`Unable to parse 'shared_memory_region' of tensor '${tensor}'`);
+    throw invalidArg(`Unable to parse 'shared_memory_region' of tensor '${quoted(tensor)}'`);
   }
   const byteSize = unsigned(parameters['shared_memory_byte_size'], 'shared_memory_byte_size', tensor);
   if (byteSize === undefined) {
-    throw invalidArg(`tensor '${tensor}' sets 'shared_memory_region' but no 'shared_memory_byte_size'`);
+    throw invalidArg(`tensor '${quoted(tensor)}' sets 'shared_memory_region' but no 'shared_memory_byte_size'`);
   }
   return { region, offset: unsigned(parameters['shared_memory_offset'], 'shared_memory_offset', tensor) ?? 0, byteSize };
 }
@@ -29,7 +29,7 @@ function unsigned(value: unknown, key: string, tensor: string): number | undefin
   if (value === undefined) return undefined;
   const number = typeof value === 'bigint' ? Number(value) : value;
   if (typeof number !== 'number' || !Number.isSafeInteger(number) || number < 0) {
-    throw invalidArg(`Unable to parse '${key}' of tensor '${tensor}'`);
+    throw invalidArg(`Unable to parse '${quoted(key)}' of tensor '${quoted(tensor)}'`);
   }
   return number;
 }
@@ -70,7 +70,7 @@ export class SharedMemoryBinding {
       if (!location) return output;
       if (output.data.byteLength > location.byteSize) {
         throw internal(
-          `shared memory size specified with the request for output '${output.name}' (${location.byteSize} bytes) ` +
+          `shared memory size specified with the request for output '${quoted(output.name)}' (${location.byteSize} bytes) ` +
             `should be at least ${output.data.byteLength} bytes to hold the results`,
         );
       }

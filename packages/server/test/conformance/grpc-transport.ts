@@ -64,8 +64,8 @@ export class GrpcTransport implements Transport {
     return { name: reply.name, versions: reply.versions, platform: reply.platform, inputs: tensors(reply.inputs), outputs: tensors(reply.outputs) };
   }
 
-  async modelConfig(model: string) {
-    const config = (await this.#call(() => this.#client.call('modelConfig', { name: model, version: '' }))).config!;
+  async modelConfig(model: string, version = '') {
+    const config = (await this.#call(() => this.#client.call('modelConfig', { name: model, version }))).config!;
     const scheduling = config.schedulingChoice;
     return {
       name: config.name,

@@ -42,7 +42,10 @@ export class HttpTransport implements Transport {
   }
 
   async modelReady(model: string, version?: string): Promise<boolean> {
-    return (await this.#get(`${modelPath(model, version)}/ready`)).status === 200;
+    const reply = await this.#get(`${modelPath(model, version)}/ready`);
+    if (reply.status === 200) return true;
+    if (reply.status === 400 && (replyJson(reply) as { error?: string }).error === 'Model version not ready') return false;
+    fail(reply);
   }
 
   serverMetadata() {
@@ -53,8 +56,8 @@ export class HttpTransport implements Transport {
     return this.#json<Awaited<ReturnType<Transport['modelMetadata']>>>('GET', modelPath(model, version));
   }
 
-  async modelConfig(model: string) {
-    const config = await this.#json<Record<string, any>>('GET', `${modelPath(model)}/config`);
+  async modelConfig(model: string, version?: string) {
+    const config = await this.#json<Record<string, any>>('GET', `${modelPath(model, version)}/config`);
     return {
       name: config['name'] as string,
       max_batch_size: config['max_batch_size'] as number,

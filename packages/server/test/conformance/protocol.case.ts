@@ -306,4 +306,104 @@ export function protocolCases(transport: () => Transport): void {
     await t().unregisterCudaShm();
     await t().unregisterCudaShm('gpu_region');
   });
+
+  /** Fails (instead of hanging the test run) when the server does not answer within `ms`. */
+  function within<T>(ms: number, call: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    });
+    return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  /** The most a capped error message can hold (4 KiB of UTF-8 plus the JSON/percent encoding slack). */
+  const MAX_ERROR_CHARS = 4096;
+
+  test('huge client-sent names and ids get a prompt, bounded error, and the connection keeps serving', async () => {
+    const hugeId = 'i'.repeat(100_000);
+    // A URL of 100,000 characters exceeds node's header limit before any route runs; HTTP sends the
+    // name in the path, so it gets the largest name node lets through (the gRPC message carries any).
+    const hugeModel = 'm'.repeat(t().name === 'http' ? 10_000 : 100_000);
+    const hugeTensor = 'T'.repeat(100_000);
+    const cases: { call: () => Promise<unknown>; codes: TransportError['code'][]; message: RegExp }[] = [
+      { call: () => t().infer({ model: hugeModel, inputs: simpleInputs(range, ones) }), codes: ['NOT_FOUND', 'INVALID_ARG'], message: /^Request for unknown model: 'mmmm/ },
+      {
+        call: () => t().infer({ model: 'simple', id: hugeId, inputs: simpleInputs(range, ones).slice(0, 1) }),
+        codes: ['INVALID_ARG'],
+        message: /^\[request id: i{256}\.\.\.\[100000 chars\]\] expected 2 inputs but got 1 inputs for model 'simple'/,
+      },
+      {
+        call: () => t().infer({ model: 'simple', id: hugeId, inputs: [...simpleInputs(range, ones), { name: hugeTensor, datatype: 'INT32', shape: [1, 16], data: int32(range) }] }),
+        codes: ['INVALID_ARG'],
+        message: /unexpected inference input 'T{256}\.\.\.\[100000 chars\]' for model 'simple'$/,
+      },
+      { call: () => t().modelMetadata(hugeModel), codes: ['NOT_FOUND', 'INVALID_ARG'], message: /^Request for unknown model: 'mmmm/ },
+    ];
+    if (t().name === 'grpc') {
+      // grpc-message is percent-encoded: each byte of a non-ASCII name costs three on the wire.
+      const wide = 'é😀'.repeat(30_000);
+      cases.push({ call: () => t().modelMetadata(wide), codes: ['NOT_FOUND', 'INVALID_ARG'], message: /^Request for unknown model: 'é😀/ });
+      cases.push({ call: () => t().infer({ model: wide, inputs: simpleInputs(range, ones) }), codes: ['NOT_FOUND', 'INVALID_ARG'], message: /^Request for unknown model: 'é😀/ });
+    }
+    for (const { call, codes, message } of cases) {
+      await assert.rejects(within(5000, call()), (error: unknown) => {
+        assert.ok(error instanceof TransportError, String(error));
+        assert.ok(codes.includes(error.code), `${error.code}: ${error.message.slice(0, 200)}`);
+        assert.match(error.message, message);
+        assert.ok(error.message.length <= MAX_ERROR_CHARS, `message of ${error.message.length} chars`);
+        return true;
+      });
+    }
+    // The same client, on the same connection, is still answered.
+    const after = await within(5000, t().infer({ model: 'simple', id: 'after', inputs: simpleInputs(range, ones) }));
+    assert.equal(after.id, 'after');
+    assert.deepEqual(readInt32(after.outputs.find((o) => o.name === 'OUTPUT0')!.data), range.map((v) => v + 1));
+  });
+
+  test('a negative dimension is INVALID_ARG from the shape check, never reaching the backend', async () => {
+    const shapeError = t().name === 'http' ? /Unable to parse 'shape'/ : /./;
+    // identity_int32 takes [-1,-1] (batch, then any length): [-3,0] holds no elements, so nothing
+    // but the shape check can refuse it.
+    await rejects(
+      t().infer({ model: 'identity_int32', inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [-3, 0], data: new Uint8Array(0) }] }),
+      ['INVALID_ARG'],
+      t().name === 'http' ? shapeError : /^\[request id: <id_unknown>\] unexpected shape for input 'INPUT0' for model 'identity_int32'\. Expected \[-1,-1\], got \[-3,0\]\./,
+    );
+    await rejects(
+      t().infer({ model: 'simple', inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [-2, 16], data: int32(range) }, simpleInputs(range, ones)[1]!] }),
+      ['INVALID_ARG'],
+      t().name === 'http' ? shapeError : /unexpected shape for input 'INPUT0' for model 'simple'\. Expected \[-1,16\], got \[-2,16\]\./,
+    );
+    await rejects(
+      t().infer({ model: 'simple', inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [-1, 16], data: int32(range) }, simpleInputs(range, ones)[1]!] }),
+      ['INVALID_ARG'],
+      t().name === 'http' ? shapeError : /All input dimensions should be specified for input 'INPUT0' for model 'simple', got \[-1,16\]/,
+    );
+    await rejects(
+      t().infer({ model: 'identity_int32', inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [0, -4], data: new Uint8Array(0) }] }),
+      ['INVALID_ARG'],
+      t().name === 'http' ? shapeError : /unexpected shape for input 'INPUT0' for model 'identity_int32'\. Expected \[-1,-1\], got \[0,-4\]/,
+    );
+    const after = await t().infer({ model: 'identity_int32', inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [1, 2], data: int32([5, 6]) }] });
+    assert.deepEqual(readInt32(after.outputs[0]!.data), [5, 6]);
+  });
+
+  test("a version that is not an integer gets Triton's text, on every endpoint taking a version", async () => {
+    const text = "failed to get model version from specified version string 'wrong_specification' (details: stol), version should be an integral value > 0";
+    const exactly = new RegExp(`^${text.replace(/[()]/g, '\\$&')}$`);
+    await rejects(t().infer({ model: 'simple', version: 'wrong_specification', inputs: simpleInputs(range, ones) }), ['INVALID_ARG'], exactly);
+    await rejects(t().modelMetadata('simple', 'wrong_specification'), ['INVALID_ARG'], exactly);
+    await rejects(t().modelConfig('simple', 'wrong_specification'), ['INVALID_ARG'], exactly);
+    await rejects(t().modelReady('simple', 'wrong_specification'), ['INVALID_ARG'], exactly);
+    await rejects(
+      t().infer({ model: 'simple', version: '-1', inputs: simpleInputs(range, ones) }),
+      ['INVALID_ARG'],
+      /^invalid model version specified '-1' , version should be an integral value > 0$/,
+    );
+    // Versions are int64, read exactly: one past 2^53 is not rounded onto an existing version.
+    await rejects(t().modelMetadata('simple', '9007199254740993'), ['NOT_FOUND'], /'simple' version 9007199254740993 is not found/);
+    await rejects(t().modelMetadata('simple', '9223372036854775808'), ['INVALID_ARG'], /^failed to get model version from specified version string '9223372036854775808'/);
+    const result = await t().infer({ model: 'simple', version: '01', inputs: simpleInputs(range, ones) });
+    assert.equal(result.modelVersion, '1');
+  });
 }

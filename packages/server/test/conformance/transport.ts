@@ -56,6 +56,7 @@ export interface Transport {
   readonly name: string;
   serverLive(): Promise<boolean>;
   serverReady(): Promise<boolean>;
+  /** Whether the model (version) is ready; a request the server refuses is a TransportError. */
   modelReady(model: string, version?: string): Promise<boolean>;
   serverMetadata(): Promise<{ name: string; version: string; extensions: readonly string[] }>;
   modelMetadata(model: string, version?: string): Promise<{
@@ -66,7 +67,7 @@ export interface Transport {
     outputs: readonly TensorMeta[];
   }>;
   /** A few fields of the model configuration, in Triton's JSON names. */
-  modelConfig(model: string): Promise<{
+  modelConfig(model: string, version?: string): Promise<{
     name: string;
     max_batch_size: number;
     preferred_batch_size: readonly number[];

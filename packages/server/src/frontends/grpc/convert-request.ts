@@ -2,8 +2,9 @@ import type {
   ModelInferRequest,
   ModelInferRequest_InferInputTensor,
 } from '@nereid/protocol/generated/grpc_service_pb';
-import { invalidArg } from '../../errors/index.js';
+import { invalidArg, quoted } from '../../errors/index.js';
 import type { InferRequestInit, InputTensorInit, RequestedOutputInit } from '../../request/infer-request-init.js';
+import { requestedVersion } from '../../request/model-version.js';
 import { requestParameters, tensorParameters } from './parameters.js';
 import { typedContentsToBytes } from './typed-contents.js';
 
@@ -14,6 +15,7 @@ export interface GrpcInferRequest {
 }
 
 const NO_DATA = new Uint8Array(0);
+const MAX_SAFE_DIM = BigInt(Number.MAX_SAFE_INTEGER);
 
 /**
  * ModelInferRequest → InferRequestInit, following Triton's InferGRPCToInput: an input placed in shared
@@ -22,27 +24,29 @@ const NO_DATA = new Uint8Array(0);
  * typed `contents` are converted. Raw entries stay views into the received message.
  */
 export function inferRequestFromProto(message: ModelInferRequest): GrpcInferRequest {
+  // Triton reads the version before anything else of the request.
+  const modelVersion = requestedVersion(message.modelVersion);
   const { parameters, enableEmptyFinalResponse } = requestParameters(message.parameters);
   const raw = message.rawInputContents;
   let rawIndex = 0;
   const inputs: InputTensorInit[] = [];
   for (const input of message.inputs) {
     const tensorParams = tensorParameters(input.parameters);
-    const shape = shapeOf(input.shape);
+    const shape = shapeOf(input.name, input.shape);
     let data: Uint8Array;
     if (tensorParams['shared_memory_region'] !== undefined) {
       if (input.contents !== undefined) {
         throw invalidArg(
-          `unexpected 'content' provided when using shared memory for input tensor '${input.name}' for model ` +
-            `'${message.modelName}'`,
+          `unexpected 'content' provided when using shared memory for input tensor '${quoted(input.name)}' for model ` +
+            `'${quoted(message.modelName)}'`,
         );
       }
       data = NO_DATA;
     } else if (input.contents !== undefined) {
       if (raw.length > 0) {
         throw invalidArg(
-          `contents field must not be specified when using raw_input_contents for '${input.name}' for model ` +
-            `'${message.modelName}'`,
+          `contents field must not be specified when using raw_input_contents for '${quoted(input.name)}' for model ` +
+            `'${quoted(message.modelName)}'`,
         );
       }
       data = typedData(input, shape, message.modelName);
@@ -50,14 +54,14 @@ export function inferRequestFromProto(message: ModelInferRequest): GrpcInferRequ
       data = raw[rawIndex++]!;
     } else {
       throw invalidArg(
-        `unable to find data for input tensor '${input.name}' for model '${message.modelName}' in request.`,
+        `unable to find data for input tensor '${quoted(input.name)}' for model '${quoted(message.modelName)}' in request.`,
       );
     }
     inputs.push({ name: input.name, datatype: input.datatype, shape, data, parameters: tensorParams });
   }
   const init: InferRequestInit = {
     modelName: message.modelName,
-    modelVersion: message.modelVersion,
+    modelVersion,
     id: message.id,
     parameters,
     inputs,
@@ -75,9 +79,22 @@ function requestedOutputs(message: ModelInferRequest): RequestedOutputInit[] | u
   return message.outputs.map((output) => ({ name: output.name, parameters: tensorParameters(output.parameters) }));
 }
 
-/** int64 dims as numbers (no real tensor dim comes near 2^53); the core checks them against the model. */
-function shapeOf(dims: readonly bigint[]): number[] {
+/**
+ * int64 dims as numbers. A dim beyond Number.MAX_SAFE_INTEGER cannot be held exactly (and no real
+ * tensor has one), so it is refused here as the HTTP frontend refuses it. Negative dims keep their
+ * sign and are refused by the core's shape check (normalize.ts), the same for both transports.
+ */
+function shapeOf(name: string, dims: readonly bigint[]): number[] {
   const shape = new Array<number>(dims.length);
-  for (let i = 0; i < dims.length; i++) shape[i] = Number(dims[i]);
+  for (let i = 0; i < dims.length; i++) {
+    const dim = dims[i]!;
+    if (dim > MAX_SAFE_DIM) {
+      throw invalidArg(
+        `invalid shape for input '${quoted(name)}': shape ${quoted(`[${dims.join(',')}]`)} ` +
+          `has more elements than ${Number.MAX_SAFE_INTEGER}`,
+      );
+    }
+    shape[i] = Number(dim);
+  }
   return shape;
 }

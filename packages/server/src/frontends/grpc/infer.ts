@@ -28,10 +28,10 @@ export function modelInferHandler(
   return (call, callback) => {
     let init;
     try {
-      if (isDecoupled(call.request.modelName, call.request.modelVersion)) {
+      init = inferRequestFromProto(call.request).init;
+      if (isDecoupled(init.modelName, init.modelVersion)) {
         throw unsupported("ModelInfer RPC doesn't support models with decoupled transaction policy");
       }
-      init = inferRequestFromProto(call.request).init;
     } catch (error) {
       callback(toGrpcError(error, logger));
       return;

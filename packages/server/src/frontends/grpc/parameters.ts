@@ -1,6 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import { InferParameterSchema, type InferParameter } from '@nereid/protocol/generated/grpc_service_pb';
-import { invalidArg } from '../../errors/index.js';
+import { invalidArg, quoted } from '../../errors/index.js';
 import type { ParameterValue, Parameters } from '../../tensor/tensor.js';
 
 /**
@@ -55,7 +55,7 @@ export function tensorParameters(map: { readonly [key: string]: InferParameter }
   let parameters: Record<string, ParameterValue> | undefined;
   for (const key in map) {
     const choice = map[key]!.parameterChoice;
-    if (choice.case === undefined) throw invalidArg(`parameter '${key}' has no value`);
+    if (choice.case === undefined) throw invalidArg(`parameter '${quoted(key)}' has no value`);
     (parameters ??= {})[key] = valueOf(choice);
   }
   return parameters ?? NO_PARAMETERS;
@@ -136,5 +136,5 @@ function toNumberIfSafe(value: bigint): number | bigint {
 }
 
 function wrongType(key: string, expected: string): Error {
-  return invalidArg(`invalid value type for '${key}' parameter, expected ${expected}.`);
+  return invalidArg(`invalid value type for '${quoted(key)}' parameter, expected ${expected}.`);
 }

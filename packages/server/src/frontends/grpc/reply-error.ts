@@ -1,5 +1,5 @@
 import { status as GrpcStatus, type StatusObject } from '@grpc/grpc-js';
-import { ServerError, grpcStatusOf } from '../../errors/index.js';
+import { ServerError, grpcStatusOf, wireMessage } from '../../errors/index.js';
 import type { Logger } from '../../observability/logger.js';
 
 /** What a failed RPC sends: the status code and the message the client reads. */
@@ -8,11 +8,12 @@ export type GrpcErrorStatus = Pick<StatusObject, 'code' | 'details'>;
 /**
  * Maps anything a handler threw onto a gRPC status: a ServerError keeps its message and gets the
  * status Triton's CodeToStatus gives its code; anything else is a bug, so it is logged and sent as
- * INTERNAL.
+ * INTERNAL. The message is bounded (wireMessage): it travels in the HTTP/2 trailers, and trailers
+ * larger than the client accepts are never delivered, stalling every call on the connection.
  */
 export function toGrpcError(error: unknown, logger: Logger): GrpcErrorStatus {
-  if (error instanceof ServerError) return { code: grpcStatusOf(error.code), details: error.message };
+  if (error instanceof ServerError) return { code: grpcStatusOf(error.code), details: wireMessage(error.message) };
   const message = error instanceof Error ? error.message : String(error);
   logger.error(`gRPC request failed unexpectedly: ${error instanceof Error ? (error.stack ?? message) : message}`);
-  return { code: GrpcStatus.INTERNAL, details: message };
+  return { code: GrpcStatus.INTERNAL, details: wireMessage(message) };
 }

@@ -11,7 +11,7 @@ import {
   type RepositoryModelUnloadResponse,
 } from '@nereid/protocol/generated/grpc_service_pb';
 import type { InferenceCore } from '../../core/types.js';
-import { invalidArg, unsupported } from '../../errors/index.js';
+import { invalidArg, quoted, unsupported } from '../../errors/index.js';
 
 /** The model repository extension over gRPC, with Triton's checks of the parameter oneofs. */
 
@@ -49,7 +49,7 @@ export async function repositoryModelLoad(
       if (choice.case !== 'bytesParam') throw loadParameterType(key, 'bytes_param');
       parameters[key] = choice.value;
     } else {
-      throw invalidArg(`unrecognized load parameter '${key}'.`);
+      throw invalidArg(`unrecognized load parameter '${quoted(key)}'.`);
     }
   }
   await core.loadModel(request.modelName, parameters);
@@ -74,5 +74,5 @@ export async function repositoryModelUnload(
 }
 
 function loadParameterType(key: string, expected: string): Error {
-  return invalidArg(`invalid value type for load parameter '${key}', expected ${expected}.`);
+  return invalidArg(`invalid value type for load parameter '${quoted(key)}', expected ${expected}.`);
 }

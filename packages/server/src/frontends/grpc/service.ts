@@ -3,6 +3,7 @@ import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import * as pb from '@nereid/protocol/generated/grpc_service_pb';
 import type { InferenceCore, TensorMetadata } from '../../core/types.js';
 import type { Logger } from '../../observability/logger.js';
+import { requestedVersion } from '../../request/model-version.js';
 import { modelInferHandler, type DecoupledProbe } from './infer.js';
 import { repositoryIndex, repositoryModelLoad, repositoryModelUnload } from './repository.js';
 import { logSettings, traceSetting } from './settings.js';
@@ -26,7 +27,7 @@ export function inferenceService(
     modelInfer: modelInferHandler(core, logger, isDecoupled),
     modelStreamInfer: modelStreamInferHandler(core, logger, isDecoupled),
     modelStatistics: unary(logger, (request: pb.ModelStatisticsRequest) =>
-      statisticsToProto(core.modelStatistics(request.name, request.version)),
+      statisticsToProto(core.modelStatistics(request.name, requestedVersion(request.version))),
     ),
     repositoryIndex: unary(logger, (request: pb.RepositoryIndexRequest) => repositoryIndex(core, request)),
     repositoryModelLoad: unary(logger, (request: pb.RepositoryModelLoadRequest) => repositoryModelLoad(core, request)),
@@ -44,7 +45,7 @@ function metadataHandlers(core: InferenceCore, logger: Logger): UntypedServiceIm
     serverLive: unary(logger, () => create(pb.ServerLiveResponseSchema, { live: core.isLive() })),
     serverReady: unary(logger, () => create(pb.ServerReadyResponseSchema, { ready: core.isReady() })),
     modelReady: unary(logger, (request: pb.ModelReadyRequest) =>
-      create(pb.ModelReadyResponseSchema, { ready: core.isModelReady(request.name, request.version) }),
+      create(pb.ModelReadyResponseSchema, { ready: core.isModelReady(request.name, requestedVersion(request.version)) }),
     ),
     serverMetadata: unary(logger, () => {
       const metadata = core.serverMetadata();
@@ -55,7 +56,7 @@ function metadataHandlers(core: InferenceCore, logger: Logger): UntypedServiceIm
       });
     }),
     modelMetadata: unary(logger, (request: pb.ModelMetadataRequest) => {
-      const metadata = core.modelMetadata(request.name, request.version);
+      const metadata = core.modelMetadata(request.name, requestedVersion(request.version));
       return create(pb.ModelMetadataResponseSchema, {
         name: metadata.name,
         versions: [...metadata.versions],
@@ -65,7 +66,7 @@ function metadataHandlers(core: InferenceCore, logger: Logger): UntypedServiceIm
       });
     }),
     modelConfig: unary(logger, (request: pb.ModelConfigRequest) =>
-      create(pb.ModelConfigResponseSchema, { config: core.modelConfig(request.name, request.version) }),
+      create(pb.ModelConfigResponseSchema, { config: core.modelConfig(request.name, requestedVersion(request.version)) }),
     ),
   };
 }

@@ -9,7 +9,7 @@ import {
   type TraceSettingResponse,
 } from '@nereid/protocol/generated/grpc_service_pb';
 import type { InferenceCore, LogSettingsPayload } from '../../core/types.js';
-import { invalidArg, unsupported } from '../../errors/index.js';
+import { invalidArg, quoted, unsupported } from '../../errors/index.js';
 
 /**
  * Tracing is not implemented yet, so TraceSetting reports Triton's defaults (tracing off) and refuses
@@ -26,7 +26,7 @@ const TRACE_DEFAULTS: Readonly<Record<string, readonly string[]>> = Object.freez
 
 export function traceSetting(core: InferenceCore, request: TraceSettingRequest): TraceSettingResponse {
   if (request.modelName !== '' && !core.isModelReady(request.modelName, '')) {
-    throw invalidArg(`Request for unknown model : ${request.modelName}`);
+    throw invalidArg(`Request for unknown model : ${quoted(request.modelName)}`);
   }
   if (request.settings['trace_file'] !== undefined) {
     throw unsupported('trace file location can not be updated through network protocol');
@@ -68,7 +68,7 @@ export function logSettings(core: InferenceCore, request: LogSettingsRequest): L
       const expected = LOG_SETTING_TYPES[key];
       if (expected === undefined) continue;
       if (setting.parameterChoice.case !== expected.choice) {
-        throw invalidArg(`expect ${expected.name} for '${key}'`);
+        throw invalidArg(`expect ${expected.name} for '${quoted(key)}'`);
       }
       update[key] = setting.parameterChoice.value;
     }

@@ -1,6 +1,6 @@
 import { encodeBytesElements, elementCount, formatShape } from '@nereid/protocol';
 import type { InferTensorContents } from '@nereid/protocol/generated/grpc_service_pb';
-import { invalidArg } from '../../errors/index.js';
+import { invalidArg, quoted } from '../../errors/index.js';
 
 /**
  * Typed `InferTensorContents` → the wire layout every layer below the frontends uses (little-endian
@@ -38,15 +38,15 @@ export function typedContentsToBytes(contents: InferTensorContents, tensor: Tens
     if (values.length === 0) continue;
     if (data !== undefined) {
       throw invalidArg(
-        `unexpected explicit tensor data for input tensor '${tensor.name}' for model '${tensor.model}', ` +
+        `unexpected explicit tensor data for input tensor '${quoted(tensor.name)}' for model '${quoted(tensor.model)}', ` +
           'binary data was already supplied.',
       );
     }
     const fieldType = fieldDatatype(field, tensor.datatype);
     if (fieldType !== tensor.datatype) {
       throw invalidArg(
-        `unexpected explicit tensor data for input tensor '${tensor.name}' for model '${tensor.model}' of type ` +
-          `'${fieldType}', expected datatype '${tensor.datatype}'`,
+        `unexpected explicit tensor data for input tensor '${quoted(tensor.name)}' for model '${quoted(tensor.model)}' of type ` +
+          `'${fieldType}', expected datatype '${quoted(tensor.datatype)}'`,
       );
     }
     data = encode(field, fieldType, values);
@@ -118,8 +118,8 @@ function checkElementCount(count: number, tensor: TensorRef): void {
   const expected = elementCount(tensor.shape);
   if (count !== expected) {
     throw invalidArg(
-      `unexpected number of elements in typed contents of input tensor '${tensor.name}' for model ` +
-        `'${tensor.model}': got ${count}, expected ${expected} for shape ${formatShape(tensor.shape)}`,
+      `unexpected number of elements in typed contents of input tensor '${quoted(tensor.name)}' for model ` +
+        `'${quoted(tensor.model)}': got ${count}, expected ${expected} for shape ${quoted(formatShape(tensor.shape))}`,
     );
   }
 }

@@ -6,7 +6,7 @@ import { unavailable } from '../../errors/index.js';
 import type { Logger } from '../../observability/logger.js';
 import type { HttpContext } from './context.js';
 import { sendError, sendErrorStatus } from './reply.js';
-import { matchRoute } from './routes.js';
+import { matchRoute, routeParams } from './routes.js';
 
 /**
  * The HTTP/REST frontend: KServe v2 with Triton's extensions on a plain node:http server. Routing
@@ -97,7 +97,7 @@ function dispatch(http: HttpContext, req: IncomingMessage, res: ServerResponse):
     return;
   }
   try {
-    const result = handler(http, req, res, match.params);
+    const result = handler(http, req, res, routeParams(match));
     if (result !== undefined) result.catch((error: unknown) => sendError(res, error, http.logger));
   } catch (error) {
     sendError(res, error, http.logger);

@@ -1,5 +1,5 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { httpStatusOf, ServerError, toServerError } from '../../errors/index.js';
+import { httpStatusOf, ServerError, toServerError, wireMessage } from '../../errors/index.js';
 import type { Logger } from '../../observability/logger.js';
 import { drainBody } from './body.js';
 
@@ -62,9 +62,12 @@ function flushPending(): void {
   for (const { res, body } of pending.splice(0)) res.end(body);
 }
 
-/** The JSON error body Triton sends: `{"error":"<message>"}`. */
+/**
+ * The JSON error body Triton sends: `{"error":"<message>"}`, the message bounded by wireMessage so a
+ * client-sent string quoted in it cannot make the reply arbitrarily large.
+ */
 export function errorJson(message: string): string {
-  return `{"error":${JSON.stringify(message)}}`;
+  return `{"error":${JSON.stringify(wireMessage(message))}}`;
 }
 
 /**
@@ -83,7 +86,7 @@ export function sendError(
     logger.error(`HTTP: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   }
   const status = httpStatusOf(serverError.code);
-  if (logger.settings.verboseLevel >= 1) logger.verbose(1, `HTTP error: ${status} ${serverError.message}`);
+  if (logger.settings.verboseLevel >= 1) logger.verbose(1, `HTTP error: ${status} ${wireMessage(serverError.message)}`);
   if (res.headersSent || res.destroyed) {
     // Nothing sensible can follow a started body, and nobody is listening on a closed socket.
     res.destroy();

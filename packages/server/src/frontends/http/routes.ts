@@ -1,3 +1,4 @@
+import { requestedVersion } from '../../request/model-version.js';
 import type { RouteHandler } from './context.js';
 import { handleModelReady, handleServerLive, handleServerReady } from './handlers/health.js';
 import { handleInfer } from './handlers/infer.js';
@@ -21,8 +22,10 @@ import { handleAllStatistics, handleModelStatistics } from './handlers/statistic
 import { handleModelTraceSetting, handleTraceSetting } from './handlers/trace.js';
 
 /**
- * The whole /v2 surface in one table, with path patterns matching Triton's http_server.cc regexes
- * (version segments are digits only). Order matters: the first matching pattern wins, and a path
+ * The whole /v2 surface in one table, with path patterns following Triton's http_server.cc regexes.
+ * A version segment may be any text: it is read by the request's version parser (parseRoute), so
+ * 'wrong_specification' gets Triton's "failed to get model version ..." error as it does over
+ * gRPC, rather than a bare 404. Order matters: the first matching pattern wins, and a path
  * that matches but lacks the request's method is a 405. Adding an endpoint is one line.
  */
 
@@ -43,6 +46,8 @@ export interface Route {
   readonly category: ApiCategory;
   /** Handlers by HTTP method (null-prototype, so any method string can be looked up). */
   readonly methods: Readonly<Record<string, RouteHandler | undefined>>;
+  /** The second captured segment is a model version, checked before the handler runs. */
+  readonly versioned: boolean;
 }
 
 export interface RouteMatch {
@@ -54,24 +59,35 @@ function route(
   pattern: RegExp,
   category: ApiCategory,
   methods: { readonly GET?: RouteHandler; readonly POST?: RouteHandler },
+  versioned = false,
 ): Route {
-  return { pattern, category, methods: Object.assign(Object.create(null) as Record<string, RouteHandler>, methods) };
+  const table = Object.assign(Object.create(null) as Record<string, RouteHandler>, methods);
+  return { pattern, category, methods: table, versioned };
+}
+
+/** A `/v2/models/{model}[/versions/{version}]<suffix>` route. */
+function modelRoute(
+  suffix: string,
+  category: ApiCategory,
+  methods: { readonly GET?: RouteHandler; readonly POST?: RouteHandler },
+): Route {
+  return route(new RegExp(`${MODEL}${suffix}$`), category, methods, true);
 }
 
 /** `/v2/models/{model}[/versions/{version}]` */
-const MODEL = String.raw`^/v2/models/([^/]+)(?:/versions/([0-9]+))?`;
+const MODEL = String.raw`^/v2/models/([^/]+)(?:/versions/([^/]+))?`;
 /** `/v2/{system,cuda}sharedmemory[/region/{region}]/<action>` */
 const shm = (kind: 'system' | 'cuda', action: string): RegExp =>
   new RegExp(String.raw`^/v2/${kind}sharedmemory(?:/region/([^/]+))?/${action}$`);
 
 export const ROUTES: readonly Route[] = [
   // Inference first: it is the hot path and costs one pattern test.
-  route(new RegExp(`${MODEL}/infer$`), 'inference', { POST: handleInfer }),
+  modelRoute('/infer', 'inference', { POST: handleInfer }),
   route(/^\/v2\/models\/stats$/, 'statistics', { GET: handleAllStatistics }),
-  route(new RegExp(`${MODEL}/ready$`), 'health', { GET: handleModelReady }),
-  route(new RegExp(`${MODEL}$`), 'metadata', { GET: handleModelMetadata }),
-  route(new RegExp(`${MODEL}/config$`), 'model-config', { GET: handleModelConfig }),
-  route(new RegExp(`${MODEL}/stats$`), 'statistics', { GET: handleModelStatistics }),
+  modelRoute('/ready', 'health', { GET: handleModelReady }),
+  modelRoute('', 'metadata', { GET: handleModelMetadata }),
+  modelRoute('/config', 'model-config', { GET: handleModelConfig }),
+  modelRoute('/stats', 'statistics', { GET: handleModelStatistics }),
   route(/^\/v2$/, 'metadata', { GET: handleServerMetadata }),
   route(/^\/v2\/health\/live$/, 'health', { GET: handleServerLive }),
   route(/^\/v2\/health\/ready$/, 'health', { GET: handleServerReady }),
@@ -95,7 +111,7 @@ export const ROUTES: readonly Route[] = [
     POST: handleModelTraceSetting,
   }),
   // Not served yet (the core has no API for it); one line when it does:
-  //   route(new RegExp(`${MODEL}/generate(_stream)?$`), 'inference', { POST: ... }),
+  //   modelRoute('/generate(?:_stream)?', 'inference', { POST: ... }),
 ];
 
 /** The first route whose pattern matches `path` (no query string), with its decoded segments. */
@@ -108,6 +124,16 @@ export function matchRoute(path: string, routes: readonly Route[] = ROUTES): Rou
     return { route: candidate, params };
   }
   return undefined;
+}
+
+/**
+ * The segments a handler gets: a versioned route's version string becomes the canonical decimal
+ * the core takes ('' when absent). Throws INVALID_ARG, with Triton's text, for a malformed version.
+ */
+export function routeParams(match: RouteMatch): readonly string[] {
+  if (!match.route.versioned) return match.params;
+  const [model = '', version = '', ...rest] = match.params;
+  return [model, requestedVersion(version), ...rest];
 }
 
 /** Clients percent-encode model names (tritonclient quotes them); an undecodable one stays as sent. */

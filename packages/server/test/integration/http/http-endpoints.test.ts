@@ -148,11 +148,26 @@ describe('HTTP endpoints', () => {
   it('answers unknown paths with 404 and wrong methods with 405', async () => {
     assertError(await get('/v2/nothing'), 404, 'Not Found');
     assertError(await get('/'), 404, 'Not Found');
-    assertError(await get('/v2/models/echo/versions/x'), 404, 'Not Found');
+    assertError(await get('/v2/models/echo/versions/1/x'), 404, 'Not Found');
     assertError(await post('/v2/health/live'), 405, 'Method Not Allowed');
     assertError(await httpCall(base, 'DELETE', '/v2/models/echo'), 405, 'Method Not Allowed');
     assertError(await get('/v2/models/echo/infer'), 405, 'Method Not Allowed');
     assert.equal((await get('/v2/health/live?verbose=1')).status, 200, 'the query string is not part of the path');
+  });
+
+  it('bounds errors echoing huge client strings and keeps serving after them', async () => {
+    // Beyond node's header limit (16 KiB) a path is refused before routing, and the server carries on.
+    const tooLong = await get(`/v2/models/${'m'.repeat(100_000)}`);
+    assert.equal(tooLong.status, 431);
+    // Within it, the error (which quotes the name) is capped at 4 KiB of message.
+    const reply = await get(`/v2/models/${'m'.repeat(12_000)}/versions/${'v'.repeat(3_000)}/ready`);
+    assert.equal(reply.status, 400);
+    const message = (replyJson(reply) as { error: string }).error;
+    assert.equal(message, `failed to get model version from specified version string '${'v'.repeat(256)}...[3000 chars]' (details: stol), version should be an integral value > 0`);
+    const unknown = await httpCall(base, 'POST', `/v2/models/${'m'.repeat(12_000)}/infer`, { body: '{"inputs":[]}' });
+    assert.ok(unknown.status >= 400 && unknown.status < 500, `status ${unknown.status}`);
+    assert.ok((replyJson(unknown) as { error: string }).error.length <= 4096);
+    assert.equal((await get('/v2/models/echo/versions/1/ready')).status, 200);
   });
 
   it('answers unexpected errors with 500 and logs them', async () => {

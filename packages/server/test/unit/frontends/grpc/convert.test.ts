@@ -70,6 +70,24 @@ describe('gRPC parameter conversion', () => {
 });
 
 describe('ModelInferRequest → InferRequestInit', () => {
+  it('reads the version as Triton does and refuses dims no number holds exactly', () => {
+    const request = (init: MessageInitShape<typeof ModelInferRequestSchema>) =>
+      inferRequestFromProto(create(ModelInferRequestSchema, { modelName: 'm', ...init }));
+    assert.equal(request({ modelVersion: '007' }).init.modelVersion, '7');
+    assert.equal(request({ modelVersion: '' }).init.modelVersion, '');
+    assert.throws(
+      () => request({ modelVersion: 'wrong_specification' }),
+      invalid(/^failed to get model version from specified version string 'wrong_specification' \(details: stol\)/),
+    );
+    const huge = 2n ** 53n + 1n;
+    assert.throws(
+      () => request({ inputs: [{ name: 'A', datatype: 'INT32', shape: [huge, 0n] }], rawInputContents: [new Uint8Array(0)] }),
+      invalid(/^invalid shape for input 'A': shape \[9007199254740993,0\] has more elements than 9007199254740991$/),
+    );
+    // Negative dims keep their sign for the core's shape check.
+    assert.deepEqual(request({ inputs: [{ name: 'A', datatype: 'INT32', shape: [-3n, 0n] }], rawInputContents: [new Uint8Array(0)] }).init.inputs[0]!.shape, [-3, 0]);
+  });
+
   it('keeps raw contents as views into the message', () => {
     const raw = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
     const message = create(ModelInferRequestSchema, {

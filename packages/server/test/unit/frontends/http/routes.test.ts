@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { matchRoute } from '../../../../src/frontends/http/routes.js';
+import { matchRoute, routeParams } from '../../../../src/frontends/http/routes.js';
 import { handleInfer } from '../../../../src/frontends/http/handlers/infer.js';
 import { handleModelMetadata } from '../../../../src/frontends/http/handlers/metadata.js';
 import { handleAllStatistics, handleModelStatistics } from '../../../../src/frontends/http/handlers/statistics.js';
@@ -18,12 +18,29 @@ describe('matchRoute', () => {
     assert.equal(handlerOf('/v2/models/m/versions/3', 'GET'), handleModelMetadata);
   });
 
-  it('accepts digit versions only, and no trailing segments', () => {
-    assert.equal(matchRoute('/v2/models/m/versions/abc/infer'), undefined);
-    assert.equal(matchRoute('/v2/models/m/versions/-1'), undefined);
+  it('accepts no trailing segments', () => {
+    assert.equal(matchRoute('/v2/models/m/versions/1/x'), undefined);
     assert.equal(matchRoute('/v2/models/m/infer/'), undefined);
     assert.equal(matchRoute('/v2/health/live/'), undefined);
     assert.equal(matchRoute('/v2/models/m/generate'), undefined);
+  });
+
+  it('parses a version segment, refusing a malformed one with Triton\'s text', () => {
+    const params = (path: string): readonly string[] => routeParams(matchRoute(path)!);
+    assert.deepEqual(params('/v2/models/m/infer'), ['m', '']);
+    assert.deepEqual(params('/v2/models/m/versions/0012/ready'), ['m', '12']);
+    assert.deepEqual(params('/v2/models/m/versions/9223372036854775807'), ['m', '9223372036854775807']);
+    assert.throws(() => params('/v2/models/m/versions/abc/infer'), {
+      code: 'INVALID_ARG',
+      message:
+        "failed to get model version from specified version string 'abc' (details: stol), version should be an " +
+        'integral value > 0',
+    });
+    assert.throws(() => params('/v2/models/m/versions/-1/config'), {
+      code: 'INVALID_ARG',
+      message: "invalid model version specified '-1' , version should be an integral value > 0",
+    });
+    assert.deepEqual(params('/v2/repository/models/m/load'), ['m'], 'unversioned routes untouched');
   });
 
   it('gives /v2/models/stats to statistics, not to a model named "stats"', () => {
