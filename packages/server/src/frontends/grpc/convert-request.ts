@@ -7,6 +7,7 @@ import type { InferRequestInit, InputTensorInit, RequestedOutputInit } from '../
 import { requestedVersion } from '../../request/model-version.js';
 import { requestParameters, tensorParameters } from './parameters.js';
 import { typedContentsToBytes } from './typed-contents.js';
+import { REFUSED_BEFORE_DECODING } from './service-definition.js';
 
 /** A decoded ModelInferRequest: what the core gets, plus the stream-only flag it never sees. */
 export interface GrpcInferRequest {
@@ -24,6 +25,8 @@ const MAX_SAFE_DIM = BigInt(Number.MAX_SAFE_INTEGER);
  * typed `contents` are converted. Raw entries stay views into the received message.
  */
 export function inferRequestFromProto(message: ModelInferRequest): GrpcInferRequest {
+  const refusal = (message as { [REFUSED_BEFORE_DECODING]?: Error })[REFUSED_BEFORE_DECODING];
+  if (refusal !== undefined) throw refusal;
   // Triton reads the version before anything else of the request.
   const modelVersion = requestedVersion(message.modelVersion);
   const { parameters, enableEmptyFinalResponse } = requestParameters(message.parameters);

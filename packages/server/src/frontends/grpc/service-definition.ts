@@ -1,5 +1,6 @@
 import { fromBinary, toBinary, type DescMessage, type DescService, type MessageShape } from '@bufbuild/protobuf';
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
+import { censusOfInferRequest } from './contents-census.js';
 
 /** Turns a message into wire bytes; grpc-js needs a Buffer. */
 export type ResponseSerializer = (message: never) => Buffer;
@@ -23,7 +24,7 @@ export function grpcServiceDefinition(
       requestStream: kind === 'client_streaming' || kind === 'bidi_streaming',
       responseStream: kind === 'server_streaming' || kind === 'bidi_streaming',
       requestSerialize: serializerOf(method.input),
-      requestDeserialize: deserializerOf(method.input),
+      requestDeserialize: method.input.typeName === INFER_REQUEST ? inferRequestDeserializer(method.input) : deserializerOf(method.input),
       responseSerialize: custom ?? serializerOf(method.output),
       responseDeserialize: deserializerOf(method.output),
       originalName: method.localName,
@@ -39,6 +40,23 @@ function serializerOf(schema: DescMessage): (message: unknown) => Buffer {
 function deserializerOf(schema: DescMessage): (bytes: Buffer) => unknown {
   // fromBinary hands out `bytes` fields as views into `bytes`: tensor data is never copied here.
   return (bytes) => fromBinary(schema, bytes);
+}
+
+const INFER_REQUEST = 'inference.ModelInferRequest';
+
+/**
+ * Marks an infer request refused before decoding (see contents-census.ts). grpc-js answers INTERNAL
+ * when a deserializer throws, so the refusal travels as the message and inferRequestFromProto throws
+ * it, as INVALID_ARGUMENT, where every other request error is raised.
+ */
+export const REFUSED_BEFORE_DECODING = Symbol('refused before decoding');
+
+function inferRequestDeserializer(schema: DescMessage): (bytes: Buffer) => unknown {
+  const decode = deserializerOf(schema);
+  return (bytes) => {
+    const refusal = censusOfInferRequest(bytes);
+    return refusal === undefined ? decode(bytes) : { [REFUSED_BEFORE_DECODING]: refusal };
+  };
 }
 
 /** A Buffer over the same memory (no copy). */

@@ -1,0 +1,98 @@
+import { invalidArg, type ServerError } from '../../errors/index.js';
+import { MAX_REQUEST_STRING_ELEMENTS } from '../../request/limits.js';
+
+/**
+ * A census of a ModelInferRequest's typed tensor contents, taken on its wire bytes before protobuf
+ * decoding materialises them: decoding makes one JS value per element, so a message of tens of
+ * millions of tiny `bytes_contents` (or packed numbers) would exhaust the heap before any check ran.
+ * Only tags and lengths are read; payloads are skipped.
+ *
+ * Field numbers (grpc_service.proto): ModelInferRequest.inputs = 5; InferInputTensor.contents = 5;
+ * InferTensorContents: bool 1, int 2, int64 3, uint 4, uint64 5 (varints), fp32 6, fp64 7, bytes 8.
+ */
+
+/** Numeric typed elements a request may carry (a 64 MiB FP32 payload); beyond, use raw contents. */
+export const MAX_REQUEST_TYPED_ELEMENTS = 16 * 1024 * 1024;
+
+const VARINT = 0;
+const I64 = 1;
+const LEN = 2;
+const I32 = 5;
+
+/** The error for a message over a limit, or undefined when it is within them (or malformed: decoding reports that). */
+export function censusOfInferRequest(bytes: Uint8Array): ServerError | undefined {
+  const totals = { strings: 0, numbers: 0 };
+  try {
+    forEachField(bytes, 0, bytes.length, (field, wire, start, end) => {
+      if (field !== 5 || wire !== LEN) return;
+      forEachField(bytes, start, end, (inputField, inputWire, s, e) => {
+        if (inputField === 5 && inputWire === LEN) countContents(bytes, s, e, totals);
+      });
+    });
+  } catch {
+    return undefined;
+  }
+  if (totals.strings > MAX_REQUEST_STRING_ELEMENTS) {
+    return invalidArg(
+      `inference request holds ${totals.strings} BYTES elements, more than the ${MAX_REQUEST_STRING_ELEMENTS} a request may hold`,
+    );
+  }
+  if (totals.numbers > MAX_REQUEST_TYPED_ELEMENTS) {
+    return invalidArg(
+      `inference request holds ${totals.numbers} typed tensor elements, more than the ${MAX_REQUEST_TYPED_ELEMENTS} ` +
+        'a request may hold; send large tensors as raw_input_contents',
+    );
+  }
+  return undefined;
+}
+
+function countContents(bytes: Uint8Array, start: number, end: number, totals: { strings: number; numbers: number }): void {
+  forEachField(bytes, start, end, (field, wire, s, e) => {
+    if (field === 8) totals.strings += 1;
+    else if (wire === LEN) totals.numbers += field === 6 ? (e - s) / 4 : field === 7 ? (e - s) / 8 : e - s;
+    else totals.numbers += 1;
+  });
+}
+
+class WireError extends Error {}
+
+/** Calls `visit` for each field in bytes[start, end): its number, wire type and payload range. */
+function forEachField(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  visit: (field: number, wire: number, start: number, end: number) => void,
+): void {
+  let pos = start;
+  while (pos < end) {
+    const [tag, afterTag] = readVarint(bytes, pos, end);
+    const field = Math.floor(tag / 8);
+    const wire = tag % 8;
+    let payloadEnd: number;
+    let payloadStart = afterTag;
+    if (wire === VARINT) payloadEnd = readVarint(bytes, afterTag, end)[1];
+    else if (wire === I64) payloadEnd = afterTag + 8;
+    else if (wire === I32) payloadEnd = afterTag + 4;
+    else if (wire === LEN) {
+      const [length, afterLength] = readVarint(bytes, afterTag, end);
+      payloadStart = afterLength;
+      payloadEnd = afterLength + length;
+    } else throw new WireError('unsupported wire type');
+    if (payloadEnd > end) throw new WireError('field past the end');
+    visit(field, wire, payloadStart, payloadEnd);
+    pos = payloadEnd;
+  }
+}
+
+function readVarint(bytes: Uint8Array, pos: number, end: number): [number, number] {
+  let value = 0;
+  let scale = 1;
+  for (let i = 0; i < 10; i++) {
+    if (pos >= end) throw new WireError('truncated varint');
+    const byte = bytes[pos++]!;
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) return [value, pos];
+    scale *= 128;
+  }
+  throw new WireError('varint too long');
+}

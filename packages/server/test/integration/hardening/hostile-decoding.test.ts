@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import type { ServiceError } from '@grpc/grpc-js';
+import { after, before, describe, it } from 'node:test';
+import { startServer, type RunningServer } from '../../../src/cli/start-server.js';
+import { silentLogger } from '../../../src/observability/logger.js';
+import { MAX_REQUEST_STRING_ELEMENTS } from '../../../src/request/limits.js';
+import { InferenceGrpcClient } from '../../helpers/grpc-client.js';
+import { bytesTensor, decodeInferReply, httpCall, keepAliveAgent, replyJson } from '../../helpers/http-client.js';
+import { EXAMPLE_MODELS } from '../../helpers/paths.js';
+
+/**
+ * Requests built to exhaust memory or hold the event loop (issue: hardening, items 1, 2 and 7): each
+ * is refused or served without harm, and the server answers correctly afterwards.
+ */
+describe('hostile request bodies: bounded before allocation, decoded off the event loop', () => {
+  let server: RunningServer;
+  let base: string;
+  let grpc: InferenceGrpcClient;
+
+  before(async () => {
+    server = await startServer({
+      modelRepositories: [EXAMPLE_MODELS],
+      http: { port: 0, address: '127.0.0.1', maxInputSize: 256 * 1024 * 1024 },
+      grpc: { port: 0, address: '127.0.0.1' },
+      exitOnError: false,
+      logger: silentLogger,
+    });
+    base = `http://127.0.0.1:${server.http!.port}`;
+    grpc = new InferenceGrpcClient(`127.0.0.1:${server.grpc!.port}`);
+  });
+
+  after(async () => {
+    keepAliveAgent.destroy();
+    grpc.close();
+    await server.close();
+  });
+
+  /** The server still answers a real inference correctly. */
+  async function stillServes(): Promise<void> {
+    const body = JSON.stringify({ inputs: [{ name: 'INPUT0', datatype: 'BYTES', shape: [1, 2], data: ['ok', 'ü\u0000'] }] });
+    const reply = await httpCall(base, 'POST', '/v2/models/simple_identity/infer', { body });
+    assert.equal(reply.status, 200, reply.body.toString());
+    assert.deepEqual((replyJson(reply) as { outputs: { data: string[] }[] }).outputs[0]!.data, ['ok', 'ü\u0000']);
+    const live = await httpCall(base, 'GET', '/v2/health/live');
+    assert.equal(live.status, 200);
+  }
+
+  it('33,554,432 empty BYTES elements in a 128 MiB binary tail: 400 naming the limit, nothing allocated per element', async () => {
+    const count = 33_554_432;
+    const tail = Buffer.alloc(4 * count);
+    const header = Buffer.from(
+      JSON.stringify({ inputs: [{ name: 'INPUT0', datatype: 'BYTES', shape: [1, count], parameters: { binary_data_size: tail.length } }] }),
+    );
+    const reply = await httpCall(base, 'POST', '/v2/models/simple_identity/infer', {
+      headers: { 'Inference-Header-Content-Length': header.length },
+      body: Buffer.concat([header, tail]),
+    });
+    assert.equal(reply.status, 400);
+    assert.match(
+      (replyJson(reply) as { error: string }).error,
+      new RegExp(`holds ${count} BYTES elements, more than the ${MAX_REQUEST_STRING_ELEMENTS} a request may hold`),
+    );
+    await stillServes();
+  });
+
+  it('the same over gRPC, as raw contents and as millions of bytes_contents (refused before protobuf decoding)', async () => {
+    const count = 33_554_432;
+    const raw = await grpc
+      .call('modelInfer', {
+        modelName: 'simple_identity',
+        inputs: [{ name: 'INPUT0', datatype: 'BYTES', shape: [1n, BigInt(count)] }],
+        rawInputContents: [new Uint8Array(4 * count)],
+      })
+      .then(
+        () => assert.fail('accepted'),
+        (error: ServiceError) => error,
+      );
+    assert.equal(raw.code, 3);
+    assert.match(raw.details, /BYTES elements, more than the/);
+    const many = MAX_REQUEST_STRING_ELEMENTS + 1;
+    const typed = await grpc
+      .call('modelInfer', {
+        modelName: 'simple_identity',
+        inputs: [{ name: 'INPUT0', datatype: 'BYTES', shape: [1n, BigInt(many)], contents: { bytesContents: new Array(many).fill(new Uint8Array(0)) } }],
+      })
+      .then(
+        () => assert.fail('accepted'),
+        (error: ServiceError) => error,
+      );
+    assert.equal(typed.code, 3);
+    assert.match(typed.details, new RegExp(`holds ${many} BYTES elements`));
+    const ok = await grpc.call('modelInfer', {
+      modelName: 'simple_identity',
+      inputs: [{ name: 'INPUT0', datatype: 'BYTES', shape: [1n, 1n], contents: { bytesContents: [Buffer.from('fine')] } }],
+    });
+    assert.equal(Buffer.from(ok.rawOutputContents[0]!).subarray(4).toString(), 'fine');
+    await stillServes();
+  });
+
+  it('a JSON body of a million one-character strings is served while health probes are answered first', async () => {
+    const count = 1_000_000;
+    const body = `{"inputs":[{"name":"INPUT0","datatype":"BYTES","shape":[1,${count}],"data":[${'"a",'.repeat(count - 1)}"b"]}]}`;
+    const order: string[] = [];
+    const big = httpCall(base, 'POST', '/v2/models/simple_identity/infer', { body }).then((reply) => {
+      order.push('infer');
+      return reply;
+    });
+    // Probes sent while the body is decoded (on a codec worker) come back before the big reply.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let i = 0; i < 3; i++) {
+      const live = await httpCall(base, 'GET', '/v2/health/live');
+      assert.equal(live.status, 200);
+      order.push('live');
+    }
+    const reply = await big;
+    assert.equal(reply.status, 200, reply.body.toString().slice(0, 300));
+    const data = (replyJson(reply) as { outputs: { data: string[]; shape: number[] }[] }).outputs[0]!;
+    assert.deepEqual(data.shape, [1, count]);
+    assert.equal(data.data.length, count);
+    assert.equal(data.data[count - 1], 'b');
+    assert.deepEqual(order.slice(0, 3), ['live', 'live', 'live']);
+  });
+
+  it('a large JSON request with a binary output and exact BYTES (NUL, non-UTF-8) round-trips through the codec worker', async () => {
+    const elements = Array.from({ length: 50_000 }, (_, i) => (i % 2 === 0 ? `e${i}\u0000"\\` : `x${i}`));
+    const body = JSON.stringify({
+      id: 'large-json',
+      inputs: [{ name: 'INPUT0', datatype: 'BYTES', shape: [1, elements.length], data: elements }],
+      outputs: [{ name: 'OUTPUT0', parameters: { binary_data: true } }],
+    });
+    assert.ok(body.length > 256 * 1024);
+    const reply = decodeInferReply(await httpCall(base, 'POST', '/v2/models/simple_identity/infer', { body }));
+    assert.equal(reply.status, 200);
+    assert.deepEqual(Buffer.from(reply.outputs.get("OUTPUT0")!.binary!), bytesTensor(elements));
+  });
+
+  it('a JSON integer of 10 million digits is a 400, like its shorter cousins', async () => {
+    const body = `{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,1],"data":[${'1'.repeat(10_000_000)}]}]}`;
+    const reply = await httpCall(base, 'POST', '/v2/models/identity_fp32/infer', { body });
+    assert.equal(reply.status, 400);
+    assert.match((replyJson(reply) as { error: string }).error, /failed to parse the request JSON buffer: Number too big/);
+    await stillServes();
+  });
+
+  it('a malformed JSON body decoded on a worker answers the same error as on the main thread', async () => {
+    const body = `{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,100000],"data":[${'1,'.repeat(99_999)}1]}],}`;
+    const reply = await httpCall(base, 'POST', '/v2/models/identity_fp32/infer', { body });
+    assert.equal(reply.status, 400);
+    assert.match((replyJson(reply) as { error: string }).error, /failed to parse the request JSON buffer: Missing a name for object member/);
+    await stillServes();
+  });
+});
