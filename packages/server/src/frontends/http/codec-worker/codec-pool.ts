@@ -39,7 +39,6 @@ class CodecWorker {
     this.#worker = new Worker(new URL('./codec-worker.js', import.meta.url), {
       resourceLimits: { maxOldGenerationSizeMb: heapMb },
     });
-    this.#worker.unref();
     this.#worker.on('message', (reply: CodecReply) => {
       const pending = this.#pending.get(reply.id);
       this.#pending.delete(reply.id);
@@ -48,6 +47,8 @@ class CodecWorker {
     });
     this.#worker.on('error', (error: Error & { code?: string }) => this.#fail(error));
     this.#worker.on('exit', (code) => this.#fail(new Error(`codec worker exited with code ${code}`)));
+    // After the listeners: attaching a 'message' listener refs the worker's port again.
+    this.#worker.unref();
   }
 
   get busy(): number {
