@@ -14,6 +14,7 @@ import { releaseFreedHeap } from './native-memory.js';
 import { RunFrame } from './run-frame.js';
 import { ortApi, type NullablePointer, type OrtApi, type Pointer } from './ort-api.js';
 import { OrtValues } from './ort-values.js';
+import { OFF_THREAD_STRING_ELEMENTS } from './string-tensors.js';
 import { check, OutSlot } from './ort-status.js';
 import { computeBudget } from './compute-budget.js';
 import { RunPlacement } from './run-placement.js';
@@ -160,19 +161,28 @@ export class NativeSession {
     const wanted = fetches.length > 0 ? fetches : this.#outputNames;
     let inputBytes = 0;
     for (const feed of feeds) inputBytes += feed.tensor.data.byteLength;
-    const inline = this.#placement.inline(inputBytes);
-    // An inline run is synchronous from here to its end, so it can use the session's scratch frame;
-    // a run that leaves the thread gets a frame of its own.
-    const frame = inline ? this.#inlineFrame(feeds.length, wanted.length) : new RunFrame(feeds.length, wanted.length);
     const { api, values } = mainThread();
-    /** Request bytes (or aligned copies) the input values point into: alive until the run ends. */
-    const borrowed: Uint8Array[] = [];
+    // Counted from here: release() waits for this run, whatever it awaits below.
     this.#inflight += 1;
+    let prepared = NONE_PREPARED;
+    let inline = false;
+    let frame: RunFrame | undefined;
     try {
+      // Large string inputs are built on run threads first (see OrtValues.createStringsOffThread).
+      if (hasLargeStrings(feeds)) prepared = await prepareLargeStrings(values, feeds);
+      inline = prepared.size === 0 && this.#placement.inline(inputBytes);
+      // An inline run is synchronous from here to its end, so it can use the session's scratch
+      // frame; a run that leaves the thread gets a frame of its own.
+      frame = inline ? this.#inlineFrame(feeds.length, wanted.length) : new RunFrame(feeds.length, wanted.length);
+      /** Request bytes (or aligned copies) the input values point into: alive until the run ends. */
+      const borrowed: Uint8Array[] = [];
+      const runFrame = frame;
       feeds.forEach((feed, i) => {
-        frame.setInput(i, this.#nameAddress(feed.tensor.name), values.create(feed.tensor, feed.dims, borrowed));
+        const value = prepared.get(i);
+        prepared.delete(i);
+        runFrame.setInput(i, this.#nameAddress(feed.tensor.name), value ?? values.create(feed.tensor, feed.dims, borrowed));
       });
-      wanted.forEach((name, i) => frame.setOutputName(i, this.#nameAddress(name)));
+      wanted.forEach((name, i) => runFrame.setOutputName(i, this.#nameAddress(name)));
       const args = frame.runArguments(this.#session, this.#runOptions);
       // handedOff..resumed is compute_infer: the run plus, off-thread, the hop there and back.
       const handedOff = process.hrtime.bigint();
@@ -198,7 +208,12 @@ export class NativeSession {
       const resumed = inline ? computeEndNs : process.hrtime.bigint();
       this.#placement.record(inputBytes, Number(computeEndNs - computeStartNs));
       check(api, status);
-      const outputs = wanted.map((name, i) => values.read(name, frame.output(i)));
+      const outputs: Tensor[] = [];
+      for (let i = 0; i < wanted.length; i++) {
+        const value = frame.output(i);
+        const name = wanted[i]!;
+        outputs.push(!inline && values.isLargeStringTensor(value) ? await values.readOffThread(name, value) : values.read(name, value));
+      }
       const done = process.hrtime.bigint();
       return {
         outputs,
@@ -210,7 +225,9 @@ export class NativeSession {
         computeEndNs,
       };
     } finally {
-      frame.releaseValues(values);
+      for (const value of prepared.values()) values.releaseOffThread(value);
+      if (frame !== undefined && !inline) frame.takeLargeStringValues(values, (value) => values.releaseOffThread(value));
+      frame?.releaseValues(values);
       this.#inflight -= 1;
       if (this.#inflight === 0) this.#drained?.();
     }
@@ -350,4 +367,33 @@ function tensorType(api: OrtApi, out: OutSlot, typeInfo: Pointer): { type: strin
   const dims = new BigInt64Array(new ArrayBuffer(8 * Math.max(1, rank)), 0, rank);
   check(api, api.GetDimensions(info, dims, rank));
   return { type, shape: Array.from(dims, (dim) => (dim >= 0n ? Number(dim) : -1)) };
+}
+
+const NONE_PREPARED: Map<number, Pointer> = new Map();
+
+function isLargeStrings(feed: SessionFeed): boolean {
+  return feed.tensor.datatype === 'BYTES' && feed.dims.reduce((product, dim) => product * dim, 1) >= OFF_THREAD_STRING_ELEMENTS;
+}
+
+function hasLargeStrings(feeds: readonly SessionFeed[]): boolean {
+  return feeds.some(isLargeStrings);
+}
+
+/**
+ * OrtValues for the feeds whose string tensors are large, made on run threads, by feed index. If
+ * one fails, those already made are released and the error is thrown.
+ */
+async function prepareLargeStrings(values: OrtValues, feeds: readonly SessionFeed[]): Promise<Map<number, Pointer>> {
+  const prepared = new Map<number, Pointer>();
+  try {
+    for (let i = 0; i < feeds.length; i++) {
+      const feed = feeds[i]!;
+      if (!isLargeStrings(feed)) continue;
+      prepared.set(i, await values.createStringsOffThread(feed.tensor, feed.dims));
+    }
+  } catch (error) {
+    for (const value of prepared.values()) values.releaseOffThread(value);
+    throw error;
+  }
+  return prepared;
 }

@@ -4,14 +4,19 @@
  * and non-UTF-8 bytes survive. Outputs are copied out into wire-layout Buffers, after which their
  * OrtValue may be released.
  */
-import { bytesElementLength, bytesElementStarts, elementByteSize, scanBytesElements, type Datatype } from '@nereid/protocol';
+import { elementByteSize, scanBytesElements, type Datatype } from '@nereid/protocol';
 import { koffi } from './ffi.js';
 import { internal, invalidArg } from '../../../errors/server-error.js';
 import type { Tensor } from '../../../tensor/tensor.js';
 import { datatypeOfOnnx, onnxTypeCode, onnxTypeName, onnxTypeOf } from '../dtype-map.js';
-import { copyFromNative, copyToNative } from './native-memory.js';
+import { copyFromNative } from './native-memory.js';
 import type { NullablePointer, OrtApi, Pointer } from './ort-api.js';
 import { check, OutSlot } from './ort-status.js';
+import { OFF_THREAD_STRING_ELEMENTS, fillStringTensor, readStringTensor } from './string-tensors.js';
+import { runThreads } from './run-thread.js';
+import { COMPOUND_FAILED, NativeOp } from './run-thread-protocol.js';
+
+const COMPOUND_STATUS = BigInt.asUintN(64, COMPOUND_FAILED);
 
 const STRING_TYPE = onnxTypeCode('string');
 /** Stands in for the data of empty tensors, which onnxruntime still wants an address for. */
@@ -74,23 +79,7 @@ export class OrtValues {
 
   /** The wire tensor an output OrtValue holds (copied). Does not release the value. */
   read(name: string, value: Pointer): Tensor {
-    const api = this.#api;
-    check(api, api.GetTensorTypeAndShape(value, this.#out.arg));
-    const info = this.#out.pointer();
-    let type: number;
-    let dims: number[];
-    try {
-      check(api, api.GetTensorElementType(info, this.#out.arg));
-      type = this.#out.int32();
-      check(api, api.GetDimensionsCount(info, this.#out.arg));
-      const rank = this.#out.size();
-      if (rank > this.#dims.length) this.#dims = new BigInt64Array(new ArrayBuffer(8 * rank));
-      check(api, api.GetDimensions(info, this.#dims, rank));
-      dims = new Array<number>(rank);
-      for (let i = 0; i < rank; i++) dims[i] = Number(this.#dims[i]);
-    } finally {
-      api.ReleaseTensorTypeAndShapeInfo(info);
-    }
+    const { type, dims } = this.#typeAndShape(value);
     const datatype = datatypeOfOnnx(onnxTypeName(type));
     if (datatype === undefined) {
       throw internal(`output '${name}' has ONNX type '${onnxTypeName(type)}', which has no Triton datatype`);
@@ -98,6 +87,26 @@ export class OrtValues {
     const count = dims.reduce((product, dim) => product * dim, 1);
     const data = datatype === 'BYTES' ? this.#readStrings(value, count) : this.#readNumeric(value, datatype, count);
     return { name, datatype, shape: dims, data };
+  }
+
+  /** A value's ONNX element type and dimensions. */
+  #typeAndShape(value: Pointer): { type: number; dims: number[] } {
+    const api = this.#api;
+    check(api, api.GetTensorTypeAndShape(value, this.#out.arg));
+    const info = this.#out.pointer();
+    try {
+      check(api, api.GetTensorElementType(info, this.#out.arg));
+      const type = this.#out.int32();
+      check(api, api.GetDimensionsCount(info, this.#out.arg));
+      const rank = this.#out.size();
+      if (rank > this.#dims.length) this.#dims = new BigInt64Array(new ArrayBuffer(8 * rank));
+      check(api, api.GetDimensions(info, this.#dims, rank));
+      const dims = new Array<number>(rank);
+      for (let i = 0; i < rank; i++) dims[i] = Number(this.#dims[i]);
+      return { type, dims };
+    } finally {
+      api.ReleaseTensorTypeAndShapeInfo(info);
+    }
   }
 
   release(value: NullablePointer): void {
@@ -115,44 +124,20 @@ export class OrtValues {
 
   /** String elements → the BYTES wire layout (4-byte little-endian length, then the bytes). */
   #readStrings(value: Pointer, count: number): Buffer {
-    const api = this.#api;
-    check(api, api.GetStringTensorDataLength(value, this.#out.arg));
+    check(this.#api, this.#api.GetStringTensorDataLength(value, this.#out.arg));
     const total = this.#out.size();
     const wire = Buffer.allocUnsafe(4 * count + total);
-    if (count === 0) return wire;
-    const offsets = new BigUint64Array(new ArrayBuffer(8 * count));
-    // The content lands at the end of `wire`; each element then moves left to its place behind its
-    // length prefix (never over an element not yet moved), so no per-element buffer is made.
-    const contentAt = 4 * count;
-    check(api, api.GetStringTensorContent(value, wire.subarray(contentAt), total, offsets, count));
-    // Read as 32-bit halves: a BigUint64Array read would allocate a bigint per element.
-    const halves = new Uint32Array(offsets.buffer);
-    const starts = new Float64Array(count);
-    for (let i = 0; i < count; i++) starts[i] = halves[2 * i]! + halves[2 * i + 1]! * 0x100000000;
-    let at = 0;
-    for (let i = 0; i < count; i++) {
-      const start = starts[i]!;
-      const length = (i + 1 < count ? starts[i + 1]! : total) - start;
-      wire.writeUInt32LE(length, at);
-      moveBytes(wire, at + 4, contentAt + start, length);
-      at += 4 + length;
-    }
+    readStringTensor(this.#api, value, wire, count, total);
     return wire;
   }
 
   #createStrings(tensor: Tensor, shape: BigInt64Array, rank: number): Pointer {
     const api = this.#api;
-    let count = 1;
-    for (let i = 0; i < rank; i++) count *= Number(shape[i]);
-    const data = tensor.data;
-    // The request layer checked the layout; checked again because a run must never read past it.
-    if (scanBytesElements(data, count) !== undefined) {
-      throw invalidArg(`input '${tensor.name}': BYTES data does not hold ${count} elements`);
-    }
+    const count = stringCount(tensor, shape, rank);
     check(api, api.CreateTensorAsOrtValue(this.#allocator, shape, rank, STRING_TYPE, this.#out.arg));
     const value = this.#out.pointer();
     try {
-      if (count > 0) this.#fillStrings(value, data, count);
+      fillStringTensor(api, value, tensor.data, count);
     } catch (error) {
       api.ReleaseValue(value);
       throw error;
@@ -161,58 +146,77 @@ export class OrtValues {
   }
 
   /**
-   * Fills a string tensor from wire-layout `data`. The common case (no element holds a NUL) is one
-   * call: a copy of the wire bytes whose length prefixes become the NUL terminators of the element
-   * before them. Elements holding NUL are written one by one into buffers onnxruntime sizes.
+   * A string tensor of many elements: made and filled on a run thread, because onnxruntime builds one
+   * std::string per element (~100 ns each: 0.4 s for 4 million) and that must not hold the event
+   * loop. Elements holding NUL (rare) still go the synchronous way.
    */
-  #fillStrings(value: Pointer, data: Uint8Array, count: number): void {
-    const starts = bytesElementStarts(data, count);
-    const text = new Uint8Array(new ArrayBuffer(data.byteLength + 1));
-    text.set(data);
-    // Prefix bytes set non-zero first, so a zero left in `text` can only be inside an element.
-    for (let i = 0; i < count; i++) {
-      const start = starts[i]!;
-      text[start - 4] = 1;
-      text[start - 3] = 1;
-      text[start - 2] = 1;
-      text[start - 1] = 1;
+  async createStringsOffThread(tensor: Tensor, dims: readonly number[]): Promise<Pointer> {
+    const shape = new BigInt64Array(new ArrayBuffer(8 * Math.max(1, dims.length)));
+    for (let i = 0; i < dims.length; i++) shape[i] = BigInt(dims[i] ?? 0);
+    const count = stringCount(tensor, shape, dims.length);
+    const out = new OutSlot();
+    await this.#offThread(NativeOp.CreateTensorAsOrtValue, [
+      this.#allocator,
+      koffi.address(shape) as bigint,
+      BigInt(dims.length),
+      BigInt(STRING_TYPE),
+      koffi.address(out.arg) as bigint,
+    ]);
+    const value = out.pointer();
+    if (count === 0) return value;
+    // The thread reads the request's bytes in place; `tensor` keeps them alive across the await.
+    const data = tensor.data.byteLength > 0 ? tensor.data : EMPTY;
+    try {
+      await this.#offThread(NativeOp.FillStringTensorFromWire, [
+        value,
+        (koffi.address(data) as bigint),
+        BigInt(data.byteLength),
+        BigInt(count),
+      ]);
+    } catch (error) {
+      this.releaseOffThread(value);
+      throw error;
     }
-    if (text.subarray(0, data.byteLength).indexOf(0) !== -1) {
-      this.#fillWithNuls(value, data, starts);
-      return;
-    }
-    const pointers = new BigUint64Array(new ArrayBuffer(8 * count));
-    const halves = new Uint32Array(pointers.buffer);
-    const base = koffi.address(text) as bigint;
-    const baseLow = Number(base & 0xffffffffn);
-    const baseHigh = Number(base >> 32n);
-    for (let i = 0; i < count; i++) {
-      const start = starts[i]!;
-      text[start + bytesElementLength(data, start)] = 0;
-      const low = baseLow + start;
-      halves[2 * i] = low >>> 0;
-      halves[2 * i + 1] = baseHigh + Math.floor(low / 0x100000000);
-    }
-    check(this.#api, this.#api.FillStringTensor(value, pointers, count));
+    return value;
   }
 
-  #fillWithNuls(value: Pointer, data: Uint8Array, starts: Uint32Array): void {
-    for (let i = 0; i < starts.length; i++) {
-      const start = starts[i]!;
-      const length = bytesElementLength(data, start);
-      check(this.#api, this.#api.GetResizedStringTensorElementBuffer(value, i, length, this.#out.arg));
-      copyToNative(this.#out.pointer(), data.subarray(start, start + length));
-    }
+  /** Whether reading `value` is work for a run thread: a string tensor of many elements. */
+  isLargeStringTensor(value: Pointer): boolean {
+    const { type, dims } = this.#typeAndShape(value);
+    return type === STRING_TYPE && dims.reduce((product, dim) => product * dim, 1) >= OFF_THREAD_STRING_ELEMENTS;
   }
-}
 
-/** Copies `length` bytes within `buffer` from `from` to `to` (to <= from); short runs by hand. */
-function moveBytes(buffer: Uint8Array, to: number, from: number, length: number): void {
-  if (length > 32) {
-    buffer.copyWithin(to, from, from + length);
-    return;
+  /** read() for a large string tensor: onnxruntime's copy out runs on a run thread. */
+  async readOffThread(name: string, value: Pointer): Promise<Tensor> {
+    const { dims } = this.#typeAndShape(value);
+    const count = dims.reduce((product, dim) => product * dim, 1);
+    const out = new OutSlot();
+    await this.#offThread(NativeOp.GetStringTensorDataLength, [value, koffi.address(out.arg) as bigint]);
+    const total = out.size();
+    const wire = Buffer.allocUnsafe(4 * count + total);
+    if (count > 0) {
+      await this.#offThread(NativeOp.ReadStringTensorToWire, [
+        value,
+        koffi.address(wire) as bigint,
+        BigInt(count),
+        BigInt(total),
+      ]);
+    }
+    return { name, datatype: 'BYTES', shape: dims, data: wire };
   }
-  for (let k = 0; k < length; k++) buffer[to + k] = buffer[from + k]!;
+
+  /** Releases a value on a run thread (a large string tensor frees one std::string per element). */
+  releaseOffThread(value: Pointer): void {
+    this.#offThread(NativeOp.ReleaseValue, [value]).catch(() => this.#api.ReleaseValue(value));
+  }
+
+  async #offThread(op: NativeOp, args: readonly bigint[]): Promise<void> {
+    const outcome = await runThreads.call({ op, args });
+    if (outcome.status === COMPOUND_STATUS) throw internal(`onnxruntime could not build or read a string tensor (op ${op})`);
+    check(this.#api, outcome.status);
+  }
+
+
 }
 
 /** Bytes at an offset their element type can be read from (copied when they are not). */
@@ -221,4 +225,15 @@ function aligned(bytes: Uint8Array, elementSize: number): Uint8Array {
   const copy = new Uint8Array(new ArrayBuffer(bytes.byteLength));
   copy.set(bytes);
   return copy;
+}
+
+/** The element count of a BYTES input, after checking its data holds exactly that many. */
+function stringCount(tensor: Tensor, shape: BigInt64Array, rank: number): number {
+  let count = 1;
+  for (let i = 0; i < rank; i++) count *= Number(shape[i]);
+  // The request layer checked the layout; checked again because a run must never read past it.
+  if (scanBytesElements(tensor.data, count) !== undefined) {
+    throw invalidArg(`input '${tensor.name}': BYTES data does not hold ${count} elements`);
+  }
+  return count;
 }

@@ -66,13 +66,31 @@ export class RunFrame {
     ];
   }
 
-  /** Releases every value the frame holds (inputs made for the run, outputs the run made). */
-  releaseValues(values: OrtValues): void {
-    const valueSlots = [
+  /**
+   * Hands the frame's large string tensors (inputs and outputs) to `release` and forgets them, so
+   * that releaseValues leaves them alone: freeing millions of std::strings is run-thread work.
+   */
+  takeLargeStringValues(values: OrtValues, release: (value: Pointer) => void): void {
+    for (const [start, count] of this.#valueSlots()) {
+      for (let i = start; i < start + count; i++) {
+        const value = this.#slots[i] ?? 0n;
+        if (value === 0n || !values.isLargeStringTensor(value)) continue;
+        this.#slots[i] = 0n;
+        release(value);
+      }
+    }
+  }
+
+  #valueSlots(): ReadonlyArray<readonly [number, number]> {
+    return [
       [this.#inputCapacity, this.#inputs],
       [2 * this.#inputCapacity + this.#outputCapacity, this.#outputs],
-    ] as const;
-    for (const [start, count] of valueSlots) {
+    ];
+  }
+
+  /** Releases every value the frame holds (inputs made for the run, outputs the run made). */
+  releaseValues(values: OrtValues): void {
+    for (const [start, count] of this.#valueSlots()) {
       for (let i = start; i < start + count; i++) {
         values.release(this.#slots[i] ?? null);
         this.#slots[i] = 0n;

@@ -27,11 +27,24 @@ export const NativeOp = {
   CreateSession: 2,
   /** CreateSessionFromArray(env, data, length, options, out) */
   CreateSessionFromArray: 3,
+  /** CreateTensorAsOrtValue(allocator, shape, rank, type, out): large string tensors. */
+  CreateTensorAsOrtValue: 4,
+  /** fillStringTensor(value, wire data address, its length, count): string-tensors.ts on the thread. */
+  FillStringTensorFromWire: 5,
+  /** GetStringTensorDataLength(value, out) */
+  GetStringTensorDataLength: 6,
+  /** readStringTensor(value, wire address, count, total): string-tensors.ts on the thread. */
+  ReadStringTensorToWire: 7,
+  /** ReleaseValue(value): returns nothing (the status slot reads 0). */
+  ReleaseValue: 8,
 } as const;
 export type NativeOp = (typeof NativeOp)[keyof typeof NativeOp];
 
 /** The status slot's value when no call was made (an unknown op, or koffi refused the arguments). */
 export const NO_CALL = -1n;
+
+/** The status slot's value when a compound op (string tensors) failed; onnxruntime's message is lost. */
+export const COMPOUND_FAILED = -2n;
 
 /** Most arguments any op takes. */
 export const MAX_ARGS = 8;

@@ -7,7 +7,9 @@
 import { workerData } from 'node:worker_threads';
 import { ortApi, type OrtApi } from './ort-api.js';
 import { lowerThisThreadPriority } from './thread-priority.js';
-import { CONTROL, NO_CALL, NativeOp, RunState, type RunThreadData } from './run-thread-protocol.js';
+import { COMPOUND_FAILED, CONTROL, NO_CALL, NativeOp, RunState, type RunThreadData } from './run-thread-protocol.js';
+import { koffi } from './ffi.js';
+import { fillStringTensor, readStringTensor } from './string-tensors.js';
 
 const { control, nice } = workerData as RunThreadData;
 const state = new Int32Array(control, 0, 1);
@@ -24,8 +26,37 @@ function call(api: OrtApi, op: number): unknown {
       return api.CreateSession(arg(0), arg(1), arg(2), arg(3));
     case NativeOp.CreateSessionFromArray:
       return api.CreateSessionFromArray(arg(0), arg(1), arg(2), arg(3), arg(4));
+    case NativeOp.CreateTensorAsOrtValue:
+      return api.CreateTensorAsOrtValue(arg(0), arg(1), arg(2), Number(arg(3)), arg(4));
+    case NativeOp.FillStringTensorFromWire:
+      return compound(() => fillStringTensor(api, arg(0), view(arg(1), arg(2)), Number(arg(3))));
+    case NativeOp.GetStringTensorDataLength:
+      return api.GetStringTensorDataLength(arg(0), arg(1));
+    case NativeOp.ReadStringTensorToWire: {
+      const count = Number(arg(2));
+      const total = Number(arg(3));
+      return compound(() => readStringTensor(api, arg(0), view(arg(1), BigInt(4 * count + total)), count, total));
+    }
+    case NativeOp.ReleaseValue:
+      api.ReleaseValue(arg(0));
+      return 0n;
     default:
       return NO_CALL;
+  }
+}
+
+/** The main thread's memory at `address` (it keeps that memory alive until the call returns). */
+function view(address: bigint, length: bigint): Uint8Array {
+  return length === 0n ? new Uint8Array(0) : new Uint8Array(koffi.view(address, Number(length)) as ArrayBuffer);
+}
+
+/** Runs a multi-call op; any failure becomes COMPOUND_FAILED (its OrtStatus was already released). */
+function compound(work: () => void): bigint {
+  try {
+    work();
+    return 0n;
+  } catch {
+    return COMPOUND_FAILED;
   }
 }
 
