@@ -27,22 +27,33 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   return new Promise<number>((resolve) => {
     const shutdown = (signal: string): void => {
-      logger.info(`${signal} received, stopping (waiting up to ${options.exitTimeoutSecs} s for in-flight requests)`);
-      const timer = setTimeout(() => {
-        logger.warn('exit timeout expired with requests still in flight');
-        resolve(1);
-      }, options.exitTimeoutSecs * 1000);
-      timer.unref();
+      logger.info(`${signal} received, stopping: waiting up to ${options.exitTimeoutSecs} s (--exit-timeout-secs) for in-flight requests`);
       server.close().then(
-        () => resolve(0),
+        (report) => {
+          if (report.drained) {
+            logger.info('All in-flight requests finished; exiting');
+            resolve(0);
+          } else {
+            logger.error(`Exit timeout reached with ${report.inFlight} requests in flight. Exiting immediately.`);
+            resolve(1);
+          }
+        },
         (error: unknown) => {
-          logger.error(toServerError(error).message);
+          logger.error(`failed to stop server: ${toServerError(error).message}`);
           resolve(1);
         },
       );
     };
-    process.once('SIGINT', () => shutdown('SIGINT'));
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    // Only the first signal drains; a second one gets the default action and ends the process.
+    const onSigint = (): void => onSignal('SIGINT');
+    const onSigterm = (): void => onSignal('SIGTERM');
+    const onSignal = (signal: string): void => {
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigterm);
+      shutdown(signal);
+    };
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigterm);
   });
 }
 
