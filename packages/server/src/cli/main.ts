@@ -3,6 +3,9 @@ import { createLogger } from '../observability/logger.js';
 import { parseCommandLine } from './options.js';
 import { startServer, type RunningServer } from './start-server.js';
 
+/** How long models may take to unload once the exit timeout has passed. */
+const UNLOAD_GRACE_MS = 10_000;
+
 /** `nereid`: parse tritonserver-style flags, start the server, stop cleanly on SIGINT/SIGTERM. */
 async function main(argv: readonly string[]): Promise<number> {
   const parsed = parseCommandLine(argv);
@@ -28,6 +31,11 @@ async function main(argv: readonly string[]): Promise<number> {
   return new Promise<number>((resolve) => {
     const shutdown = (signal: string): void => {
       logger.info(`${signal} received, stopping: waiting up to ${options.exitTimeoutSecs} s (--exit-timeout-secs) for in-flight requests`);
+      // Backstop: a model whose unload hangs after the deadline must not keep the process alive.
+      setTimeout(() => {
+        logger.error('models did not unload in time after the exit timeout. Exiting immediately.');
+        resolve(1);
+      }, options.exitTimeoutSecs * 1000 + UNLOAD_GRACE_MS).unref();
       server.close().then(
         (report) => {
           if (report.drained) {

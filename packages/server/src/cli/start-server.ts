@@ -88,7 +88,7 @@ export async function startServer(start: StartOptions): Promise<RunningServer> {
 
 type Frontend = HttpServerHandle | GrpcServerHandle;
 
-/** Seconds between the "Timeout N: ..." progress lines while draining, as Triton logs them. */
+/** Time between the "Timeout N: ..." progress lines while draining, as Triton logs them. */
 const PROGRESS_INTERVAL_MS = 1_000;
 
 async function shutDown(
@@ -115,15 +115,17 @@ async function shutDown(
   const expired = new Promise<'expired'>((resolve) => {
     deadline = setTimeout(() => resolve('expired'), exitTimeoutSecs * 1000);
   });
-  const outcome = await Promise.race([finished.then(() => 'finished' as const), expired]);
-  clearInterval(progress);
-  clearTimeout(deadline);
   let report: ShutdownReport = { drained: true, inFlight: 0 };
-  if (outcome === 'expired') {
-    // With nothing in flight only idle connections were left to close: the drain did complete.
-    const left = inFlight();
-    report = { drained: left === 0, inFlight: left };
-    for (const frontend of frontends) frontend.forceClose();
+  try {
+    if ((await Promise.race([finished.then(() => 'finished' as const), expired])) === 'expired') {
+      // With nothing in flight only idle connections were left to close: the drain did complete.
+      const left = inFlight();
+      report = { drained: left === 0, inFlight: left };
+      for (const frontend of frontends) frontend.forceClose();
+    }
+  } finally {
+    clearInterval(progress);
+    clearTimeout(deadline);
   }
   await core.stop();
   return report;

@@ -53,7 +53,9 @@ export class ConnectionTracker {
   /**
    * From now on every response closes its connection, and connections with nothing in flight are
    * ended now (after what was already written to them) and the others once their last response is
-   * out. New connections are still accepted, so health probes keep getting answers.
+   * out. New connections are still accepted, so health probes keep getting answers. (A client
+   * that reuses an idle connection just as it is ended sees it closed, as with any keep-alive
+   * close, and retries on a new one.)
    */
   startDraining(): void {
     if (this.#draining) return;
