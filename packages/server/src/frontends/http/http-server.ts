@@ -103,7 +103,8 @@ export async function startHttpServer(
         await connections.drained();
         // http.Server's close() destroys every connection whose response was ended, even one still
         // being written; called right after the drain (no response unwritten), it destroys only
-        // connections with nothing left to send. Those between requests are ended gracefully.
+        // connections with nothing left to send. Ones still receiving a request's headers (which
+        // Node skips) are ended gracefully.
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           connections.endIdleConnections();
