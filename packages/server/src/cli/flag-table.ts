@@ -112,6 +112,17 @@ const HTTP = group('HTTP:', [
     default: String(D.http.maxInputSize),
     help: 'Largest HTTP request body in bytes, also after decompression.',
   }, (s, v) => { s.options.http.maxInputSize = v; }),
+  // Nereid's own two limits (tritonserver has neither flag).
+  flag('http-body-timeout-secs', NON_NEGATIVE_INT, {
+    default: String(D.http.bodyTimeoutSecs),
+    help: 'Seconds a request body may take to arrive after its headers; then 408 and the connection ' +
+      'is closed. 0 means no limit. Not a tritonserver flag.',
+  }, (s, v) => { s.options.http.bodyTimeoutSecs = v; }),
+  flag('http-max-connections', int(1), {
+    default: String(D.http.maxConnections),
+    help: 'Most HTTP connections open at once; connections beyond it are closed as they arrive. ' +
+      'Not a tritonserver flag.',
+  }, (s, v) => { s.options.http.maxConnections = v; }),
   accepted('http-restricted-api', restricted('apis'), {
     default: '',
     help: 'Require header <key>: <value> for the listed API groups.',

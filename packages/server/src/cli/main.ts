@@ -3,6 +3,9 @@ import { createLogger } from '../observability/logger.js';
 import { parseCommandLine } from './options.js';
 import { startServer, type RunningServer } from './start-server.js';
 
+/** How long models may take to unload once the exit timeout has passed. */
+const UNLOAD_GRACE_MS = 10_000;
+
 /** `nereid`: parse tritonserver-style flags, start the server, stop cleanly on SIGINT/SIGTERM. */
 async function main(argv: readonly string[]): Promise<number> {
   const parsed = parseCommandLine(argv);
@@ -27,22 +30,38 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   return new Promise<number>((resolve) => {
     const shutdown = (signal: string): void => {
-      logger.info(`${signal} received, stopping (waiting up to ${options.exitTimeoutSecs} s for in-flight requests)`);
-      const timer = setTimeout(() => {
-        logger.warn('exit timeout expired with requests still in flight');
+      logger.info(`${signal} received, stopping: waiting up to ${options.exitTimeoutSecs} s (--exit-timeout-secs) for in-flight requests`);
+      // Backstop: a model whose unload hangs after the deadline must not keep the process alive.
+      setTimeout(() => {
+        logger.error('models did not unload in time after the exit timeout. Exiting immediately.');
         resolve(1);
-      }, options.exitTimeoutSecs * 1000);
-      timer.unref();
+      }, options.exitTimeoutSecs * 1000 + UNLOAD_GRACE_MS).unref();
       server.close().then(
-        () => resolve(0),
+        (report) => {
+          if (report.drained) {
+            logger.info('All in-flight requests finished; exiting');
+            resolve(0);
+          } else {
+            logger.error(`Exit timeout reached with ${report.inFlight} requests in flight. Exiting immediately.`);
+            resolve(1);
+          }
+        },
         (error: unknown) => {
-          logger.error(toServerError(error).message);
+          logger.error(`failed to stop server: ${toServerError(error).message}`);
           resolve(1);
         },
       );
     };
-    process.once('SIGINT', () => shutdown('SIGINT'));
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    // Only the first signal drains; a second one gets the default action and ends the process.
+    const onSigint = (): void => onSignal('SIGINT');
+    const onSigterm = (): void => onSignal('SIGTERM');
+    const onSignal = (signal: string): void => {
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigterm);
+      shutdown(signal);
+    };
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigterm);
   });
 }
 

@@ -12,8 +12,21 @@ export interface RunningServer {
   readonly http: HttpServerHandle | undefined;
   readonly grpc: GrpcServerHandle | undefined;
   readonly logger: Logger;
-  /** Stops the frontends, then waits for in-flight requests and unloads every model. */
-  close(): Promise<void>;
+  /**
+   * The graceful exit (SIGTERM): the server turns not ready, refuses new inference, keeps answering
+   * health and metadata, and waits up to `--exit-timeout-secs` for the requests in flight; then it
+   * closes the frontends (cutting what is left) and unloads every model. Calling it again returns
+   * the same promise.
+   */
+  close(): Promise<ShutdownReport>;
+}
+
+/** How a graceful exit went. */
+export interface ShutdownReport {
+  /** Every request in flight finished before the exit timeout. */
+  readonly drained: boolean;
+  /** Requests still in flight when the exit timeout cut them (0 when drained). */
+  readonly inFlight: number;
 }
 
 /** Options for embedding and tests: anything left out takes tritonserver's default. */
@@ -60,14 +73,60 @@ export async function startServer(start: StartOptions): Promise<RunningServer> {
     await core.stop();
     throw error;
   }
+  let closing: Promise<ShutdownReport> | undefined;
   return {
     core,
     http,
     grpc,
     logger,
-    async close() {
-      await Promise.all([http?.close(), grpc?.close()]);
-      await core.stop();
+    close() {
+      closing ??= shutDown(core, [http, grpc], options.exitTimeoutSecs, logger);
+      return closing;
     },
   };
+}
+
+type Frontend = HttpServerHandle | GrpcServerHandle;
+
+/** Time between the "Timeout N: ..." progress lines while draining, as Triton logs them. */
+const PROGRESS_INTERVAL_MS = 1_000;
+
+async function shutDown(
+  core: InferenceServer,
+  maybeFrontends: readonly (Frontend | undefined)[],
+  exitTimeoutSecs: number,
+  logger: Logger,
+): Promise<ShutdownReport> {
+  const frontends = maybeFrontends.filter((frontend): frontend is Frontend => frontend !== undefined);
+  const inFlight = (): number => frontends.reduce((sum, frontend) => sum + frontend.inFlight, 0);
+  core.beginExit();
+  for (const frontend of frontends) frontend.startDraining();
+  logger.info('Waiting for in-flight requests to complete.');
+  // Every frontend keeps answering health until all are drained; only then do they close.
+  const finished = Promise.all(frontends.map((frontend) => frontend.drained())).then(() =>
+    Promise.all(frontends.map((frontend) => frontend.close())),
+  );
+  let secondsLeft = exitTimeoutSecs;
+  const progress = setInterval(() => {
+    secondsLeft--;
+    logger.info(`Timeout ${secondsLeft}: Found ${inFlight()} in-flight requests`);
+  }, PROGRESS_INTERVAL_MS);
+  let deadline: NodeJS.Timeout | undefined;
+  const expired = new Promise<'expired'>((resolve) => {
+    deadline = setTimeout(() => resolve('expired'), exitTimeoutSecs * 1000);
+  });
+  let report: ShutdownReport = { drained: true, inFlight: 0 };
+  try {
+    if ((await Promise.race([finished.then(() => 'finished' as const), expired])) === 'expired') {
+      // With nothing in flight only idle connections were left to close: the drain did complete.
+      const left = inFlight();
+      report = { drained: left === 0, inFlight: left };
+      for (const frontend of frontends) frontend.forceClose();
+    }
+  } finally {
+    clearInterval(progress);
+    clearTimeout(deadline);
+  }
+  await core.stop();
+  return report;
 }

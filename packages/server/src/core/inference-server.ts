@@ -230,7 +230,15 @@ export class InferenceServer implements InferenceCore {
     }
   }
 
-  /** Stops serving: waits for in-flight requests, then unloads every model. */
+  /**
+   * Starts the exit: from now on the server is live but not ready (health probes steer traffic
+   * away), while requests already admitted by the frontends may still run. Triton's SERVER_EXITING.
+   */
+  beginExit(): void {
+    if (this.#state === 'READY') this.#state = 'EXITING';
+  }
+
+  /** Stops serving: unloads every model (the frontends have let in-flight requests finish first). */
   async stop(): Promise<void> {
     if (this.#state === 'STOPPED') return;
     this.#state = 'EXITING';

@@ -37,6 +37,10 @@ export interface HttpOptions {
   readonly address: string;
   /** `--http-max-input-size`: body limit, also for the decompressed body. */
   readonly maxInputSize: number;
+  /** `--http-body-timeout-secs` (Nereid's): how long a request body may take to arrive after its headers. */
+  readonly bodyTimeoutSecs: number;
+  /** `--http-max-connections` (Nereid's): open connections beyond this are closed as they arrive. */
+  readonly maxConnections: number;
 }
 
 export interface GrpcOptions {
@@ -64,7 +68,14 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = Object.freeze({
   backendConfig: new Map(),
   modelControlMode: 'none',
   exitTimeoutSecs: 30,
-  http: Object.freeze({ allow: true, port: 8000, address: '0.0.0.0', maxInputSize: 64 * 1024 * 1024 }),
+  http: Object.freeze({
+    allow: true,
+    port: 8000,
+    address: '0.0.0.0',
+    maxInputSize: 64 * 1024 * 1024,
+    bodyTimeoutSecs: 60,
+    maxConnections: 1024,
+  }),
   grpc: Object.freeze({
     allow: true,
     port: 8001,

@@ -1,4 +1,14 @@
-import { Server, ServerCredentials, setLogger, setLogVerbosity, logVerbosity, type ChannelOptions } from '@grpc/grpc-js';
+import {
+  Server,
+  ServerCredentials,
+  ServerInterceptingCall,
+  logVerbosity,
+  setLogVerbosity,
+  setLogger,
+  status as GrpcStatus,
+  type ChannelOptions,
+  type ServerInterceptor,
+} from '@grpc/grpc-js';
 import { GRPCInferenceService } from '@nereid/protocol/generated/grpc_service_pb';
 import { Health } from '@nereid/protocol/generated/health_pb';
 import type { GrpcOptions } from '../../core/server-options.js';
@@ -20,8 +30,20 @@ import { grpcServiceDefinition } from './service-definition.js';
 export interface GrpcServerHandle {
   readonly port: number;
   readonly address: string;
-  /** Stops accepting calls, lets running ones finish for a short grace period, then cuts the rest. */
+  /** Calls started and not yet answered in full (status sent, or cancelled). */
+  readonly inFlight: number;
+  /**
+   * Starts a graceful exit: new ModelInfer and ModelStreamInfer calls are refused with Triton's
+   * UNAVAILABLE "shutting down" status while every other RPC (health, metadata) keeps answering;
+   * calls already started run to their end.
+   */
+  startDraining(): void;
+  /** Resolves once no call is in flight. */
+  drained(): Promise<void>;
+  /** Drains (if not yet), then shuts the server down, letting calls finish (`tryShutdown`). */
   close(): Promise<void>;
+  /** Cuts every call and connection now (`forceShutdown`): the exit deadline passed. */
+  forceClose(): void;
 }
 
 const INFERENCE_DEFINITION = grpcServiceDefinition(GRPCInferenceService, {
@@ -30,8 +52,12 @@ const INFERENCE_DEFINITION = grpcServiceDefinition(GRPCInferenceService, {
 });
 const HEALTH_DEFINITION = grpcServiceDefinition(Health);
 
-/** How long close() waits for running calls (streams may stay open forever) before cutting them. */
-const CLOSE_GRACE_MS = 2_000;
+/** Triton's status text for inference calls that arrive while its gRPC server shuts down. */
+export const SHUTTING_DOWN_MESSAGE = 'GRPC server is shutting down and has stopped accepting new requests.';
+/** The calls a draining server refuses: new inference work. */
+const INFERENCE_PATHS: ReadonlySet<string> = new Set(
+  ['ModelInfer', 'ModelStreamInfer'].map((method) => `/${GRPCInferenceService.typeName}/${method}`),
+);
 
 export async function startGrpcServer(
   core: InferenceCore,
@@ -39,7 +65,8 @@ export async function startGrpcServer(
   logger: Logger,
 ): Promise<GrpcServerHandle> {
   routeGrpcLogs(logger);
-  const server = new Server(channelOptions(options, logger));
+  const calls = new CallTracker();
+  const server = new Server({ ...channelOptions(options, logger), interceptors: [calls.interceptor] });
   server.addService(INFERENCE_DEFINITION, inferenceService(core, logger, NO_DECOUPLED_MODELS));
   server.addService(HEALTH_DEFINITION, healthService(core, logger));
   const target = `${hostPart(options.address)}:${options.port}`;
@@ -50,7 +77,76 @@ export async function startGrpcServer(
     });
   });
   // The composition root logs "Started GRPCInferenceService" (next to HTTPService's line).
-  return { port, address: options.address, close: () => shutdown(server) };
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    address: options.address,
+    get inFlight() {
+      return calls.inFlight;
+    },
+    startDraining: () => calls.startDraining(),
+    drained: () => calls.drained(),
+    close() {
+      closing ??= (async () => {
+        calls.startDraining();
+        await calls.drained();
+        await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      })();
+      return closing;
+    },
+    forceClose: () => server.forceShutdown(),
+  };
+}
+
+/**
+ * Counts calls from their arrival until their status is sent (which follows the write of their
+ * last message) or they are cancelled, and refuses new inference calls while draining. A stream
+ * counts as one call while it is open: an open ModelStreamInfer holds the drain until the client
+ * ends it or the exit deadline passes.
+ */
+class CallTracker {
+  #inFlight = 0;
+  #draining = false;
+  #onDrained: Array<() => void> = [];
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  startDraining(): void {
+    this.#draining = true;
+  }
+
+  drained(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#onDrained.push(resolve));
+  }
+
+  readonly interceptor: ServerInterceptor = (method, call) => {
+    if (this.#draining && INFERENCE_PATHS.has(method.path)) {
+      return new ServerInterceptingCall(call, {
+        start: (next) =>
+          next({
+            onReceiveMetadata: () => call.sendStatus({ code: GrpcStatus.UNAVAILABLE, details: SHUTTING_DOWN_MESSAGE }),
+          }),
+      });
+    }
+    this.#inFlight++;
+    let ended = false;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
+      this.#inFlight--;
+      if (this.#inFlight === 0) for (const resolve of this.#onDrained.splice(0)) resolve();
+    };
+    return new ServerInterceptingCall(call, {
+      start: (next) => next({ onCancel: end }),
+      sendStatus: (status, next) => {
+        next(status);
+        end();
+      },
+    });
+  };
 }
 
 /**
@@ -97,15 +193,4 @@ export function channelOptions(options: GrpcOptions, logger: Logger): ChannelOpt
 /** IPv6 literals need brackets in a gRPC target. */
 function hostPart(address: string): string {
   return address.includes(':') && !address.startsWith('[') ? `[${address}]` : address;
-}
-
-function shutdown(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    const force = setTimeout(() => server.forceShutdown(), CLOSE_GRACE_MS);
-    force.unref();
-    server.tryShutdown(() => {
-      clearTimeout(force);
-      resolve();
-    });
-  });
 }

@@ -43,6 +43,7 @@ test('each implemented flag lands in its ServerOptions field', () => {
     '--id=nereid-1', '--exit-timeout-secs=5', '--log-verbose=2', '--log-info=false', '--log-warning=false',
     '--log-error=false', '--exit-on-error=false', '--strict-readiness=false', '--model-control-mode=explicit',
     '--allow-http=false', '--http-address=127.0.0.1', '--http-port=18000', '--http-max-input-size=1024',
+    '--http-body-timeout-secs=5', '--http-max-connections=16',
     '--allow-grpc=false', '--grpc-address=::1', '--grpc-port=18001',
     '--grpc-infer-response-compression-level=high', '--grpc-keepalive-time=1000', '--grpc-keepalive-timeout=500',
     '--grpc-keepalive-permit-without-calls=true', '--grpc-http2-max-pings-without-data=0',
@@ -58,7 +59,7 @@ test('each implemented flag lands in its ServerOptions field', () => {
     backendConfig: new Map(),
     modelControlMode: 'explicit',
     exitTimeoutSecs: 5,
-    http: { allow: false, port: 18000, address: '127.0.0.1', maxInputSize: 1024 },
+    http: { allow: false, port: 18000, address: '127.0.0.1', maxInputSize: 1024, bodyTimeoutSecs: 5, maxConnections: 16 },
     grpc: {
       allow: false,
       port: 18001,
@@ -176,6 +177,8 @@ test('malformed numbers are errors naming the flag and the value', () => {
   assert.equal(errorOf(REPO, '--http-port=80.5'), "--http-port: expected an integer 0-65535, got '80.5'");
   assert.equal(errorOf(REPO, '--http-port=8000x'), "--http-port: expected an integer 0-65535, got '8000x'");
   assert.equal(errorOf(REPO, '--http-max-input-size=0'), "--http-max-input-size: expected an integer >= 1, got '0'");
+  assert.equal(errorOf(REPO, '--http-max-connections=0'), "--http-max-connections: expected an integer >= 1, got '0'");
+  assert.equal(errorOf(REPO, '--http-body-timeout-secs=-1'), "--http-body-timeout-secs: expected an integer >= 0, got '-1'");
   assert.equal(errorOf(REPO, '--grpc-keepalive-time=-1'), "--grpc-keepalive-time: expected an integer >= 0, got '-1'");
   assert.equal(errorOf(REPO, '--exit-timeout-secs=99999999999'), "--exit-timeout-secs: expected an integer, got '99999999999'");
   assert.match(errorOf(REPO, '--model-repository='), /^--model-repository: expected a non-empty value, got ''$/);
