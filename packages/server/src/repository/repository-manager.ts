@@ -4,7 +4,7 @@ import { clone, create } from '@bufbuild/protobuf';
 import { ModelConfigSchema, type ModelConfig } from '@nereid/protocol/generated/model_config_pb';
 import type { BackendRegistry } from '../backends/backend-registry.js';
 import { readModelConfigFile } from '../config/read-config.js';
-import { ServerError, invalidArg, notFound, toServerError, unavailable } from '../errors/index.js';
+import { ServerError, invalidArg, notFound, quoted, toServerError, unavailable } from '../errors/index.js';
 import { ModelVersion } from '../model/model-version.js';
 import type { Logger } from '../observability/logger.js';
 import { compareVersions, listVersions, scanRepositories } from './model-dir.js';
@@ -139,21 +139,21 @@ export class RepositoryManager {
   /** The version that serves a request; '' picks the highest READY version. Triton's messages. */
   get(name: string, version: string): ModelVersion {
     const entry = this.#models.get(name);
-    if (!entry) throw notFound(`Request for unknown model: '${name}' is not found`);
+    if (!entry) throw notFound(`Request for unknown model: '${quoted(name)}' is not found`);
     if (version === '' || version === '-1') {
       const ready = [...entry.versions.values()].filter((v) => v.state === 'READY').sort((a, b) => compareVersions(b.version, a.version));
       const latest = ready[0]?.model;
-      if (!latest) throw notFound(`Request for unknown model: '${name}' has no available versions`);
+      if (!latest) throw notFound(`Request for unknown model: '${quoted(name)}' has no available versions`);
       return latest;
     }
     if (!/^[0-9]+$/.test(version)) {
-      throw invalidArg(`Request for unknown model: '${name}' version '${version}' is not a valid version number`);
+      throw invalidArg(`Request for unknown model: '${quoted(name)}' version '${quoted(version)}' is not a valid version number`);
     }
     // Exact: BigInt, not Number, so '9007199254740993' does not become 9007199254740992.
     const slot = entry.versions.get(BigInt(version));
-    if (!slot) throw notFound(`Request for unknown model: '${name}' version ${version} is not found`);
+    if (!slot) throw notFound(`Request for unknown model: '${quoted(name)}' version ${quoted(version)} is not found`);
     if (slot.state !== 'READY' || !slot.model) {
-      throw unavailable(`Request for unknown model: '${name}' version ${version} is not at ready state`);
+      throw unavailable(`Request for unknown model: '${quoted(name)}' version ${quoted(version)} is not at ready state`);
     }
     return slot.model;
   }

@@ -4,7 +4,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { REPO_ROOT } from '../../helpers/paths.js';
 
-/** The layers of ARCHITECTURE.md §3.1: a module may import only from its own layer or below. */
+/** The layers of docs/architecture.md: a module may import only from its own layer or below. */
 const LAYER: Readonly<Record<string, number>> = {
   errors: 0,
   util: 0,
