@@ -19,9 +19,37 @@ const I64 = 1;
 const LEN = 2;
 const I32 = 5;
 
-/** The error for a message over a limit, or undefined when it is within them (or malformed: decoding reports that). */
-export function censusOfInferRequest(bytes: Uint8Array): ServerError | undefined {
+export interface InferRequestCensus {
+  /** The error for a message over a limit (undefined within them, or when malformed: decoding reports that). */
+  readonly refusal: ServerError | undefined;
+  /** Typed elements counted (strings and numbers); a packed varint field counts its bytes. */
+  readonly elements: number;
+}
+
+export function censusOfInferRequest(bytes: Uint8Array): InferRequestCensus {
   const totals = { strings: 0, numbers: 0 };
+  const refusal = refusalOf(bytes, totals);
+  return { refusal, elements: totals.strings + totals.numbers };
+}
+
+/** The fields a stream needs before the message is decoded (to order and label its response). */
+export function inferRequestHeader(bytes: Uint8Array): { modelName: string; modelVersion: string; id: string } {
+  const header = { modelName: '', modelVersion: '', id: '' };
+  try {
+    forEachField(bytes, 0, bytes.length, (field, wire, start, end) => {
+      if (wire !== LEN) return;
+      const text = (): string => Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('utf8');
+      if (field === 1) header.modelName = text();
+      else if (field === 2) header.modelVersion = text();
+      else if (field === 3) header.id = text();
+    });
+  } catch {
+    // Malformed: decoding reports it.
+  }
+  return header;
+}
+
+function refusalOf(bytes: Uint8Array, totals: { strings: number; numbers: number }): ServerError | undefined {
   try {
     forEachField(bytes, 0, bytes.length, (field, wire, start, end) => {
       if (field !== 5 || wire !== LEN) return;

@@ -7,7 +7,7 @@ import type { InferRequestInit, InputTensorInit, RequestedOutputInit } from '../
 import { requestedVersion } from '../../request/model-version.js';
 import { requestParameters, tensorParameters } from './parameters.js';
 import { typedContentsToBytes } from './typed-contents.js';
-import { REFUSED_BEFORE_DECODING } from './service-definition.js';
+import { REFUSED_BEFORE_DECODING } from './message-marks.js';
 
 /** A decoded ModelInferRequest: what the core gets, plus the stream-only flag it never sees. */
 export interface GrpcInferRequest {

@@ -3,7 +3,7 @@ import type { ModelInferRequest, ModelInferResponse } from '@nereid/protocol/gen
 import type { InferenceCore } from '../../core/types.js';
 import { unsupported } from '../../errors/index.js';
 import type { Logger } from '../../observability/logger.js';
-import { inferRequestFromProto } from './convert-request.js';
+import { decodeInferMessage } from './infer-message.js';
 import { inferResponseToProto } from './convert-response.js';
 import { toGrpcError } from './reply-error.js';
 
@@ -26,20 +26,17 @@ export function modelInferHandler(
   isDecoupled: DecoupledProbe,
 ): handleUnaryCall<ModelInferRequest, ModelInferResponse> {
   return (call, callback) => {
-    let init;
-    try {
-      init = inferRequestFromProto(call.request).init;
-      if (isDecoupled(init.modelName, init.modelVersion)) {
-        throw unsupported("ModelInfer RPC doesn't support models with decoupled transaction policy");
-      }
-    } catch (error) {
-      callback(toGrpcError(error, logger));
-      return;
-    }
     const controller = new AbortController();
     const onCancel = (): void => controller.abort();
     call.once('cancelled', onCancel);
-    core.infer(init, { signal: controller.signal }).then(
+    decodeInferMessage(call.request)
+      .then(({ init }) => {
+        if (isDecoupled(init.modelName, init.modelVersion)) {
+          throw unsupported("ModelInfer RPC doesn't support models with decoupled transaction policy");
+        }
+        return core.infer(init, { signal: controller.signal });
+      })
+      .then(
       (response) => {
         call.off('cancelled', onCancel);
         let message: ModelInferResponse;

@@ -1,6 +1,12 @@
 import { fromBinary, toBinary, type DescMessage, type DescService, type MessageShape } from '@bufbuild/protobuf';
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
-import { censusOfInferRequest } from './contents-census.js';
+import { censusOfInferRequest, inferRequestHeader } from './contents-census.js';
+import {
+  DEFERRED_DECODING,
+  REFUSED_BEFORE_DECODING,
+  type DeferredInferRequest,
+  type RefusedInferRequest,
+} from './message-marks.js';
 
 /** Turns a message into wire bytes; grpc-js needs a Buffer. */
 export type ResponseSerializer = (message: never) => Buffer;
@@ -43,19 +49,17 @@ function deserializerOf(schema: DescMessage): (bytes: Buffer) => unknown {
 }
 
 const INFER_REQUEST = 'inference.ModelInferRequest';
+/** Messages with at least this many typed elements are decoded on a codec worker. */
+const DEFER_TYPED_ELEMENTS = 64 * 1024;
 
-/**
- * Marks an infer request refused before decoding (see contents-census.ts). grpc-js answers INTERNAL
- * when a deserializer throws, so the refusal travels as the message and inferRequestFromProto throws
- * it, as INVALID_ARGUMENT, where every other request error is raised.
- */
-export const REFUSED_BEFORE_DECODING = Symbol('refused before decoding');
-
+/** ModelInferRequest: counted on the wire first, then refused, deferred or decoded (message-marks.ts). */
 function inferRequestDeserializer(schema: DescMessage): (bytes: Buffer) => unknown {
   const decode = deserializerOf(schema);
   return (bytes) => {
-    const refusal = censusOfInferRequest(bytes);
-    return refusal === undefined ? decode(bytes) : { [REFUSED_BEFORE_DECODING]: refusal };
+    const census = censusOfInferRequest(bytes);
+    if (census.refusal !== undefined) return { [REFUSED_BEFORE_DECODING]: census.refusal } satisfies RefusedInferRequest;
+    if (census.elements < DEFER_TYPED_ELEMENTS) return decode(bytes);
+    return { ...inferRequestHeader(bytes), [DEFERRED_DECODING]: bytes } satisfies DeferredInferRequest;
   };
 }
 

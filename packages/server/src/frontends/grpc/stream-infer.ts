@@ -1,3 +1,4 @@
+import { ServerError } from '../../errors/index.js';
 import { create } from '@bufbuild/protobuf';
 import type { ServerDuplexStream, handleBidiStreamingCall } from '@grpc/grpc-js';
 import {
@@ -8,7 +9,7 @@ import {
 import type { InferenceCore } from '../../core/types.js';
 import type { Logger } from '../../observability/logger.js';
 import type { InferResponse } from '../../request/infer-response.js';
-import { inferRequestFromProto } from './convert-request.js';
+import { decodeInferMessage } from './infer-message.js';
 import { inferResponseToProto } from './convert-response.js';
 import type { DecoupledProbe } from './infer.js';
 import { inferParameterOf } from './parameters.js';
@@ -88,17 +89,15 @@ class InferStream {
     if (this.#closed) return;
     this.#open++;
     const sink = this.#sinkFor(request);
-    let parsed;
-    try {
-      parsed = inferRequestFromProto(request);
-    } catch (error) {
-      sink.fail(error);
-      return;
-    }
-    sink.enableEmptyFinalResponse = parsed.enableEmptyFinalResponse;
     const controller = new AbortController();
     this.#inflight.add(controller);
-    this.#core.infer(parsed.init, { signal: controller.signal }).then(
+    decodeInferMessage(request)
+      .then((parsed) => {
+        sink.enableEmptyFinalResponse = parsed.enableEmptyFinalResponse;
+        if (controller.signal.aborted) throw new ServerError('CANCELLED', 'the stream was cancelled');
+        return this.#core.infer(parsed.init, { signal: controller.signal });
+      })
+      .then(
       (response) => {
         this.#inflight.delete(controller);
         sink.send(response, true);

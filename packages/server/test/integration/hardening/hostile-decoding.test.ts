@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import type { ServiceError } from '@grpc/grpc-js';
 import { after, before, describe, it } from 'node:test';
+import { create } from '@bufbuild/protobuf';
+import { ModelInferRequestSchema } from '@nereid/protocol/generated/grpc_service_pb';
 import { startServer, type RunningServer } from '../../../src/cli/start-server.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { MAX_REQUEST_STRING_ELEMENTS } from '../../../src/request/limits.js';
@@ -95,6 +97,53 @@ describe('hostile request bodies: bounded before allocation, decoded off the eve
     });
     assert.equal(Buffer.from(ok.rawOutputContents[0]!).subarray(4).toString(), 'fine');
     await stillServes();
+  });
+
+  it('gRPC: a million bytes_contents are decoded on a codec worker, in unary calls and in stream order', async () => {
+    const count = 1_000_000;
+    const elements = new Array<Uint8Array>(count).fill(Buffer.from('a'));
+    elements[count - 1] = Buffer.from('z\u0000');
+    const big = {
+      modelName: 'simple_identity',
+      id: 'big',
+      inputs: [{ name: 'INPUT0', datatype: 'BYTES', shape: [1n, BigInt(count)], contents: { bytesContents: elements } }],
+    };
+    const order: string[] = [];
+    const pending = grpc.call('modelInfer', big).then((response) => {
+      order.push('infer');
+      return response;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal((await grpc.call('serverLive', {})).live, true);
+    order.push('live');
+    const response = await pending;
+    assert.equal(response.id, 'big');
+    const raw = Buffer.from(response.rawOutputContents[0]!);
+    assert.equal(raw.length, 4 * count + count + 1);
+    assert.equal(raw.subarray(raw.length - 2).toString('latin1'), 'z\u0000');
+    assert.equal(order[0], 'live');
+
+    // A stream: the deferred request's response still comes first, as it was sent first.
+    const stream = grpc.stream();
+    const ids: string[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      stream.on('data', (message: { inferResponse?: { id: string }; errorMessage: string }) => {
+        ids.push(message.inferResponse?.id ?? `error: ${message.errorMessage}`);
+        if (ids.length === 2) resolve();
+      });
+      stream.on('error', reject);
+    });
+    stream.write(create(ModelInferRequestSchema, big));
+    stream.write(
+      create(ModelInferRequestSchema, {
+        modelName: 'simple_identity',
+        id: 'small',
+        inputs: [{ name: 'INPUT0', datatype: 'BYTES', shape: [1n, 1n], contents: { bytesContents: [Buffer.from('s')] } }],
+      }),
+    );
+    await done;
+    stream.end();
+    assert.deepEqual(ids, ['big', 'small']);
   });
 
   it('a JSON body of a million one-character strings is served while health probes are answered first', async () => {

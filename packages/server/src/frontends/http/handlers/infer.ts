@@ -5,7 +5,7 @@ import { MAX_BINARY_BODY, binaryBodyTooLarge, jsonTooLarge, rawInputTooLarge, re
 import { INFERENCE_HEADER, decodeRawInferRequest, inferenceHeaderLength } from '../codec/binary-infer.js';
 import { encodeInferResponse, type EncodedInferResponse } from '../codec/infer-response.js';
 import { decodeInferRequest, type DecodedInferRequest, type OutputPlan } from '../codec/json-infer.js';
-import { OFFLOAD_JSON_BYTES, OFFLOAD_JSON_ELEMENTS, codecPoolFor } from '../codec-worker/codec-pool.js';
+import { OFFLOAD_JSON_BYTES, OFFLOAD_JSON_ELEMENTS, codecPoolFor } from '../../codec-worker/codec-pool.js';
 import type { InferResponse } from '../../../request/infer-response.js';
 import { elementCount } from '@nereid/protocol';
 import { parseJson } from '../codec/json-parse.js';

@@ -10,10 +10,11 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { ServerError, invalidArg } from '../../../errors/index.js';
-import type { InferResponse } from '../../../request/infer-response.js';
-import type { EncodedInferResponse } from '../codec/infer-response.js';
-import type { DecodedInferRequest, OutputPlan } from '../codec/json-infer.js';
+import { ServerError, invalidArg } from '../../errors/index.js';
+import type { InferResponse } from '../../request/infer-response.js';
+import type { EncodedInferResponse } from '../http/codec/infer-response.js';
+import type { DecodedInferRequest, OutputPlan } from '../http/codec/json-infer.js';
+import type { GrpcInferRequest } from '../grpc/convert-request.js';
 import { transferables, type CodecJobBody, type CodecReply } from './protocol.js';
 
 /** JSON text above this size is decoded on a worker (~1 ms of parsing on the main thread). */
@@ -110,6 +111,15 @@ export class CodecPool {
     const job = { kind: 'decode', model, version, body: sent, headerLength, maxInputSize } as const;
     const reply = await this.#worker().call(job, transfer);
     if ('decoded' in reply) return reply.decoded;
+    throw replyError(reply);
+  }
+
+  /** A gRPC ModelInferRequest's bytes → what the core takes (see decodeInferMessage). */
+  async decodeGrpc(message: Uint8Array): Promise<GrpcInferRequest> {
+    const owns = message.byteOffset === 0 && message.byteLength === message.buffer.byteLength && message.buffer instanceof ArrayBuffer;
+    const sent = owns ? message : Buffer.from(message);
+    const reply = await this.#worker().call({ kind: 'grpc-decode', message: sent }, [sent.buffer as ArrayBuffer]);
+    if ('grpc' in reply) return reply.grpc;
     throw replyError(reply);
   }
 

@@ -4,10 +4,13 @@
  * small bodies; only where they run differs. Tensor bytes travel back moved, not copied.
  */
 import { parentPort } from 'node:worker_threads';
-import { ServerError, toServerError } from '../../../errors/index.js';
-import { encodeInferResponse } from '../codec/infer-response.js';
-import { decodeInferRequest } from '../codec/json-infer.js';
-import { parseJson } from '../codec/json-parse.js';
+import { ServerError, toServerError } from '../../errors/index.js';
+import { encodeInferResponse } from '../http/codec/infer-response.js';
+import { decodeInferRequest } from '../http/codec/json-infer.js';
+import { parseJson } from '../http/codec/json-parse.js';
+import { fromBinary } from '@bufbuild/protobuf';
+import { ModelInferRequestSchema } from '@nereid/protocol/generated/grpc_service_pb';
+import { inferRequestFromProto } from '../grpc/convert-request.js';
 import { transferables, type CodecJob, type CodecReply } from './protocol.js';
 
 const port = parentPort!;
@@ -22,6 +25,11 @@ port.on('message', (job: CodecJob) => {
       });
       const reply: CodecReply = { id: job.id, decoded };
       port.postMessage(reply, transferables(decoded.init.inputs.map((input) => input.data)));
+    } else if (job.kind === 'grpc-decode') {
+      const message = fromBinary(ModelInferRequestSchema, job.message);
+      const grpc = inferRequestFromProto(message);
+      const reply: CodecReply = { id: job.id, grpc };
+      port.postMessage(reply, transferables(grpc.init.inputs.map((input) => input.data)));
     } else {
       const encoded = encodeInferResponse(job.response, job.plan);
       const reply: CodecReply = { id: job.id, encoded };

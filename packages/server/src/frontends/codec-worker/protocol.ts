@@ -1,7 +1,8 @@
-import type { InferResponse } from '../../../request/infer-response.js';
-import type { ErrorCode } from '../../../errors/index.js';
-import type { DecodedInferRequest, OutputPlan } from '../codec/json-infer.js';
-import type { EncodedInferResponse } from '../codec/infer-response.js';
+import type { InferResponse } from '../../request/infer-response.js';
+import type { ErrorCode } from '../../errors/index.js';
+import type { DecodedInferRequest, OutputPlan } from '../http/codec/json-infer.js';
+import type { EncodedInferResponse } from '../http/codec/infer-response.js';
+import type { GrpcInferRequest } from '../grpc/convert-request.js';
 
 /** Messages between the main thread and a codec worker (see codec-pool.ts). */
 
@@ -23,13 +24,21 @@ export interface EncodeJob {
   readonly plan: OutputPlan;
 }
 
-export type CodecJob = DecodeJob | EncodeJob;
+/** A gRPC ModelInferRequest's wire bytes, decoded as convert-request.ts does. */
+export interface GrpcDecodeJob {
+  readonly kind: 'grpc-decode';
+  readonly id: number;
+  readonly message: Uint8Array;
+}
+
+export type CodecJob = DecodeJob | EncodeJob | GrpcDecodeJob;
 /** A job before the pool numbers it. */
-export type CodecJobBody = Omit<DecodeJob, 'id'> | Omit<EncodeJob, 'id'>;
+export type CodecJobBody = Omit<DecodeJob, 'id'> | Omit<EncodeJob, 'id'> | Omit<GrpcDecodeJob, 'id'>;
 
 export type CodecReply =
   | { readonly id: number; readonly decoded: DecodedInferRequest }
   | { readonly id: number; readonly encoded: EncodedInferResponse }
+  | { readonly id: number; readonly grpc: GrpcInferRequest }
   | { readonly id: number; readonly error: { readonly code: ErrorCode; readonly message: string } };
 
 /**
