@@ -13,6 +13,8 @@ import { runInNewContext } from 'node:vm';
 /** Requests moving at least this many bytes schedule a relief. */
 export const LARGE_REQUEST_BYTES = 64 * 1024 * 1024;
 const QUIET_MS = 500;
+/** A second pass, for buffers still queued on a slow client's socket at the first. */
+const SECOND_PASS_MS = 5_000;
 
 const trimmers = new Set<() => void>();
 let timer: NodeJS.Timeout | undefined;
@@ -26,15 +28,20 @@ export function registerTrimmer(trim: () => void): void {
 /** Notes a request that moved `bytes`; a large one schedules a relief once requests settle. */
 export function noteRequestBytes(bytes: number): void {
   if (bytes < LARGE_REQUEST_BYTES) return;
+  schedule(QUIET_MS, true);
+}
+
+function schedule(delayMs: number, again: boolean): void {
   clearTimeout(timer);
-  timer = setTimeout(relieve, QUIET_MS);
+  timer = setTimeout(() => relieve(again), delayMs);
   timer.unref();
 }
 
-function relieve(): void {
+function relieve(again: boolean): void {
   timer = undefined;
   fullCollection()?.();
   for (const trim of trimmers) trim();
+  if (again) schedule(SECOND_PASS_MS, false);
 }
 
 /** V8's gc(), obtained once without --expose-gc (null where the flag cannot be set). */

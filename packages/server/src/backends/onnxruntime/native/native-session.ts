@@ -11,6 +11,7 @@ import type { TensorInfo } from '../tensor-info.js';
 import type { ThreadPlan } from '../thread-plan.js';
 import { onnxTypeName } from '../dtype-map.js';
 import { releaseFreedHeap } from './native-memory.js';
+import { noteRequestBytes } from '../../../util/memory-relief.js';
 import { RunFrame } from './run-frame.js';
 import { ortApi, type NullablePointer, type OrtApi, type Pointer } from './ort-api.js';
 import { OrtValues } from './ort-values.js';
@@ -215,6 +216,10 @@ export class NativeSession {
         outputs.push(!inline && values.isLargeStringTensor(value) ? await values.readOffThread(name, value) : values.read(name, value));
       }
       const done = process.hrtime.bigint();
+      let outputBytes = 0;
+      for (const output of outputs) outputBytes += output.data.byteLength;
+      // Any transport: a large run leaves large buffers for the next full collection to free.
+      noteRequestBytes(inputBytes + outputBytes);
       return {
         outputs,
         inputNs: Number(handedOff - t0),

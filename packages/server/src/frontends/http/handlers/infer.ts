@@ -43,7 +43,9 @@ export async function handleInfer(
       ? await codecPoolFor(http.options.maxInputSize).encode(response, decoded.plan)
       : encodeInferResponse(response, decoded.plan);
   await sendInferResponse(req, res, encoded);
-  noteRequestBytes(bodyLength + encoded.byteLength);
+  // Once the response has left (its bytes are no longer queued on the socket), not before.
+  const moved = bodyLength + encoded.byteLength;
+  res.once('finish', () => noteRequestBytes(moved));
 }
 
 /**
