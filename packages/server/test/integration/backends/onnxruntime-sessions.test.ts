@@ -7,7 +7,7 @@ import type { BackendInstance } from '../../../src/backends/backend.js';
 import type { OnnxRuntimeInstance } from '../../../src/backends/onnxruntime/instance.js';
 import type { SessionRunResult } from '../../../src/backends/onnxruntime/native/native-session.js';
 import { encodeBytesField, encodeVarintField } from '../../../src/backends/onnxruntime/protobuf-wire.js';
-import { releaseFreedHeap } from '../../../src/backends/onnxruntime/native/native-memory.js';
+import { releaseFreedHeapNow } from '../../../src/backends/onnxruntime/native/native-memory.js';
 import { ServerError } from '../../../src/errors/server-error.js';
 import {
   bytesOf,
@@ -244,7 +244,7 @@ describe('onnxruntime backend: memory of shared sessions', () => {
   /** RSS growth (MiB) from loading the weights model with four instances. */
   /** Resident memory in use: heap memory freed earlier is given back first (glibc keeps it). */
   function liveRss(): number {
-    releaseFreedHeap();
+    releaseFreedHeapNow();
     return process.memoryUsage().rss;
   }
 

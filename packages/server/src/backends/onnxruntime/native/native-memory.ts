@@ -10,7 +10,7 @@ import type { Pointer } from './ort-api.js';
 import { registerTrimmer } from '../../../util/memory-relief.js';
 
 type Memcpy = (destination: Uint8Array, source: Pointer, length: number) => unknown;
-type MallocTrim = (pad: number) => unknown;
+type MallocTrim = ((pad: number) => unknown) & { async: (pad: number, done: (error: unknown, result: unknown) => void) => void };
 
 const C_LIBRARIES: Readonly<Partial<Record<NodeJS.Platform, string>>> = {
   linux: 'libc.so.6',
@@ -39,12 +39,24 @@ const mallocTrim = cFunction<MallocTrim>('int malloc_trim(size_t pad)');
 /**
  * Gives the heap memory freed by every thread's malloc arena back to the system. Loading a model on
  * a run thread leaves the file's bytes and its parsed protobuf freed but kept in that thread's
- * arena (~65 MiB kept for a 64 MiB model in the engine benchmark); called once a session is created.
+ * arena (~65 MiB kept for a 64 MiB model in the engine benchmark); called once a session is created,
+ * and after very large requests (util/memory-relief.ts). It runs on libuv's pool (koffi's async
+ * call): walking arenas of hundreds of MiB takes tens of ms, too long for the event loop.
  */
 export function releaseFreedHeap(): void {
-  mallocTrim?.(0);
+  if (mallocTrim === undefined) return;
+  try {
+    mallocTrim.async(0, () => {});
+  } catch {
+    mallocTrim(0);
+  }
 }
 registerTrimmer(releaseFreedHeap);
+
+/** releaseFreedHeap, done before returning (for measurements that read RSS right after). */
+export function releaseFreedHeapNow(): void {
+  mallocTrim?.(0);
+}
 
 /** Copies `length` bytes at `source` into `destination` (which must hold them). */
 export function copyFromNative(destination: Uint8Array, source: Pointer, length: number): void {
