@@ -124,8 +124,8 @@ export class CodecPool {
   }
 
   async encode(response: InferResponse, plan: OutputPlan): Promise<EncodedInferResponse> {
-    // Output bytes are moved: the response is not read again once encoded.
-    const transfer = transferables(response.outputs.map((output) => output.data));
+    // Output bytes a tensor owns whole are moved (the response is not read again once encoded).
+    const transfer = transferables(response.outputs.map((output) => output.data), true);
     const reply = await this.#worker().call({ kind: 'encode', response, plan }, transfer);
     if ('encoded' in reply) return reply.encoded;
     throw replyError(reply);

@@ -42,14 +42,18 @@ export type CodecReply =
   | { readonly id: number; readonly error: { readonly code: ErrorCode; readonly message: string } };
 
 /**
- * The ArrayBuffers worth moving rather than copying: large ones that belong to `views` alone as far
- * as the sender knows (Node's small-buffer pool is 8 KiB, so never among them).
+ * The ArrayBuffers worth moving rather than copying: large ones (Node's small-buffer pool is 8 KiB,
+ * so never among them). With `wholeOnly`, only buffers a view covers entirely: a view into part of
+ * a buffer may share it with data the sender still uses (a batch split among requests, say), and
+ * moving it would take that data away too. A codec worker owns everything it made, so it moves all.
  */
-export function transferables(views: Iterable<Uint8Array>): ArrayBuffer[] {
+export function transferables(views: Iterable<Uint8Array>, wholeOnly = false): ArrayBuffer[] {
   const buffers = new Set<ArrayBuffer>();
   for (const view of views) {
     const buffer = view.buffer;
-    if (buffer instanceof ArrayBuffer && buffer.byteLength >= TRANSFER_MIN_BYTES) buffers.add(buffer);
+    if (!(buffer instanceof ArrayBuffer) || buffer.byteLength < TRANSFER_MIN_BYTES) continue;
+    if (wholeOnly && (view.byteOffset !== 0 || view.byteLength !== buffer.byteLength)) continue;
+    buffers.add(buffer);
   }
   return [...buffers];
 }
