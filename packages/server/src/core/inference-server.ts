@@ -26,6 +26,7 @@ import type {
   SystemSharedMemoryRegion,
   TensorMetadata,
 } from './types.js';
+import type { CancelSignal } from '../util/cancel-signal.js';
 
 const VERSION = packageVersion();
 
@@ -200,7 +201,7 @@ export class InferenceServer implements InferenceCore {
     return this.logSettings();
   }
 
-  infer(request: InferRequestInit, options?: { readonly signal?: AbortSignal }): Promise<InferResponse> {
+  infer(request: InferRequestInit, options?: { readonly signal?: CancelSignal }): Promise<InferResponse> {
     const startNs = nowNs();
     if (this.#state !== 'READY' && this.#state !== 'EXITING') {
       return Promise.reject(unavailable('Server not ready'));
@@ -218,7 +219,7 @@ export class InferenceServer implements InferenceCore {
   async #inferWithSharedMemory(
     model: ModelVersion,
     request: InferRequestInit,
-    signal: AbortSignal | undefined,
+    signal: CancelSignal | undefined,
     startNs: number,
   ): Promise<InferResponse> {
     const binding = new SharedMemoryBinding(this.#systemShm);

@@ -11,6 +11,7 @@ export type {
   ModelStatistics,
   StatisticDuration,
 } from '../metrics/statistics-types.js';
+import type { CancelSignal } from '../util/cancel-signal.js';
 
 /**
  * The protocol-neutral facade that every frontend (HTTP, gRPC, later metrics and the dashboard) talks
@@ -61,7 +62,7 @@ export interface InferenceCore {
    * outputs requested with one are written into it and come back with empty `data` and those
    * parameters, so frontends send no bytes for them.
    */
-  infer(request: InferRequestInit, options?: { readonly signal?: AbortSignal }): Promise<InferResponse>;
+  infer(request: InferRequestInit, options?: { readonly signal?: CancelSignal }): Promise<InferResponse>;
 }
 
 export interface ServerMetadata {

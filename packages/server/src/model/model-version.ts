@@ -18,6 +18,7 @@ import { DefaultScheduler } from '../scheduler/default-scheduler.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import { nowNs } from '../util/clock.js';
 import { createInstances, type ModelInstance } from './instances.js';
+import type { CancelSignal } from '../util/cancel-signal.js';
 
 export interface ModelVersionLoadOptions {
   readonly modelName: string;
@@ -99,7 +100,7 @@ export class ModelVersion {
   }
 
   /** Normalises, schedules and runs one request; statistics record its outcome. */
-  infer(init: InferRequestInit, signal: AbortSignal | undefined, startNs: number): Promise<InferResponse> {
+  infer(init: InferRequestInit, signal: CancelSignal | undefined, startNs: number): Promise<InferResponse> {
     let request;
     try {
       request = normalizeRequest(init, this.signature, this.version);

@@ -2,6 +2,7 @@ import type { ExecutionResult } from '../backends/backend.js';
 import type { ServerError } from '../errors/index.js';
 import type { InferenceRequest } from '../request/inference-request.js';
 import type { Tensor } from '../tensor/tensor.js';
+import type { CancelSignal } from '../util/cancel-signal.js';
 
 /**
  * How a model's requests reach its instances (Triton's scheduler.h): enqueue, in-flight count, stop.
@@ -26,7 +27,7 @@ export interface ScheduledRequest {
   readonly request: InferenceRequest;
   /** Monotonic ns when the request entered the queue. */
   readonly enqueuedNs: number;
-  readonly signal: AbortSignal | undefined;
+  readonly signal: CancelSignal | undefined;
   complete(outcome: Outcome): void;
 }
 

@@ -6,6 +6,7 @@ import type { Logger } from '../../observability/logger.js';
 import { decodeInferMessage } from './infer-message.js';
 import { inferResponseToProto } from './convert-response.js';
 import { toGrpcError } from './reply-error.js';
+import { CancelToken } from '../../util/cancel-signal.js';
 
 /**
  * Answers whether a model version uses the decoupled transaction policy (0..n responses per request).
@@ -26,15 +27,15 @@ export function modelInferHandler(
   isDecoupled: DecoupledProbe,
 ): handleUnaryCall<ModelInferRequest, ModelInferResponse> {
   return (call, callback) => {
-    const controller = new AbortController();
-    const onCancel = (): void => controller.abort();
+    const cancellation = new CancelToken();
+    const onCancel = (): void => cancellation.cancel();
     call.once('cancelled', onCancel);
     decodeInferMessage(call.request)
       .then(({ init }) => {
         if (isDecoupled(init.modelName, init.modelVersion)) {
           throw unsupported("ModelInfer RPC doesn't support models with decoupled transaction policy");
         }
-        return core.infer(init, { signal: controller.signal });
+        return core.infer(init, { signal: cancellation });
       })
       .then(
       (response) => {

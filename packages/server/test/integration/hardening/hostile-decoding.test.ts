@@ -183,6 +183,27 @@ describe('hostile request bodies: bounded before allocation, decoded off the eve
     assert.deepEqual(Buffer.from(reply.outputs.get("OUTPUT0")!.binary!), bytesTensor(elements));
   });
 
+  it('binary BYTES of 20,000 elements (built and read on run threads) round-trip exactly, with and without NUL', async () => {
+    for (const withNul of [false, true]) {
+      const elements = Array.from({ length: 20_000 }, (_, i) => (withNul && i === 7 ? `n\u0000${i}` : `el-${i}-${'x'.repeat(i % 5)}`));
+      const tail = bytesTensor(elements);
+      const header = Buffer.from(
+        JSON.stringify({
+          inputs: [{ name: 'INPUT0', datatype: 'BYTES', shape: [1, elements.length], parameters: { binary_data_size: tail.length } }],
+          outputs: [{ name: 'OUTPUT0', parameters: { binary_data: true } }],
+        }),
+      );
+      const reply = decodeInferReply(
+        await httpCall(base, 'POST', '/v2/models/simple_identity/infer', {
+          headers: { 'Inference-Header-Content-Length': header.length },
+          body: Buffer.concat([header, tail]),
+        }),
+      );
+      assert.equal(reply.status, 200);
+      assert.deepEqual(Buffer.from(reply.outputs.get('OUTPUT0')!.binary!), tail);
+    }
+  });
+
   it('a JSON integer of 10 million digits is a 400, like its shorter cousins', async () => {
     const body = `{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,1],"data":[${'1'.repeat(10_000_000)}]}]}`;
     const reply = await httpCall(base, 'POST', '/v2/models/identity_fp32/infer', { body });

@@ -219,13 +219,20 @@ export class OrtValues {
 
 }
 
-/** Bytes at an offset their element type can be read from (copied when they are not). */
+/**
+ * Bytes at an offset their element type can be read from (copied when they are not). Small copies
+ * come from Node's buffer pool, whose slices start at multiples of 8 (every element size divides 8),
+ * sparing an ArrayBuffer per input (gRPC raw contents are rarely aligned).
+ */
 function aligned(bytes: Uint8Array, elementSize: number): Uint8Array {
   if (bytes.byteOffset % elementSize === 0) return bytes;
-  const copy = new Uint8Array(new ArrayBuffer(bytes.byteLength));
+  const copy = bytes.byteLength < POOLED_COPY_BYTES ? Buffer.allocUnsafe(bytes.byteLength) : new Uint8Array(new ArrayBuffer(bytes.byteLength));
   copy.set(bytes);
   return copy;
 }
+
+/** Below this, aligning copies use Node's pool (it serves allocUnsafe under half its 8 KiB size). */
+const POOLED_COPY_BYTES = 4 * 1024;
 
 /** The element count of a BYTES input, after checking its data holds exactly that many. */
 function stringCount(tensor: Tensor, shape: BigInt64Array, rank: number): number {
