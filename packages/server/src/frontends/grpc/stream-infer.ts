@@ -14,6 +14,7 @@ import { inferResponseToProto } from './convert-response.js';
 import type { DecoupledProbe } from './infer.js';
 import { inferParameterOf } from './parameters.js';
 import { toGrpcError, type GrpcErrorStatus } from './reply-error.js';
+import { CancelToken } from '../../util/cancel-signal.js';
 
 /**
  * Where one streamed request's responses go. A decoupled model may `send` 0..n responses, the last
@@ -62,7 +63,7 @@ class InferStream {
   readonly #call: Stream;
   readonly #grpcErrorMode: boolean;
   readonly #ordered: OrderedSlot[] = [];
-  readonly #inflight = new Set<AbortController>();
+  readonly #inflight = new Set<CancelToken>();
   /** Requests read whose final response (or error) is not written yet. */
   #open = 0;
   #readDone = false;
@@ -89,13 +90,13 @@ class InferStream {
     if (this.#closed) return;
     this.#open++;
     const sink = this.#sinkFor(request);
-    const controller = new AbortController();
+    const controller = new CancelToken();
     this.#inflight.add(controller);
     decodeInferMessage(request)
       .then((parsed) => {
         sink.enableEmptyFinalResponse = parsed.enableEmptyFinalResponse;
-        if (controller.signal.aborted) throw new ServerError('CANCELLED', 'the stream was cancelled');
-        return this.#core.infer(parsed.init, { signal: controller.signal });
+        if (controller.aborted) throw new ServerError('CANCELLED', 'the stream was cancelled');
+        return this.#core.infer(parsed.init, { signal: controller });
       })
       .then(
       (response) => {
@@ -215,7 +216,7 @@ class InferStream {
 
   #abortAll(): void {
     this.#closed = true;
-    for (const controller of this.#inflight) controller.abort();
+    for (const controller of this.#inflight) controller.cancel();
     this.#inflight.clear();
   }
 }
