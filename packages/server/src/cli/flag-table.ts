@@ -150,11 +150,18 @@ const GRPC = group('GRPC:', [
     default: '2147483647',
     help: 'Most inference responses queued at a time.',
   }),
-  accepted('grpc-use-ssl', BOOL, { default: 'false', help: 'Use TLS for gRPC.' }),
-  accepted('grpc-use-ssl-mutual', BOOL, { default: 'false', help: 'Use mutual TLS for gRPC.' }),
-  accepted('grpc-server-cert', STRING, { default: '', help: 'PEM server certificate file.' }),
-  accepted('grpc-server-key', STRING, { default: '', help: 'PEM server key file.' }),
-  accepted('grpc-root-cert', STRING, { default: '', help: 'PEM root certificate file.' }),
+  flag('grpc-use-ssl', BOOL, { default: String(D.grpc.useSsl), help: 'Use TLS for gRPC.' },
+    (s, v) => { s.options.grpc.useSsl = v; }),
+  // As in Triton's parser, mutual TLS turns TLS on and a later --grpc-use-ssl still decides. Unlike
+  // it, `--grpc-use-ssl-mutual=false` leaves TLS as it was (Triton turns it on for any value).
+  flag('grpc-use-ssl-mutual', BOOL, { default: String(D.grpc.useMutualAuth), help: 'Use mutual TLS for gRPC (turns --grpc-use-ssl on).' },
+    (s, v) => { s.options.grpc.useMutualAuth = v; if (v) s.options.grpc.useSsl = true; }),
+  flag('grpc-server-cert', STRING, { default: D.grpc.serverCert, help: 'PEM server certificate file.' },
+    (s, v) => { s.options.grpc.serverCert = v; }),
+  flag('grpc-server-key', STRING, { default: D.grpc.serverKey, help: 'PEM server key file.' },
+    (s, v) => { s.options.grpc.serverKey = v; }),
+  flag('grpc-root-cert', STRING, { default: D.grpc.rootCert, help: 'PEM root certificate file.' },
+    (s, v) => { s.options.grpc.rootCert = v; }),
   flag('grpc-infer-response-compression-level',
     choice(['none', 'low', 'medium', 'high'], { caseInsensitive: true }), {
       default: D.grpc.inferResponseCompressionLevel,

@@ -57,6 +57,14 @@ export interface GrpcOptions {
   readonly maxConnectionAgeGraceMs: number;
   /** `--grpc-infer-response-compression-level`: none, low, medium or high. */
   readonly inferResponseCompressionLevel: 'none' | 'low' | 'medium' | 'high';
+  /** `--grpc-use-ssl` (implied by `--grpc-use-ssl-mutual`): serve gRPC over TLS. */
+  readonly useSsl: boolean;
+  /** `--grpc-use-ssl-mutual`: clients must present a certificate signed by the root certificate. */
+  readonly useMutualAuth: boolean;
+  /** `--grpc-server-cert`, `--grpc-server-key`, `--grpc-root-cert`: PEM file paths ('' = none). */
+  readonly serverCert: string;
+  readonly serverKey: string;
+  readonly rootCert: string;
 }
 
 export const DEFAULT_SERVER_OPTIONS: ServerOptions = Object.freeze({
@@ -89,6 +97,11 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = Object.freeze({
     maxConnectionAgeMs: 0,
     maxConnectionAgeGraceMs: 0,
     inferResponseCompressionLevel: 'none',
+    useSsl: false,
+    useMutualAuth: false,
+    serverCert: '',
+    serverKey: '',
+    rootCert: '',
   }),
   allowClientShm: false,
   log: Object.freeze({ info: true, warning: true, error: true, verboseLevel: 0 }),

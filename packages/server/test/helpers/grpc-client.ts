@@ -6,6 +6,8 @@ import {
   type CallOptions,
   type ClientDuplexStream,
   type ServiceError,
+  type ChannelCredentials,
+  type ChannelOptions,
 } from '@grpc/grpc-js';
 import {
   GRPCInferenceService,
@@ -42,10 +44,12 @@ const MAX_MESSAGE = 2 ** 31 - 1;
 export class InferenceGrpcClient {
   readonly #client: Client;
 
-  constructor(address: string) {
-    this.#client = new Client(address, credentials.createInsecure(), {
+  /** `channelCredentials`: TLS for servers started with --grpc-use-ssl (plain HTTP/2 by default). */
+  constructor(address: string, channelCredentials: ChannelCredentials = credentials.createInsecure(), options: ChannelOptions = {}) {
+    this.#client = new Client(address, channelCredentials, {
       'grpc.max_receive_message_length': MAX_MESSAGE,
       'grpc.max_send_message_length': MAX_MESSAGE,
+      ...options,
     });
   }
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import {
   Server,
   ServerCredentials,
@@ -13,7 +14,7 @@ import { GRPCInferenceService } from '@nereid/protocol/generated/grpc_service_pb
 import { Health } from '@nereid/protocol/generated/health_pb';
 import type { GrpcOptions } from '../../core/server-options.js';
 import type { InferenceCore } from '../../core/types.js';
-import { unavailable } from '../../errors/index.js';
+import { invalidArg, unavailable } from '../../errors/index.js';
 import type { Logger } from '../../observability/logger.js';
 import { MAX_GRPC_MESSAGE_SIZE } from './convert-response.js';
 import { encodeModelInferResponse, encodeModelStreamInferResponse } from './encode.js';
@@ -71,7 +72,7 @@ export async function startGrpcServer(
   server.addService(HEALTH_DEFINITION, healthService(core, logger));
   const target = `${hostPart(options.address)}:${options.port}`;
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(target, ServerCredentials.createInsecure(), (error, bound) => {
+    server.bindAsync(target, serverCredentials(options), (error, bound) => {
       if (error) reject(unavailable(`failed to start gRPC service at ${target}: ${error.message}`));
       else resolve(bound);
     });
@@ -96,6 +97,27 @@ export async function startGrpcServer(
     },
     forceClose: () => server.forceShutdown(),
   };
+}
+
+/**
+ * Plain HTTP/2, or TLS as Triton's `--grpc-use-ssl*` flags ask: the server's certificate and key,
+ * and with mutual authentication a client certificate signed by the root certificate is required.
+ * A file that cannot be read stops the start with an error naming the flag and the file.
+ */
+function serverCredentials(options: GrpcOptions): ServerCredentials {
+  if (!options.useSsl) return ServerCredentials.createInsecure();
+  const read = (flag: string, path: string): Buffer => {
+    if (path === '') throw invalidArg(`--grpc-use-ssl requires --${flag}`);
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw invalidArg(`unable to read --${flag} file '${path}': ${(error as Error).message}`);
+    }
+  };
+  const keyPair = { cert_chain: read('grpc-server-cert', options.serverCert), private_key: read('grpc-server-key', options.serverKey) };
+  const mutual = options.useMutualAuth;
+  const root = options.rootCert !== '' || mutual ? read('grpc-root-cert', options.rootCert) : null;
+  return ServerCredentials.createSsl(root, [keyPair], mutual);
 }
 
 /**

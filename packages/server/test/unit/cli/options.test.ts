@@ -49,6 +49,8 @@ test('each implemented flag lands in its ServerOptions field', () => {
     '--grpc-keepalive-permit-without-calls=true', '--grpc-http2-max-pings-without-data=0',
     '--grpc-http2-min-recv-ping-interval-without-data=10000', '--grpc-http2-max-ping-strikes=5',
     '--grpc-max-connection-age=60000', '--grpc-max-connection-age-grace=3000', '--allow-client-shm=true',
+    '--grpc-use-ssl=false', '--grpc-use-ssl-mutual=true', '--grpc-server-cert=/c.pem', '--grpc-server-key=/k.pem',
+    '--grpc-root-cert=/ca.pem',
   );
   assert.deepEqual(o, {
     modelRepositories: ['/models'],
@@ -73,6 +75,12 @@ test('each implemented flag lands in its ServerOptions field', () => {
       maxConnectionAgeMs: 60000,
       maxConnectionAgeGraceMs: 3000,
       inferResponseCompressionLevel: 'high',
+      // --grpc-use-ssl-mutual turns TLS on (as in Triton, the later flag wins).
+      useSsl: true,
+      useMutualAuth: true,
+      serverCert: '/c.pem',
+      serverKey: '/k.pem',
+      rootCert: '/ca.pem',
     },
     allowClientShm: true,
     log: { info: false, warning: false, error: false, verboseLevel: 2 },
