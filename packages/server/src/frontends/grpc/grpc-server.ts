@@ -54,7 +54,8 @@ const INFERENCE_DEFINITION = grpcServiceDefinition(GRPCInferenceService, {
 const HEALTH_DEFINITION = grpcServiceDefinition(Health);
 
 /** Triton's status text for inference calls that arrive while its gRPC server shuts down. */
-export const SHUTTING_DOWN_MESSAGE = 'GRPC server is shutting down and has stopped accepting new requests.';
+export { SHUTTING_DOWN_MESSAGE } from './shutting-down.js';
+import { SHUTTING_DOWN_MESSAGE } from './shutting-down.js';
 /** The calls a draining server refuses: new inference work. */
 const INFERENCE_PATHS: ReadonlySet<string> = new Set(
   ['ModelInfer', 'ModelStreamInfer'].map((method) => `/${GRPCInferenceService.typeName}/${method}`),
@@ -68,7 +69,7 @@ export async function startGrpcServer(
   routeGrpcLogs(logger);
   const calls = new CallTracker();
   const server = new Server({ ...channelOptions(options, logger), interceptors: [calls.interceptor] });
-  server.addService(INFERENCE_DEFINITION, inferenceService(core, logger, NO_DECOUPLED_MODELS));
+  server.addService(INFERENCE_DEFINITION, inferenceService(core, logger, NO_DECOUPLED_MODELS, () => calls.draining));
   server.addService(HEALTH_DEFINITION, healthService(core, logger));
   const target = `${hostPart(options.address)}:${options.port}`;
   const port = await new Promise<number>((resolve, reject) => {
@@ -133,6 +134,10 @@ class CallTracker {
 
   get inFlight(): number {
     return this.#inFlight;
+  }
+
+  get draining(): boolean {
+    return this.#draining;
   }
 
   startDraining(): void {

@@ -10,6 +10,7 @@ import { logSettings, traceSetting } from './settings.js';
 import * as shm from './shared-memory.js';
 import { statisticsToProto } from './statistics.js';
 import { modelStreamInferHandler } from './stream-infer.js';
+import { NEVER_DRAINING, type DrainingProbe } from './shutting-down.js';
 import { unary } from './unary.js';
 
 /**
@@ -21,11 +22,12 @@ export function inferenceService(
   core: InferenceCore,
   logger: Logger,
   isDecoupled: DecoupledProbe,
+  isDraining: DrainingProbe = NEVER_DRAINING,
 ): UntypedServiceImplementation {
   return {
     ...metadataHandlers(core, logger),
     modelInfer: modelInferHandler(core, logger, isDecoupled),
-    modelStreamInfer: modelStreamInferHandler(core, logger, isDecoupled),
+    modelStreamInfer: modelStreamInferHandler(core, logger, isDecoupled, isDraining),
     modelStatistics: unary(logger, (request: pb.ModelStatisticsRequest) =>
       statisticsToProto(core.modelStatistics(request.name, requestedVersion(request.version))),
     ),

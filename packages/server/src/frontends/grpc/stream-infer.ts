@@ -15,6 +15,7 @@ import type { DecoupledProbe } from './infer.js';
 import { inferParameterOf } from './parameters.js';
 import { toGrpcError, type GrpcErrorStatus } from './reply-error.js';
 import { CancelToken } from '../../util/cancel-signal.js';
+import { NEVER_DRAINING, SHUTTING_DOWN_MESSAGE, type DrainingProbe } from './shutting-down.js';
 
 /**
  * Where one streamed request's responses go. A decoupled model may `send` 0..n responses, the last
@@ -52,8 +53,9 @@ export function modelStreamInferHandler(
   core: InferenceCore,
   logger: Logger,
   isDecoupled: DecoupledProbe,
+  isDraining: DrainingProbe = NEVER_DRAINING,
 ): handleBidiStreamingCall<ModelInferRequest, ModelStreamInferResponse> {
-  return (call) => new InferStream(core, logger, isDecoupled, call).listen();
+  return (call) => new InferStream(core, logger, isDecoupled, call, isDraining).listen();
 }
 
 class InferStream {
@@ -69,7 +71,10 @@ class InferStream {
   #readDone = false;
   #closed = false;
 
-  constructor(core: InferenceCore, logger: Logger, isDecoupled: DecoupledProbe, call: Stream) {
+  readonly #isDraining: DrainingProbe;
+
+  constructor(core: InferenceCore, logger: Logger, isDecoupled: DecoupledProbe, call: Stream, isDraining: DrainingProbe) {
+    this.#isDraining = isDraining;
     this.#core = core;
     this.#logger = logger;
     this.#isDecoupled = isDecoupled;
@@ -90,6 +95,12 @@ class InferStream {
     if (this.#closed) return;
     this.#open++;
     const sink = this.#sinkFor(request);
+    // A stream opened before the drain stays open for the requests it holds; new ones are refused,
+    // as Triton does.
+    if (this.#isDraining()) {
+      sink.fail(new ServerError('UNAVAILABLE', SHUTTING_DOWN_MESSAGE));
+      return;
+    }
     const controller = new CancelToken();
     this.#inflight.add(controller);
     decodeInferMessage(request)

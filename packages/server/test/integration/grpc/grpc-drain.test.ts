@@ -51,6 +51,33 @@ describe('gRPC graceful exit', () => {
     }
   });
 
+  it('an open stream finishes the requests it holds; a request written on it while draining is refused', async () => {
+    const fx = await startFixture();
+    try {
+      const stream = fx.client.stream();
+      const answers: Array<{ id: string; error: string }> = [];
+      const two = new Promise<void>((resolve, reject) => {
+        stream.on('data', (message: { inferResponse?: { id: string }; errorMessage: string }) => {
+          answers.push({ id: message.inferResponse?.id ?? '', error: message.errorMessage });
+          if (answers.length === 2) resolve();
+        });
+        stream.on('error', reject);
+      });
+      stream.write(echoRequest('held', 300));
+      await sleep(50);
+      fx.server.startDraining();
+      stream.write(echoRequest('late'));
+      await two;
+      assert.deepEqual(answers[0], { id: 'held', error: '' });
+      assert.equal(answers[1]!.error, SHUTTING_DOWN);
+      stream.end();
+      await fx.server.close();
+    } finally {
+      fx.client.close();
+      fx.server.forceClose();
+    }
+  });
+
   it('waits for an open stream before shutting down, and forceClose cuts what is left', async () => {
     const fx = await startFixture();
     try {
