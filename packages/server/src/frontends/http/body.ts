@@ -46,7 +46,13 @@ export function readBody(
       req.off('close', onGone);
     };
     const onData = (chunk: Buffer): void => {
-      if (whole !== undefined && size + chunk.length <= whole.length) {
+      if (whole !== undefined) {
+        // Node's parser frames the body by Content-Length, so it never overflows; refuse if it did.
+        if (size + chunk.length > whole.length) {
+          cleanup();
+          reject(invalidArg(`request body longer than its Content-Length of ${whole.length} bytes`));
+          return;
+        }
         whole.set(chunk, size);
         size += chunk.length;
         return;
