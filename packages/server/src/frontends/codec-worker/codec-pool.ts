@@ -73,7 +73,11 @@ class CodecWorker {
   #armIdleExit(): void {
     if (this.#pending.size > 0) return;
     clearTimeout(this.#idleTimer);
-    this.#idleTimer = setTimeout(() => void this.#worker.terminate(), IDLE_EXIT_MS);
+    this.#idleTimer = setTimeout(() => {
+      // Marked gone first: between terminate() and 'exit' no job may be handed to it.
+      this.#gone ??= new Error('codec worker left after being idle');
+      void this.#worker.terminate();
+    }, IDLE_EXIT_MS);
     this.#idleTimer.unref();
   }
 

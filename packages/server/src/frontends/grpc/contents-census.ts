@@ -17,6 +17,10 @@ export const MAX_REQUEST_TYPED_ELEMENTS = 16 * 1024 * 1024;
 const VARINT = 0;
 const I64 = 1;
 const LEN = 2;
+const START_GROUP = 3;
+const END_GROUP = 4;
+/** Groups nest at most this deep here (protobuf-es allows the same depth of messages). */
+const MAX_GROUP_DEPTH = 100;
 const I32 = 5;
 
 export interface InferRequestCensus {
@@ -50,15 +54,24 @@ export function inferRequestHeader(bytes: Uint8Array): { modelName: string; mode
 }
 
 function refusalOf(bytes: Uint8Array, totals: { strings: number; numbers: number }): ServerError | undefined {
+  const overLimit = (): boolean => totals.strings > MAX_REQUEST_STRING_ELEMENTS || totals.numbers > MAX_REQUEST_TYPED_ELEMENTS;
   try {
     forEachField(bytes, 0, bytes.length, (field, wire, start, end) => {
-      if (field !== 5 || wire !== LEN) return;
-      forEachField(bytes, start, end, (inputField, inputWire, s, e) => {
-        if (inputField === 5 && inputWire === LEN) countContents(bytes, s, e, totals);
-      });
+      // Every decoded field costs a JS value: raw contents entries (7) count as strings do.
+      if (field === 7 && wire === LEN) totals.strings += 1;
+      if (field === 5 && wire === LEN) {
+        totals.numbers += 1;
+        forEachField(bytes, start, end, (inputField, inputWire, s, e) => {
+          if (inputField === 5 && inputWire === LEN) countContents(bytes, s, e, totals);
+          else if (inputField === 3) totals.numbers += inputWire === LEN ? e - s : 1; // shape (int64s)
+        });
+      }
+      // Stop walking as soon as a limit is passed: the rest cannot change the answer.
+      if (overLimit()) throw new LimitPassed();
     });
-  } catch {
-    return undefined;
+  } catch (error) {
+    // A message the walk cannot follow would fail protobuf decoding too: refuse it here.
+    if (!(error instanceof LimitPassed)) return invalidArg('malformed ModelInferRequest: it could not be decoded');
   }
   if (totals.strings > MAX_REQUEST_STRING_ELEMENTS) {
     return invalidArg(
@@ -83,6 +96,7 @@ function countContents(bytes: Uint8Array, start: number, end: number, totals: { 
 }
 
 class WireError extends Error {}
+class LimitPassed extends Error {}
 
 /** Calls `visit` for each field in bytes[start, end): its number, wire type and payload range. */
 function forEachField(
@@ -105,11 +119,37 @@ function forEachField(
       const [length, afterLength] = readVarint(bytes, afterTag, end);
       payloadStart = afterLength;
       payloadEnd = afterLength + length;
+    } else if (wire === START_GROUP) {
+      payloadEnd = skipGroup(bytes, afterTag, end, field, 0);
     } else throw new WireError('unsupported wire type');
     if (payloadEnd > end) throw new WireError('field past the end');
     visit(field, wire, payloadStart, payloadEnd);
     pos = payloadEnd;
   }
+}
+
+/** The offset just past the END_GROUP that closes group `field` opened before `start`. */
+function skipGroup(bytes: Uint8Array, start: number, end: number, field: number, depth: number): number {
+  if (depth > MAX_GROUP_DEPTH) throw new WireError('groups nested too deep');
+  let pos = start;
+  while (pos < end) {
+    const [tag, afterTag] = readVarint(bytes, pos, end);
+    const inner = Math.floor(tag / 8);
+    const wire = tag % 8;
+    if (wire === END_GROUP) {
+      if (inner !== field) throw new WireError('mismatched end group');
+      return afterTag;
+    }
+    if (wire === VARINT) pos = readVarint(bytes, afterTag, end)[1];
+    else if (wire === I64) pos = afterTag + 8;
+    else if (wire === I32) pos = afterTag + 4;
+    else if (wire === LEN) {
+      const [length, afterLength] = readVarint(bytes, afterTag, end);
+      pos = afterLength + length;
+    } else if (wire === START_GROUP) pos = skipGroup(bytes, afterTag, end, inner, depth + 1);
+    else throw new WireError('unsupported wire type');
+  }
+  throw new WireError('unterminated group');
 }
 
 function readVarint(bytes: Uint8Array, pos: number, end: number): [number, number] {

@@ -57,7 +57,9 @@ function inferRequestDeserializer(schema: DescMessage): (bytes: Buffer) => unkno
   const decode = deserializerOf(schema);
   return (bytes) => {
     const census = censusOfInferRequest(bytes);
-    if (census.refusal !== undefined) return { [REFUSED_BEFORE_DECODING]: census.refusal } satisfies RefusedInferRequest;
+    if (census.refusal !== undefined) {
+      return { ...inferRequestHeader(bytes), [REFUSED_BEFORE_DECODING]: census.refusal } satisfies RefusedInferRequest;
+    }
     if (census.elements < DEFER_TYPED_ELEMENTS) return decode(bytes);
     return { ...inferRequestHeader(bytes), [DEFERRED_DECODING]: bytes } satisfies DeferredInferRequest;
   };

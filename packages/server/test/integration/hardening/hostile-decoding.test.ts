@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { ServiceError } from '@grpc/grpc-js';
+import { connect } from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import { create } from '@bufbuild/protobuf';
 import { ModelInferRequestSchema } from '@nereid/protocol/generated/grpc_service_pb';
@@ -144,6 +145,59 @@ describe('hostile request bodies: bounded before allocation, decoded off the eve
     await done;
     stream.end();
     assert.deepEqual(ids, ['big', 'small']);
+  });
+
+  it('gRPC: an unknown group in the message does not hide millions of bytes_contents from the census', async () => {
+    const varint = (value: number): number[] => {
+      const out: number[] = [];
+      while (value >= 0x80) {
+        out.push((value % 0x80) | 0x80);
+        value = Math.floor(value / 0x80);
+      }
+      out.push(value);
+      return out;
+    };
+    const field = (number: number, payload: Uint8Array): Buffer =>
+      Buffer.concat([Buffer.from([...varint(number * 8 + 2), ...varint(payload.length)]), payload]);
+    const count = MAX_REQUEST_STRING_ELEMENTS + 1;
+    const contents = Buffer.alloc(2 * count);
+    for (let i = 0; i < count; i++) contents[2 * i] = 0x42; // bytes_contents (8), length 0
+    const shape = Buffer.from([...varint(1), ...varint(count)]);
+    const input = Buffer.concat([
+      field(1, Buffer.from('INPUT0')),
+      field(2, Buffer.from('BYTES')),
+      field(3, shape),
+      field(5, contents),
+    ]);
+    // An empty unknown group (field 15: start 0x7b, end 0x7c) first, which protobuf decoders skip.
+    const message = Buffer.concat([Buffer.from([0x7b, 0x7c]), field(1, Buffer.from('simple_identity')), field(5, input)]);
+    const frame = Buffer.alloc(5 + message.length);
+    frame.writeUInt32BE(message.length, 1);
+    message.copy(frame, 5);
+    const session = connect(`http://127.0.0.1:${server.grpc!.port}`);
+    try {
+      const trailers = await new Promise<Record<string, unknown>>((resolve, reject) => {
+        const stream = session.request({
+          ':method': 'POST',
+          ':path': '/inference.GRPCInferenceService/ModelInfer',
+          'content-type': 'application/grpc',
+          te: 'trailers',
+        });
+        stream.on('response', (headers) => {
+          if (headers['grpc-status'] !== undefined) resolve(headers);
+        });
+        stream.on('trailers', resolve);
+        stream.on('error', reject);
+        stream.resume();
+        stream.end(frame);
+      });
+      assert.equal(trailers['grpc-status'], '3');
+      // The census's wording (refused before decoding), not the core's "for model '…'" one.
+      assert.match(decodeURIComponent(String(trailers['grpc-message'])), new RegExp(`^inference request holds ${count} BYTES elements`));
+    } finally {
+      session.close();
+    }
+    await stillServes();
   });
 
   it('a JSON body of a million one-character strings is served while health probes are answered first', async () => {

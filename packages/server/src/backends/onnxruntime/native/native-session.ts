@@ -180,8 +180,9 @@ export class NativeSession {
       const runFrame = frame;
       feeds.forEach((feed, i) => {
         const value = prepared.get(i);
-        prepared.delete(i);
         runFrame.setInput(i, this.#nameAddress(feed.tensor.name), value ?? values.create(feed.tensor, feed.dims, borrowed));
+        // The frame releases it from here on.
+        prepared.delete(i);
       });
       wanted.forEach((name, i) => runFrame.setOutputName(i, this.#nameAddress(name)));
       const args = frame.runArguments(this.#session, this.#runOptions);
@@ -198,7 +199,7 @@ export class NativeSession {
         const granted = computeBudget.acquire(this.#threadsPerRun);
         const tokens = typeof granted === 'number' ? granted : await granted;
         try {
-          const outcome = await runThreads.call({ op: NativeOp.Run, args });
+          const outcome = await runThreads.call({ op: NativeOp.Run, args, keepAlive: [borrowed, feeds, runFrame] });
           status = outcome.status;
           computeStartNs = outcome.startedAtNs;
           computeEndNs = outcome.endedAtNs;
@@ -230,11 +231,14 @@ export class NativeSession {
         computeEndNs,
       };
     } finally {
-      for (const value of prepared.values()) values.releaseOffThread(value);
-      if (frame !== undefined && !inline) frame.takeLargeStringValues(values, (value) => values.releaseOffThread(value));
-      frame?.releaseValues(values);
-      this.#inflight -= 1;
-      if (this.#inflight === 0) this.#drained?.();
+      try {
+        for (const value of prepared.values()) values.releaseOffThread(value);
+        if (frame !== undefined && !inline) frame.takeLargeStringValues(values, (value) => values.releaseOffThread(value));
+      } finally {
+        frame?.releaseValues(values);
+        this.#inflight -= 1;
+        if (this.#inflight === 0) this.#drained?.();
+      }
     }
   }
 
@@ -301,12 +305,12 @@ async function createSession(
   if (typeof model === 'string') {
     const path = cString(model);
     const args = [environment, koffi.address(path) as bigint, options, outAddress];
-    outcome = await runThreads.call({ op: NativeOp.CreateSession, args });
+    outcome = await runThreads.call({ op: NativeOp.CreateSession, args, keepAlive: [path, out] });
   } else {
     const bytes = new Uint8Array(new ArrayBuffer(model.byteLength));
     bytes.set(model);
     const args = [environment, koffi.address(bytes) as bigint, BigInt(bytes.byteLength), options, outAddress];
-    outcome = await runThreads.call({ op: NativeOp.CreateSessionFromArray, args });
+    outcome = await runThreads.call({ op: NativeOp.CreateSessionFromArray, args, keepAlive: [bytes, out] });
   }
   check(api, outcome.status);
   return out[0] ?? 0n;

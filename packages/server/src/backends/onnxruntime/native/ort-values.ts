@@ -161,10 +161,10 @@ export class OrtValues {
       BigInt(dims.length),
       BigInt(STRING_TYPE),
       koffi.address(out.arg) as bigint,
-    ]);
+    ], [shape, out]);
     const value = out.pointer();
     if (count === 0) return value;
-    // The thread reads the request's bytes in place; `tensor` keeps them alive across the await.
+    // The thread reads the request's bytes in place (kept alive by the call's keepAlive).
     const data = tensor.data.byteLength > 0 ? tensor.data : EMPTY;
     try {
       await this.#offThread(NativeOp.FillStringTensorFromWire, [
@@ -172,7 +172,7 @@ export class OrtValues {
         (koffi.address(data) as bigint),
         BigInt(data.byteLength),
         BigInt(count),
-      ]);
+      ], [data, tensor]);
     } catch (error) {
       this.releaseOffThread(value);
       throw error;
@@ -182,7 +182,14 @@ export class OrtValues {
 
   /** Whether reading `value` is work for a run thread: a string tensor of many elements. */
   isLargeStringTensor(value: Pointer): boolean {
-    const { type, dims } = this.#typeAndShape(value);
+    let described: { type: number; dims: number[] };
+    try {
+      described = this.#typeAndShape(value);
+    } catch {
+      // Not a tensor (a sequence or map output): not a string tensor either.
+      return false;
+    }
+    const { type, dims } = described;
     return type === STRING_TYPE && dims.reduce((product, dim) => product * dim, 1) >= OFF_THREAD_STRING_ELEMENTS;
   }
 
@@ -191,7 +198,7 @@ export class OrtValues {
     const { dims } = this.#typeAndShape(value);
     const count = dims.reduce((product, dim) => product * dim, 1);
     const out = new OutSlot();
-    await this.#offThread(NativeOp.GetStringTensorDataLength, [value, koffi.address(out.arg) as bigint]);
+    await this.#offThread(NativeOp.GetStringTensorDataLength, [value, koffi.address(out.arg) as bigint], [out]);
     const total = out.size();
     const wire = Buffer.allocUnsafe(4 * count + total);
     if (count > 0) {
@@ -200,18 +207,18 @@ export class OrtValues {
         koffi.address(wire) as bigint,
         BigInt(count),
         BigInt(total),
-      ]);
+      ], [wire]);
     }
     return { name, datatype: 'BYTES', shape: dims, data: wire };
   }
 
   /** Releases a value on a run thread (a large string tensor frees one std::string per element). */
   releaseOffThread(value: Pointer): void {
-    this.#offThread(NativeOp.ReleaseValue, [value]).catch(() => this.#api.ReleaseValue(value));
+    this.#offThread(NativeOp.ReleaseValue, [value], []).catch(() => this.#api.ReleaseValue(value));
   }
 
-  async #offThread(op: NativeOp, args: readonly bigint[]): Promise<void> {
-    const outcome = await runThreads.call({ op, args });
+  async #offThread(op: NativeOp, args: readonly bigint[], keepAlive: readonly unknown[]): Promise<void> {
+    const outcome = await runThreads.call({ op, args, keepAlive });
     if (outcome.status === COMPOUND_STATUS) throw internal(`onnxruntime could not build or read a string tensor (op ${op})`);
     check(this.#api, outcome.status);
   }

@@ -31,7 +31,16 @@ import { RUN_THREAD_NICE } from './thread-priority.js';
 export interface NativeCall {
   readonly op: NativeOp;
   readonly args: readonly bigint[];
+  /**
+   * Whatever owns memory the call reads or writes (request bytes, arrays of addresses, out slots).
+   * V8 drops an async function's locals that are not used after an await, so without this a
+   * collection during the call could free memory the run thread is still using.
+   */
+  readonly keepAlive?: readonly unknown[];
 }
+
+/** Memory in use by calls in flight (see NativeCall.keepAlive). */
+const inUse = new Set<readonly unknown[]>();
 
 /** What the run thread reports: the OrtStatus* (0n when OK) and when the call ran. */
 export interface RunOutcome {
@@ -130,9 +139,12 @@ export class RunThreadPool {
   /** Makes one call on an idle thread (starting one when none is idle). */
   async call(call: NativeCall): Promise<RunOutcome> {
     const thread = this.#take();
+    const pinned = call.keepAlive;
+    if (pinned !== undefined) inUse.add(pinned);
     try {
       return await thread.call(call);
     } finally {
+      if (pinned !== undefined) inUse.delete(pinned);
       this.#give(thread);
     }
   }
