@@ -35,6 +35,14 @@ export class CancelToken implements CancelSignal {
     this.#aborted = true;
     const listeners = this.#listeners;
     this.#listeners = undefined;
-    for (const listener of listeners ?? []) listener();
+    // Every listener runs, whatever another one throws; a cancel must not fail its caller
+    // (grpc-js's 'cancelled' emit).
+    for (const listener of listeners ?? []) {
+      try {
+        listener();
+      } catch {
+        // A listener's own failure is its to report.
+      }
+    }
   }
 }

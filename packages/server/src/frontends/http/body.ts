@@ -6,8 +6,13 @@ import { ServerError, invalidArg } from '../../errors/index.js';
 const EMPTY = Buffer.alloc(0);
 const LIMIT_HINT = 'Use --http-max-input-size to increase the limit.';
 
-/** Bodies declared at least this large are read straight into one buffer of their size. */
+/** Bodies declared at least this large are read straight into one buffer of their size... */
 const PREALLOCATE_BYTES = 64 * 1024;
+/**
+ * ...up to this size. Larger ones are gathered as they arrive: a client must not make the server
+ * reserve gigabytes by merely declaring them.
+ */
+const PREALLOCATE_LIMIT = 256 * 1024 * 1024;
 /** Alignment given to the byte at `alignAt` of a preallocated body: any element type reads it in place. */
 const BODY_ALIGNMENT = 64;
 
@@ -38,7 +43,9 @@ export function readBody(
     const chunks: Buffer[] = [];
     let size = 0;
     let whole: Buffer | undefined;
-    if (declaredLength !== undefined && declaredLength >= PREALLOCATE_BYTES) whole = allocateBody(declaredLength, alignAt);
+    if (declaredLength !== undefined && declaredLength >= PREALLOCATE_BYTES && declaredLength <= PREALLOCATE_LIMIT) {
+      whole = allocateBody(declaredLength, alignAt);
+    }
     const cleanup = (): void => {
       req.off('data', onData);
       req.off('end', onEnd);

@@ -94,7 +94,9 @@ function readInferBody(req: IncomingMessage, headerValue: string | undefined, li
   if (headerValue === undefined) return readBody(req, limit, jsonTooLarge(limit));
   const headerLength = Number(headerValue.trim());
   if (headerLength === 0) return readBody(req, limit, rawInputTooLarge(limit), 0);
-  return readBody(req, MAX_BINARY_BODY, binaryBodyTooLarge, Number.isSafeInteger(headerLength) ? headerLength : undefined);
+  // No alignment for a header decoded on a codec worker: an unpadded body is moved there, not copied.
+  const alignAt = Number.isSafeInteger(headerLength) && headerLength <= OFFLOAD_JSON_BYTES ? headerLength : undefined;
+  return readBody(req, MAX_BINARY_BODY, binaryBodyTooLarge, alignAt);
 }
 
 /**
