@@ -107,47 +107,55 @@ function forEachField(
 ): void {
   let pos = start;
   while (pos < end) {
-    const [tag, afterTag] = readVarint(bytes, pos, end);
-    const field = Math.floor(tag / 8);
-    const wire = tag % 8;
-    let payloadEnd: number;
-    let payloadStart = afterTag;
-    if (wire === VARINT) payloadEnd = readVarint(bytes, afterTag, end)[1];
-    else if (wire === I64) payloadEnd = afterTag + 8;
-    else if (wire === I32) payloadEnd = afterTag + 4;
-    else if (wire === LEN) {
-      const [length, afterLength] = readVarint(bytes, afterTag, end);
-      payloadStart = afterLength;
-      payloadEnd = afterLength + length;
-    } else if (wire === START_GROUP) {
-      payloadEnd = skipGroup(bytes, afterTag, end, field, 0);
-    } else throw new WireError('unsupported wire type');
-    if (payloadEnd > end) throw new WireError('field past the end');
-    visit(field, wire, payloadStart, payloadEnd);
-    pos = payloadEnd;
+    const field = readField(bytes, pos, end, 0);
+    if (field.wire === END_GROUP) throw new WireError('end group without a start');
+    visit(field.number, field.wire, field.payloadStart, field.payloadEnd);
+    pos = field.payloadEnd;
   }
 }
 
-/** The offset just past the END_GROUP that closes group `field` opened before `start`. */
-function skipGroup(bytes: Uint8Array, start: number, end: number, field: number, depth: number): number {
+interface WireField {
+  readonly number: number;
+  readonly wire: number;
+  readonly payloadStart: number;
+  readonly payloadEnd: number;
+}
+
+/**
+ * The field whose tag is at `pos`: its number, wire type and payload range (a group's payload runs
+ * to just past its END_GROUP; an END_GROUP's is empty).
+ */
+function readField(bytes: Uint8Array, pos: number, end: number, depth: number): WireField {
+  const [tag, afterTag] = readVarint(bytes, pos, end);
+  const number = Math.floor(tag / 8);
+  const wire = tag % 8;
+  let payloadStart = afterTag;
+  let payloadEnd: number;
+  if (wire === VARINT) payloadEnd = readVarint(bytes, afterTag, end)[1];
+  else if (wire === I64) payloadEnd = afterTag + 8;
+  else if (wire === I32) payloadEnd = afterTag + 4;
+  else if (wire === LEN) {
+    const [length, afterLength] = readVarint(bytes, afterTag, end);
+    payloadStart = afterLength;
+    payloadEnd = afterLength + length;
+  } else if (wire === START_GROUP) payloadEnd = skipGroup(bytes, afterTag, end, number, depth);
+  else if (wire === END_GROUP) payloadEnd = afterTag;
+  else throw new WireError('unsupported wire type');
+  if (payloadEnd > end) throw new WireError('field past the end');
+  return { number, wire, payloadStart, payloadEnd };
+}
+
+/** The offset just past the END_GROUP that closes group `number` opened before `start`. */
+function skipGroup(bytes: Uint8Array, start: number, end: number, number: number, depth: number): number {
   if (depth > MAX_GROUP_DEPTH) throw new WireError('groups nested too deep');
   let pos = start;
   while (pos < end) {
-    const [tag, afterTag] = readVarint(bytes, pos, end);
-    const inner = Math.floor(tag / 8);
-    const wire = tag % 8;
-    if (wire === END_GROUP) {
-      if (inner !== field) throw new WireError('mismatched end group');
-      return afterTag;
+    const field = readField(bytes, pos, end, depth + 1);
+    if (field.wire === END_GROUP) {
+      if (field.number !== number) throw new WireError('mismatched end group');
+      return field.payloadEnd;
     }
-    if (wire === VARINT) pos = readVarint(bytes, afterTag, end)[1];
-    else if (wire === I64) pos = afterTag + 8;
-    else if (wire === I32) pos = afterTag + 4;
-    else if (wire === LEN) {
-      const [length, afterLength] = readVarint(bytes, afterTag, end);
-      pos = afterLength + length;
-    } else if (wire === START_GROUP) pos = skipGroup(bytes, afterTag, end, inner, depth + 1);
-    else throw new WireError('unsupported wire type');
+    pos = field.payloadEnd;
   }
   throw new WireError('unterminated group');
 }

@@ -9,10 +9,10 @@ import type { Tensor } from '../../../tensor/tensor.js';
 import type { SessionSettings } from '../session-options.js';
 import type { TensorInfo } from '../tensor-info.js';
 import type { ThreadPlan } from '../thread-plan.js';
-import { onnxTypeName } from '../dtype-map.js';
 import { releaseFreedHeap } from './native-memory.js';
 import { noteRequestBytes } from '../../../util/memory-relief.js';
 import { RunFrame } from './run-frame.js';
+import { describe } from './session-io.js';
 import { ortApi, type NullablePointer, type OrtApi, type Pointer } from './ort-api.js';
 import { OrtValues } from './ort-values.js';
 import { OFF_THREAD_STRING_ELEMENTS } from './string-tensors.js';
@@ -108,11 +108,11 @@ export class NativeSession {
     this.#session = session;
     this.#runOptions = runOptions;
     this.#threadsPerRun = threadsPerRun;
-    const { api, out } = mainThread();
-    const inputs = describe(api, out, session, 'input');
-    const initializers = describe(api, out, session, 'initializer').map((info) => ({ ...info, optional: true }));
+    const { api, out, values } = mainThread();
+    const inputs = describe(api, out, values.allocator, session, 'input');
+    const initializers = describe(api, out, values.allocator, session, 'initializer').map((info) => ({ ...info, optional: true }));
     this.inputs = [...inputs, ...initializers];
-    this.outputs = describe(api, out, session, 'output');
+    this.outputs = describe(api, out, values.allocator, session, 'output');
     this.#outputNames = this.outputs.map((info) => info.name);
     for (const info of [...this.inputs, ...this.outputs]) this.#internName(info.name);
   }
@@ -322,60 +322,6 @@ function cString(text: string): Uint8Array {
   const bytes = new Uint8Array(new ArrayBuffer(encoded.byteLength + 1));
   bytes.set(encoded);
   return bytes;
-}
-
-type IoKind = 'input' | 'output' | 'initializer';
-
-/** Names, element types and shapes of a session's inputs, outputs or overridable initializers. */
-function describe(api: OrtApi, out: OutSlot, session: Pointer, kind: IoKind): TensorInfo[] {
-  const count = {
-    input: api.SessionGetInputCount,
-    output: api.SessionGetOutputCount,
-    initializer: api.SessionGetOverridableInitializerCount,
-  }[kind];
-  const nameOf = {
-    input: api.SessionGetInputName,
-    output: api.SessionGetOutputName,
-    initializer: api.SessionGetOverridableInitializerName,
-  }[kind];
-  const typeOf = {
-    input: api.SessionGetInputTypeInfo,
-    output: api.SessionGetOutputTypeInfo,
-    initializer: api.SessionGetOverridableInitializerTypeInfo,
-  }[kind];
-  const { values } = mainThread();
-  check(api, count(session, out.arg));
-  const infos: TensorInfo[] = [];
-  for (let index = 0, total = out.size(); index < total; index++) {
-    check(api, nameOf(session, index, values.allocator, out.arg));
-    const namePointer = out.pointer();
-    const name = koffi.decode(namePointer, 'char', -1) as string;
-    check(api, api.AllocatorFree(values.allocator, namePointer));
-    check(api, typeOf(session, index, out.arg));
-    const typeInfo = out.pointer();
-    try {
-      infos.push({ name, ...tensorType(api, out, typeInfo) });
-    } finally {
-      api.ReleaseTypeInfo(typeInfo);
-    }
-  }
-  return infos;
-}
-
-/** Element type name and shape (-1 for symbolic or unknown dims) of a tensor type; '' otherwise. */
-function tensorType(api: OrtApi, out: OutSlot, typeInfo: Pointer): { type: string; shape: number[] } {
-  check(api, api.GetOnnxTypeFromTypeInfo(typeInfo, out.arg));
-  if (out.int32() !== 1) return { type: '', shape: [] };
-  // The tensor info belongs to the type info: not released on its own.
-  check(api, api.CastTypeInfoToTensorInfo(typeInfo, out.arg));
-  const info = out.pointer();
-  check(api, api.GetTensorElementType(info, out.arg));
-  const type = onnxTypeName(out.int32());
-  check(api, api.GetDimensionsCount(info, out.arg));
-  const rank = out.size();
-  const dims = new BigInt64Array(new ArrayBuffer(8 * Math.max(1, rank)), 0, rank);
-  check(api, api.GetDimensions(info, dims, rank));
-  return { type, shape: Array.from(dims, (dim) => (dim >= 0n ? Number(dim) : -1)) };
 }
 
 const NONE_PREPARED: Map<number, Pointer> = new Map();

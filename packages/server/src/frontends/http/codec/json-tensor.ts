@@ -312,12 +312,4 @@ function writeStringLiteral(out: Uint8Array, o: number, bytes: Uint8Array, start
   return o;
 }
 
-/**
- * A JSON string literal holding `bytes` as they are, as Triton's RapidJSON writer emits bytes
- * that are not UTF-8: only quote, backslash and control characters are escaped.
- */
-export function escapeRawString(bytes: Uint8Array): Uint8Array {
-  const out = Buffer.allocUnsafe(bytes.byteLength * 6 + 2);
-  return out.subarray(0, writeStringLiteral(out, 0, bytes, 0, bytes.byteLength));
-}
 
