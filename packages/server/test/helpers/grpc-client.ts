@@ -19,7 +19,7 @@ import {
   HealthCheckRequestSchema,
   type HealthCheckResponse,
 } from '@nereid/protocol/generated/health_pb';
-import { grpcServiceDefinition } from '../../src/frontends/grpc/service-definition.js';
+import { grpcServiceDefinition } from './grpc-definition.js';
 
 /**
  * A small client for Nereid's (or Triton's) gRPC API built only from our generated protobuf-es

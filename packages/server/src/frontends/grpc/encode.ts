@@ -5,7 +5,6 @@ import {
   type ModelInferResponse,
   type ModelStreamInferResponse,
 } from '@nereid/protocol/generated/grpc_service_pb';
-import { asBuffer } from './service-definition.js';
 
 /**
  * Encoders for the two infer responses that copy each tensor exactly once. protobuf-es' toBinary
@@ -21,8 +20,8 @@ const RAW_OUTPUT_TAG = (6 << 3) | 2;
 /** Tag of ModelStreamInferResponse.infer_response (field 2, length-delimited). */
 const INFER_RESPONSE_TAG = (2 << 3) | 2;
 
-export function encodeModelInferResponse(message: ModelInferResponse): Buffer {
-  if (message.rawOutputContents.length === 0) return asBuffer(toBinary(ModelInferResponseSchema, message));
+export function encodeModelInferResponse(message: ModelInferResponse): Uint8Array {
+  if (message.rawOutputContents.length === 0) return toBinary(ModelInferResponseSchema, message);
   const head = headOf(message);
   const out = Buffer.allocUnsafe(head.byteLength + rawContentsSize(message.rawOutputContents));
   out.set(head, 0);
@@ -30,10 +29,10 @@ export function encodeModelInferResponse(message: ModelInferResponse): Buffer {
   return out;
 }
 
-export function encodeModelStreamInferResponse(message: ModelStreamInferResponse): Buffer {
+export function encodeModelStreamInferResponse(message: ModelStreamInferResponse): Uint8Array {
   const inner = message.inferResponse;
   if (inner === undefined || inner.rawOutputContents.length === 0) {
-    return asBuffer(toBinary(ModelStreamInferResponseSchema, message));
+    return toBinary(ModelStreamInferResponseSchema, message);
   }
   const outerHead = toBinary(ModelStreamInferResponseSchema, { ...message, inferResponse: undefined });
   const innerHead = headOf(inner);

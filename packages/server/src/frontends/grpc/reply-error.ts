@@ -1,9 +1,9 @@
-import { status as GrpcStatus, type StatusObject } from '@grpc/grpc-js';
 import { ServerError, grpcStatusOf, wireMessage } from '../../errors/index.js';
 import type { Logger } from '../../observability/logger.js';
+import { Status, type CallStatus } from './transport/status.js';
 
 /** What a failed RPC sends: the status code and the message the client reads. */
-export type GrpcErrorStatus = Pick<StatusObject, 'code' | 'details'>;
+export type GrpcErrorStatus = CallStatus;
 
 /**
  * Maps anything a handler threw onto a gRPC status: a ServerError keeps its message and gets the
@@ -15,5 +15,5 @@ export function toGrpcError(error: unknown, logger: Logger): GrpcErrorStatus {
   if (error instanceof ServerError) return { code: grpcStatusOf(error.code), details: wireMessage(error.message) };
   const message = error instanceof Error ? error.message : String(error);
   logger.error(`gRPC request failed unexpectedly: ${error instanceof Error ? (error.stack ?? message) : message}`);
-  return { code: GrpcStatus.INTERNAL, details: wireMessage(message) };
+  return { code: Status.INTERNAL, details: wireMessage(message) };
 }

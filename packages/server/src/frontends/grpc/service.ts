@@ -1,5 +1,4 @@
 import { create } from '@bufbuild/protobuf';
-import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import * as pb from '@nereid/protocol/generated/grpc_service_pb';
 import type { InferenceCore, TensorMetadata } from '../../core/types.js';
 import type { Logger } from '../../observability/logger.js';
@@ -11,7 +10,7 @@ import * as shm from './shared-memory.js';
 import { statisticsToProto } from './statistics.js';
 import { modelStreamInferHandler } from './stream-infer.js';
 import { NEVER_DRAINING, type DrainingProbe } from './shutting-down.js';
-import { unary } from './unary.js';
+import type { ServiceHandlers, UnaryHandler } from './transport/handlers.js';
 
 /**
  * The GRPCInferenceService table: one handler per RPC, keyed by the method's camelCase name. Each
@@ -23,33 +22,33 @@ export function inferenceService(
   logger: Logger,
   isDecoupled: DecoupledProbe,
   isDraining: DrainingProbe = NEVER_DRAINING,
-): UntypedServiceImplementation {
+): ServiceHandlers {
   return {
-    ...metadataHandlers(core, logger),
-    modelInfer: modelInferHandler(core, logger, isDecoupled),
+    ...metadataHandlers(core),
+    modelInfer: modelInferHandler(core, isDecoupled),
     modelStreamInfer: modelStreamInferHandler(core, logger, isDecoupled, isDraining),
-    modelStatistics: unary(logger, (request: pb.ModelStatisticsRequest) =>
+    modelStatistics: unary((request: pb.ModelStatisticsRequest) =>
       statisticsToProto(core.modelStatistics(request.name, requestedVersion(request.version))),
     ),
-    repositoryIndex: unary(logger, (request: pb.RepositoryIndexRequest) => repositoryIndex(core, request)),
-    repositoryModelLoad: unary(logger, (request: pb.RepositoryModelLoadRequest) => repositoryModelLoad(core, request)),
-    repositoryModelUnload: unary(logger, (request: pb.RepositoryModelUnloadRequest) =>
+    repositoryIndex: unary((request: pb.RepositoryIndexRequest) => repositoryIndex(core, request)),
+    repositoryModelLoad: unary((request: pb.RepositoryModelLoadRequest) => repositoryModelLoad(core, request)),
+    repositoryModelUnload: unary((request: pb.RepositoryModelUnloadRequest) =>
       repositoryModelUnload(core, request),
     ),
-    ...sharedMemoryHandlers(core, logger),
-    traceSetting: unary(logger, (request: pb.TraceSettingRequest) => traceSetting(core, request)),
-    logSettings: unary(logger, (request: pb.LogSettingsRequest) => logSettings(core, request)),
+    ...sharedMemoryHandlers(core),
+    traceSetting: unary((request: pb.TraceSettingRequest) => traceSetting(core, request)),
+    logSettings: unary((request: pb.LogSettingsRequest) => logSettings(core, request)),
   };
 }
 
-function metadataHandlers(core: InferenceCore, logger: Logger): UntypedServiceImplementation {
+function metadataHandlers(core: InferenceCore): ServiceHandlers {
   return {
-    serverLive: unary(logger, () => create(pb.ServerLiveResponseSchema, { live: core.isLive() })),
-    serverReady: unary(logger, () => create(pb.ServerReadyResponseSchema, { ready: core.isReady() })),
-    modelReady: unary(logger, (request: pb.ModelReadyRequest) =>
+    serverLive: unary(() => create(pb.ServerLiveResponseSchema, { live: core.isLive() })),
+    serverReady: unary(() => create(pb.ServerReadyResponseSchema, { ready: core.isReady() })),
+    modelReady: unary((request: pb.ModelReadyRequest) =>
       create(pb.ModelReadyResponseSchema, { ready: core.isModelReady(request.name, requestedVersion(request.version)) }),
     ),
-    serverMetadata: unary(logger, () => {
+    serverMetadata: unary(() => {
       const metadata = core.serverMetadata();
       return create(pb.ServerMetadataResponseSchema, {
         name: metadata.name,
@@ -57,7 +56,7 @@ function metadataHandlers(core: InferenceCore, logger: Logger): UntypedServiceIm
         extensions: [...metadata.extensions],
       });
     }),
-    modelMetadata: unary(logger, (request: pb.ModelMetadataRequest) => {
+    modelMetadata: unary((request: pb.ModelMetadataRequest) => {
       const metadata = core.modelMetadata(request.name, requestedVersion(request.version));
       return create(pb.ModelMetadataResponseSchema, {
         name: metadata.name,
@@ -67,30 +66,30 @@ function metadataHandlers(core: InferenceCore, logger: Logger): UntypedServiceIm
         outputs: metadata.outputs.map(tensorMetadata),
       });
     }),
-    modelConfig: unary(logger, (request: pb.ModelConfigRequest) =>
+    modelConfig: unary((request: pb.ModelConfigRequest) =>
       create(pb.ModelConfigResponseSchema, { config: core.modelConfig(request.name, requestedVersion(request.version)) }),
     ),
   };
 }
 
-function sharedMemoryHandlers(core: InferenceCore, logger: Logger): UntypedServiceImplementation {
+function sharedMemoryHandlers(core: InferenceCore): ServiceHandlers {
   return {
-    systemSharedMemoryStatus: unary(logger, (request: pb.SystemSharedMemoryStatusRequest) =>
+    systemSharedMemoryStatus: unary((request: pb.SystemSharedMemoryStatusRequest) =>
       shm.systemSharedMemoryStatus(core, request.name),
     ),
-    systemSharedMemoryRegister: unary(logger, (request: pb.SystemSharedMemoryRegisterRequest) =>
+    systemSharedMemoryRegister: unary((request: pb.SystemSharedMemoryRegisterRequest) =>
       shm.systemSharedMemoryRegister(core, request),
     ),
-    systemSharedMemoryUnregister: unary(logger, (request: pb.SystemSharedMemoryUnregisterRequest) =>
+    systemSharedMemoryUnregister: unary((request: pb.SystemSharedMemoryUnregisterRequest) =>
       shm.systemSharedMemoryUnregister(core, request.name),
     ),
-    cudaSharedMemoryStatus: unary(logger, (request: pb.CudaSharedMemoryStatusRequest) =>
+    cudaSharedMemoryStatus: unary((request: pb.CudaSharedMemoryStatusRequest) =>
       shm.cudaSharedMemoryStatus(core, request.name),
     ),
-    cudaSharedMemoryRegister: unary(logger, (request: pb.CudaSharedMemoryRegisterRequest) =>
+    cudaSharedMemoryRegister: unary((request: pb.CudaSharedMemoryRegisterRequest) =>
       shm.cudaSharedMemoryRegister(core, request),
     ),
-    cudaSharedMemoryUnregister: unary(logger, (request: pb.CudaSharedMemoryUnregisterRequest) =>
+    cudaSharedMemoryUnregister: unary((request: pb.CudaSharedMemoryUnregisterRequest) =>
       shm.cudaSharedMemoryUnregister(core, request.name),
     ),
   };
@@ -98,4 +97,9 @@ function sharedMemoryHandlers(core: InferenceCore, logger: Logger): UntypedServi
 
 function tensorMetadata(tensor: TensorMetadata): Omit<pb.ModelMetadataResponse_TensorMetadata, '$typeName'> {
   return { name: tensor.name, datatype: tensor.datatype, shape: tensor.shape.map((dim) => BigInt(dim)) };
+}
+
+/** Types a unary handler's request (the transport decodes it with the method's schema). */
+function unary<Request, Response>(answer: (request: Request) => Response | Promise<Response>): UnaryHandler<never, unknown> {
+  return answer as UnaryHandler<never, unknown>;
 }

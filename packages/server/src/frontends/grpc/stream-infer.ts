@@ -1,6 +1,5 @@
 import { ServerError } from '../../errors/index.js';
 import { create } from '@bufbuild/protobuf';
-import type { ServerDuplexStream, handleBidiStreamingCall } from '@grpc/grpc-js';
 import {
   ModelStreamInferResponseSchema,
   type ModelInferRequest,
@@ -14,6 +13,7 @@ import { inferResponseToProto } from './convert-response.js';
 import type { DecoupledProbe } from './infer.js';
 import { inferParameterOf } from './parameters.js';
 import { toGrpcError, type GrpcErrorStatus } from './reply-error.js';
+import type { ServerStream, StreamHandler } from './transport/handlers.js';
 import { CancelToken } from '../../util/cancel-signal.js';
 import { NEVER_DRAINING, SHUTTING_DOWN_MESSAGE, type DrainingProbe } from './shutting-down.js';
 
@@ -29,7 +29,7 @@ export interface StreamResponseSink {
   fail(error: unknown): void;
 }
 
-type Stream = ServerDuplexStream<ModelInferRequest, ModelStreamInferResponse>;
+type Stream = ServerStream<ModelInferRequest, ModelStreamInferResponse>;
 
 /** Responses of one non-decoupled request, held until every earlier request's were written. */
 interface OrderedSlot {
@@ -54,7 +54,7 @@ export function modelStreamInferHandler(
   logger: Logger,
   isDecoupled: DecoupledProbe,
   isDraining: DrainingProbe = NEVER_DRAINING,
-): handleBidiStreamingCall<ModelInferRequest, ModelStreamInferResponse> {
+): StreamHandler<ModelInferRequest, ModelStreamInferResponse> {
   return (call) => new InferStream(core, logger, isDecoupled, call, isDraining).listen();
 }
 
@@ -79,16 +79,18 @@ class InferStream {
     this.#logger = logger;
     this.#isDecoupled = isDecoupled;
     this.#call = call;
-    this.#grpcErrorMode = call.metadata.get('triton_grpc_error')[0] === 'true';
+    this.#grpcErrorMode = call.metadata['triton_grpc_error'] === 'true';
   }
 
   listen(): void {
-    this.#call.on('data', (request: ModelInferRequest) => this.#onRequest(request));
-    this.#call.on('end', () => {
-      this.#readDone = true;
-      this.#endIfDone();
+    this.#call.cancelled.addEventListener('abort', () => this.#abortAll());
+    this.#call.listen({
+      message: (request) => this.#onRequest(request),
+      halfClose: () => {
+        this.#readDone = true;
+        this.#endIfDone();
+      },
     });
-    this.#call.on('cancelled', () => this.#abortAll());
   }
 
   #onRequest(request: ModelInferRequest): void {
@@ -221,8 +223,7 @@ class InferStream {
   #closeWithStatus(status: GrpcErrorStatus): void {
     if (this.#closed) return;
     this.#abortAll();
-    // grpc-js ends a server stream with the status of an emitted error.
-    this.#call.emit('error', status);
+    this.#call.fail(status);
   }
 
   #abortAll(): void {

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { create } from '@bufbuild/protobuf';
 import { ModelInferRequestSchema, type ModelInferRequest } from '@nereid/protocol/generated/grpc_service_pb';
 import type { GrpcCallError } from '../../helpers/grpc-client.js';
-import { startFixture } from './start.js';
+import { startFixture, type GrpcFixture } from './start.js';
 
 /** The gRPC frontend's part of a graceful exit, over a real socket. */
 
@@ -27,12 +27,17 @@ function assertRefused(error: unknown): true {
   return true;
 }
 
+/** Waits (up to 2 s) until the server counts a call: a fixed sleep is flaky on a busy machine. */
+async function callArrived(fx: GrpcFixture): Promise<void> {
+  for (let waited = 0; fx.server.inFlight === 0 && waited < 2000; waited += 10) await sleep(10);
+}
+
 describe('gRPC graceful exit', () => {
   it('refuses new ModelInfer and ModelStreamInfer with Triton\'s text while draining, answers the rest, and finishes the call in flight', async () => {
     const fx = await startFixture();
     try {
       const inFlight = fx.client.call('modelInfer', echoRequest('before', 300));
-      await sleep(50);
+      await callArrived(fx);
       fx.server.startDraining();
       assert.equal(fx.server.inFlight, 1);
       await assert.rejects(fx.client.call('modelInfer', echoRequest('after')), assertRefused);
@@ -64,7 +69,7 @@ describe('gRPC graceful exit', () => {
         stream.on('error', reject);
       });
       stream.write(echoRequest('held', 300));
-      await sleep(50);
+      await callArrived(fx);
       fx.server.startDraining();
       stream.write(echoRequest('late'));
       await two;
@@ -86,7 +91,7 @@ describe('gRPC graceful exit', () => {
       const ended = new Promise<void>((resolve) => stream.on('status', () => resolve()));
       stream.on('error', () => {});
       stream.write(echoRequest('open'));
-      await sleep(50);
+      await callArrived(fx);
       let closed = false;
       const closing = fx.server.close().then(() => {
         closed = true;
@@ -102,7 +107,7 @@ describe('gRPC graceful exit', () => {
       held.on('data', () => {});
       const cut = new Promise<unknown>((resolve) => held.on('error', resolve));
       held.write(echoRequest('held'));
-      await sleep(50);
+      await callArrived(second);
       void second.server.close();
       second.server.forceClose();
       assert.ok(((await cut) as GrpcCallError).code !== 0, 'the open stream was cut');

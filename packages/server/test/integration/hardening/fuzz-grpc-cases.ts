@@ -251,9 +251,9 @@ export function sendFrames(session: ClientHttp2Session, c: GrpcFrameCase): Promi
   });
 }
 
-/** What grpc-js itself answers for bytes it cannot take (Nereid never sees them). */
-export const GRPC_JS_REFUSALS: ReadonlyMap<number, RegExp> = new Map([
-  [13, /^(Error deserializing request|Failed to decompress message)/],
+/** What the gRPC transport answers for bytes it cannot take, before any handler sees them. */
+export const TRANSPORT_REFUSALS: ReadonlyMap<number, RegExp> = new Map([
+  [13, /^(Error deserializing request|Failed to decompress message|Incomplete message)/],
   [8, /^Received message larger than max/],
 ]);
 
@@ -264,7 +264,7 @@ export function checkGrpc(code: number | undefined, details: string, path: strin
   if (code === 0 || code === 3 || code === 5 || code === 12) return undefined;
   if (code === 14 && path.includes('/Repository')) return undefined;
   if (code === 13 && MODEL_FAILURE.test(details)) return undefined;
-  if (GRPC_JS_REFUSALS.get(code)?.test(details)) return undefined;
+  if (TRANSPORT_REFUSALS.get(code)?.test(details)) return undefined;
   return `code ${code}: ${details.slice(0, 300)}`;
 }
 

@@ -155,7 +155,7 @@ describe(`fuzz: HTTP and gRPC requests, seeded (NEREID_FUZZ_SEED=${SEED})`, () =
           ? `stream failed: ${outcome.error}`
           : outcome.httpStatus !== 200
             ? `HTTP/2 status ${outcome.httpStatus}`
-            : // grpc-js hides why a deserializer threw: a valid message refused so is the census failing.
+            : // A valid message refused as undecodable means the census or the decoder is wrong.
               outcome.code === 13 && details.startsWith('Error deserializing') && c.message !== undefined && decodable(c.message)
               ? 'a decodable ModelInferRequest failed to deserialize'
               : checkGrpc(outcome.code, details, c.path);

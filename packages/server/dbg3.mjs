@@ -1,0 +1,11 @@
+import http2 from 'node:http2';
+const port = process.argv[2];
+let t = performance.now();
+const c = http2.connect('http://127.0.0.1:' + port);
+c.on('connect', () => console.log('connect', performance.now() - t));
+c.on('remoteSettings', () => console.log('remoteSettings', performance.now() - t));
+const one = () => new Promise((res) => { const s = c.request({':method':'POST',':path':'/inference.GRPCInferenceService/ServerLive','content-type':'application/grpc',te:'trailers'}); s.on('trailers', () => {}); s.on('close', res); s.resume(); s.end(Buffer.alloc(5)); });
+await one(); console.log('first', performance.now() - t);
+t = performance.now(); await one(); console.log('second', performance.now() - t);
+t = performance.now(); for (let i = 0; i < 100; i++) await one(); console.log('100', performance.now() - t);
+c.close();

@@ -1,0 +1,116 @@
+import { Status, type CallStatus } from './status.js';
+
+/**
+ * gRPC's length-prefixed messages on an HTTP/2 stream: a 1-byte compressed flag, a 4-byte big-endian
+ * length, then the message. DATA frames cut messages anywhere, so the reader keeps state between
+ * chunks. A message that fits in one chunk is handed out as a view of it (no copy); a longer one is
+ * gathered into a buffer of its announced size, allocated up front only while that size is modest:
+ * a client announcing 2 GiB and sending slowly must not make the server hold 2 GiB.
+ */
+
+export const FRAME_HEADER_BYTES = 5;
+/** Announced lengths up to this are allocated at once; beyond, chunks are kept and joined at the end. */
+const PREALLOCATE_LIMIT = 256 * 1024 * 1024;
+
+export interface ReceivedMessage {
+  readonly compressed: boolean;
+  readonly bytes: Buffer;
+}
+
+export class MessageReader {
+  readonly #maxLength: number;
+  readonly #header = Buffer.alloc(FRAME_HEADER_BYTES);
+  #headerFilled = 0;
+  #compressed = false;
+  #length = 0;
+  /** The message being gathered: one preallocated buffer, or the chunks so far. */
+  #body: Buffer | Buffer[] | undefined;
+  #bodyFilled = 0;
+
+  constructor(maxLength: number) {
+    this.#maxLength = maxLength;
+  }
+
+  /** True when the bytes so far end inside a message (the stream may not end here). */
+  get midMessage(): boolean {
+    return this.#headerFilled > 0;
+  }
+
+  /**
+   * Reads one chunk, calling `emit` for each message it completes. Returns the status to fail the
+   * call with when a message announces more than the limit (nothing of it is buffered).
+   */
+  push(chunk: Buffer, emit: (message: ReceivedMessage) => void): CallStatus | undefined {
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (this.#headerFilled < FRAME_HEADER_BYTES) {
+        // Fast path: a whole message inside this chunk, with no state carried over.
+        if (this.#headerFilled === 0 && chunk.length - offset >= FRAME_HEADER_BYTES) {
+          const length = chunk.readUInt32BE(offset + 1);
+          if (length > this.#maxLength) return tooLarge(length, this.#maxLength);
+          const end = offset + FRAME_HEADER_BYTES + length;
+          if (end <= chunk.length) {
+            emit({ compressed: chunk[offset] !== 0, bytes: chunk.subarray(offset + FRAME_HEADER_BYTES, end) });
+            offset = end;
+            continue;
+          }
+        }
+        const take = Math.min(FRAME_HEADER_BYTES - this.#headerFilled, chunk.length - offset);
+        chunk.copy(this.#header, this.#headerFilled, offset, offset + take);
+        this.#headerFilled += take;
+        offset += take;
+        if (this.#headerFilled < FRAME_HEADER_BYTES) break;
+        this.#compressed = this.#header[0] !== 0;
+        this.#length = this.#header.readUInt32BE(1);
+        if (this.#length > this.#maxLength) return tooLarge(this.#length, this.#maxLength);
+        this.#bodyFilled = 0;
+        this.#body = this.#length <= PREALLOCATE_LIMIT ? Buffer.allocUnsafe(this.#length) : [];
+        if (this.#length === 0) {
+          this.#finish(emit);
+          continue;
+        }
+      }
+      const take = Math.min(this.#length - this.#bodyFilled, chunk.length - offset);
+      const body = this.#body!;
+      if (Array.isArray(body)) body.push(chunk.subarray(offset, offset + take));
+      else chunk.copy(body, this.#bodyFilled, offset, offset + take);
+      this.#bodyFilled += take;
+      offset += take;
+      if (this.#bodyFilled === this.#length) this.#finish(emit);
+    }
+    return undefined;
+  }
+
+  #finish(emit: (message: ReceivedMessage) => void): void {
+    const body = this.#body!;
+    const bytes = Array.isArray(body) ? Buffer.concat(body, this.#length) : body;
+    this.#body = undefined;
+    this.#headerFilled = 0;
+    emit({ compressed: this.#compressed, bytes });
+  }
+}
+
+/** grpc's own words for an oversized message. */
+function tooLarge(length: number, max: number): CallStatus {
+  return { code: Status.RESOURCE_EXHAUSTED, details: `Received message larger than max (${length} vs. ${max})` };
+}
+
+/** The 5-byte prefix of a message of `length` bytes. */
+export function frameHeader(length: number, compressed: boolean): Buffer {
+  const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+  header[0] = compressed ? 1 : 0;
+  header.writeUInt32BE(length, 1);
+  return header;
+}
+
+/** Messages up to this size are copied behind their prefix (one DATA write); larger go as two writes. */
+export const COPY_INTO_FRAME_LIMIT = 64 * 1024;
+
+/** Prefix + message in one buffer. */
+export function framed(message: Uint8Array, compressed: boolean): Buffer {
+  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + message.byteLength);
+  out[0] = compressed ? 1 : 0;
+  out.writeUInt32BE(message.byteLength, 1);
+  out.set(message, FRAME_HEADER_BYTES);
+  return out;
+}
