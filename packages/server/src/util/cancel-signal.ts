@@ -36,7 +36,7 @@ export class CancelToken implements CancelSignal {
     const listeners = this.#listeners;
     this.#listeners = undefined;
     // Every listener runs, whatever another one throws; a cancel must not fail its caller
-    // (grpc-js's 'cancelled' emit).
+    // (the gRPC transport's stream 'close' handler).
     for (const listener of listeners ?? []) {
       try {
         listener();

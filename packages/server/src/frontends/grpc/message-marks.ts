@@ -1,8 +1,9 @@
 import type { ServerError } from '../../errors/index.js';
 
 /**
- * What the ModelInferRequest deserializer hands over instead of a decoded message (grpc-js runs
- * deserializers synchronously, on the event loop, and answers INTERNAL if one throws):
+ * What the ModelInferRequest decoder (infer-request-decoder.ts) hands over instead of a decoded
+ * message. Decoders run synchronously on the event loop, and the transport answers INTERNAL if one
+ * throws, so a refusal travels as a marked message to the handler, which answers INVALID_ARGUMENT:
  * - a refusal: the message's census is over a limit; inferRequestFromProto throws it (INVALID_ARGUMENT);
  * - a deferral: the message holds so many typed elements that protobuf decoding is codec-worker work
  *   (decodeInferMessage); the few fields a stream needs first are read from the wire.
