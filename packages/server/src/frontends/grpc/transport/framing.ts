@@ -19,7 +19,8 @@ export interface ReceivedMessage {
 
 export class MessageReader {
   readonly #maxLength: number;
-  readonly #header = Buffer.alloc(FRAME_HEADER_BYTES);
+  /** Allocated only when a prefix is split across chunks (rare): most calls never need it. */
+  #header: Buffer | undefined;
   #headerFilled = 0;
   #compressed = false;
   #length = 0;
@@ -55,13 +56,14 @@ export class MessageReader {
             continue;
           }
         }
+        const header = (this.#header ??= Buffer.allocUnsafe(FRAME_HEADER_BYTES));
         const take = Math.min(FRAME_HEADER_BYTES - this.#headerFilled, chunk.length - offset);
-        chunk.copy(this.#header, this.#headerFilled, offset, offset + take);
+        chunk.copy(header, this.#headerFilled, offset, offset + take);
         this.#headerFilled += take;
         offset += take;
         if (this.#headerFilled < FRAME_HEADER_BYTES) break;
-        this.#compressed = this.#header[0] !== 0;
-        this.#length = this.#header.readUInt32BE(1);
+        this.#compressed = header[0] !== 0;
+        this.#length = header.readUInt32BE(1);
         if (this.#length > this.#maxLength) return tooLarge(this.#length, this.#maxLength);
         this.#bodyFilled = 0;
         this.#body = this.#length <= PREALLOCATE_LIMIT ? Buffer.allocUnsafe(this.#length) : [];

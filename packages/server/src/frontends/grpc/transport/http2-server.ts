@@ -48,20 +48,25 @@ const SETTINGS: Settings = {
   enablePush: false,
 };
 
-const policyOf = Symbol('grpc session policy');
-type PolicedSession = ServerHttp2Session & { [policyOf]?: SessionPolicy };
+/** What calls on one connection share: the server's limits and the connection's policy. */
+type SessionEnvironment = CallEnvironment & { readonly started: () => void };
+const environmentOf = Symbol('grpc session environment');
+type CallingSession = ServerHttp2Session & { [environmentOf]?: SessionEnvironment };
 
 export class Http2GrpcServer {
   readonly #routes: ReadonlyMap<string, Route>;
   readonly #options: Http2GrpcOptions;
   readonly #server: Http2Server | Http2SecureServer;
   readonly #sessions = new Set<ServerHttp2Session>();
+  /** For a stream whose session is already gone (a race at close). */
+  readonly #detached: SessionEnvironment;
   #inFlight = 0;
   #onIdle: Array<() => void> = [];
 
   constructor(routes: ReadonlyMap<string, Route>, options: Http2GrpcOptions) {
     this.#routes = routes;
     this.#options = options;
+    this.#detached = this.#environment(undefined);
     const common = {
       settings: SETTINGS,
       // Node refuses new streams when a session's buffered data passes this (10 MB by default); large
@@ -110,11 +115,11 @@ export class Http2GrpcServer {
     for (const session of this.#sessions) session.destroy();
   }
 
-  readonly #onSession = (session: PolicedSession): void => {
+  readonly #onSession = (session: CallingSession): void => {
     this.#sessions.add(session);
     session.once('close', () => this.#sessions.delete(session));
     session.on('error', ignore);
-    session[policyOf] = new SessionPolicy(session, this.#options);
+    session[environmentOf] = this.#environment(new SessionPolicy(session, this.#options));
     try {
       session.setLocalWindowSize(CONNECTION_WINDOW);
     } catch {
@@ -135,21 +140,26 @@ export class Http2GrpcServer {
       trailersOnly(stream, refusal);
       return;
     }
-    const policy = (stream.session as PolicedSession | undefined)?.[policyOf];
+    const env = (stream.session as CallingSession | undefined)?.[environmentOf] ?? this.#detached;
     this.#inFlight++;
-    policy?.callStarted();
-    const env: CallEnvironment = {
+    env.started();
+    new ServerCall(stream, headers, route!, env);
+  };
+
+  /** Made once per connection, not per call. */
+  #environment(policy: SessionPolicy | undefined): SessionEnvironment {
+    return {
       maxMessageLength: this.#options.maxMessageLength,
       responseCompression: this.#options.responseCompression,
       statusOf: this.#options.statusOf,
+      started: () => policy?.callStarted(),
       ended: () => {
         policy?.callEnded();
         this.#callEnded();
       },
-      sent: policy === undefined ? noop : () => policy.sent(),
+      sent: () => policy?.sent(),
     };
-    new ServerCall(stream, headers, route!, env);
-  };
+  }
 
   #callEnded(): void {
     this.#inFlight--;
@@ -185,5 +195,3 @@ const END_STREAM = { endStream: true, sendDate: false } as ServerStreamResponseO
 function ignore(): void {
   // Session and socket errors also close them; the close handlers clean up.
 }
-
-function noop(): void {}
