@@ -11,6 +11,7 @@ import { healthService } from './health.js';
 import { NO_DECOUPLED_MODELS } from './infer.js';
 import { decodeInferRequest } from './infer-request-decoder.js';
 import { toGrpcError } from './reply-error.js';
+import { rawContentsOffset } from './raw-contents-offset.js';
 import { inferenceService } from './service.js';
 import { SHUTTING_DOWN_MESSAGE } from './shutting-down.js';
 import { Http2GrpcServer, type Http2GrpcOptions } from './transport/http2-server.js';
@@ -64,6 +65,7 @@ export async function startGrpcServer(
       decoders: { modelInfer: decodeInferRequest, modelStreamInfer: decodeInferRequest },
       encoders: { modelInfer: encodeModelInferResponse, modelStreamInfer: encodeModelStreamInferResponse },
       compressible: INFER_METHODS,
+      aligners: { modelInfer: rawContentsOffset, modelStreamInfer: rawContentsOffset },
     },
     { service: Health, handlers: healthService(core) },
   ]);

@@ -11,6 +11,15 @@ import { Status, type CallStatus } from './status.js';
 export const FRAME_HEADER_BYTES = 5;
 /** Announced lengths up to this are allocated at once; beyond, chunks are kept and joined at the end. */
 const PREALLOCATE_LIMIT = 256 * 1024 * 1024;
+/** Gathered messages at least this long are placed so that the byte `alignAt` names is aligned. */
+const ALIGN_FROM_BYTES = 64 * 1024;
+const ALIGNMENT = 64;
+
+/**
+ * Given the first bytes of a message, the offset of the byte that should start on an aligned
+ * address (e.g. a tensor payload), or undefined.
+ */
+export type AlignmentHint = (head: Buffer) => number | undefined;
 
 export interface ReceivedMessage {
   readonly compressed: boolean;
@@ -19,6 +28,7 @@ export interface ReceivedMessage {
 
 export class MessageReader {
   readonly #maxLength: number;
+  readonly #alignAt: AlignmentHint | undefined;
   /** Allocated only when a prefix is split across chunks (rare): most calls never need it. */
   #header: Buffer | undefined;
   #headerFilled = 0;
@@ -28,8 +38,9 @@ export class MessageReader {
   #body: Buffer | Buffer[] | undefined;
   #bodyFilled = 0;
 
-  constructor(maxLength: number) {
+  constructor(maxLength: number, alignAt?: AlignmentHint) {
     this.#maxLength = maxLength;
+    this.#alignAt = alignAt;
   }
 
   /** True when the bytes so far end inside a message (the stream may not end here). */
@@ -66,14 +77,16 @@ export class MessageReader {
         this.#length = header.readUInt32BE(1);
         if (this.#length > this.#maxLength) return tooLarge(this.#length, this.#maxLength);
         this.#bodyFilled = 0;
-        this.#body = this.#length <= PREALLOCATE_LIMIT ? Buffer.allocUnsafe(this.#length) : [];
+        this.#body = this.#length <= PREALLOCATE_LIMIT ? undefined : [];
         if (this.#length === 0) {
+          this.#body = Buffer.alloc(0);
           this.#finish(emit);
           continue;
         }
       }
       const take = Math.min(this.#length - this.#bodyFilled, chunk.length - offset);
-      const body = this.#body!;
+      // Allocated when its first bytes are at hand, so the alignment hint can read them.
+      const body = (this.#body ??= this.#allocate(chunk.subarray(offset, offset + take)));
       if (Array.isArray(body)) body.push(chunk.subarray(offset, offset + take));
       else chunk.copy(body, this.#bodyFilled, offset, offset + take);
       this.#bodyFilled += take;
@@ -81,6 +94,15 @@ export class MessageReader {
       if (this.#bodyFilled === this.#length) this.#finish(emit);
     }
     return undefined;
+  }
+
+  #allocate(head: Buffer): Buffer {
+    const length = this.#length;
+    const target = length >= ALIGN_FROM_BYTES ? this.#alignAt?.(head) : undefined;
+    if (target === undefined) return Buffer.allocUnsafe(length);
+    const shift = (ALIGNMENT - (target % ALIGNMENT)) % ALIGNMENT;
+    // An ArrayBuffer of its own (allocUnsafeSlow): offsets within it are what element alignment is checked against.
+    return Buffer.allocUnsafeSlow(length + ALIGNMENT).subarray(shift, shift + length);
   }
 
   #finish(emit: (message: ReceivedMessage) => void): void {
@@ -95,6 +117,21 @@ export class MessageReader {
 /** grpc's own words for an oversized message. */
 function tooLarge(length: number, max: number): CallStatus {
   return { code: Status.RESOURCE_EXHAUSTED, details: `Received message larger than max (${length} vs. ${max})` };
+}
+
+/** A message as several byte ranges sent back to back (large tensors are not copied into one). */
+export interface EncodedParts {
+  readonly parts: readonly Uint8Array[];
+  readonly byteLength: number;
+}
+
+/** What an encoder returns: the message's bytes, whole or in parts. */
+export type EncodedMessage = Uint8Array | EncodedParts;
+
+/** The message in one buffer (joins parts; a whole message is returned as is). */
+export function joined(message: EncodedMessage): Uint8Array {
+  if (message instanceof Uint8Array) return message;
+  return Buffer.concat(message.parts, message.byteLength);
 }
 
 /** The 5-byte prefix of a message of `length` bytes. */

@@ -1,8 +1,9 @@
 import { fromBinary, toBinary, type DescMessage, type DescService, type MessageShape } from '@bufbuild/protobuf';
+import type { AlignmentHint, EncodedMessage } from './framing.js';
 import type { ServiceHandlers, StreamHandler, UnaryHandler } from './handlers.js';
 
 /** Turns a response message into its wire bytes. */
-export type ResponseEncoder = (message: never) => Uint8Array;
+export type ResponseEncoder = (message: never) => EncodedMessage;
 /** Turns wire bytes into a request message; may throw on malformed bytes. */
 export type RequestDecoder = (bytes: Buffer) => unknown;
 
@@ -15,9 +16,11 @@ interface RouteBase {
   /** `/<package>.<Service>/<Method>` */
   readonly path: string;
   readonly decode: RequestDecoder;
-  readonly encode: (message: unknown) => Uint8Array;
+  readonly encode: (message: unknown) => EncodedMessage;
   /** Responses of this method follow `--grpc-infer-response-compression-level`. */
   readonly compressible: boolean;
+  /** Where large request messages want their alignment (tensor payloads handed on in place). */
+  readonly alignAt: AlignmentHint | undefined;
 }
 
 export interface ServiceBinding {
@@ -28,6 +31,7 @@ export interface ServiceBinding {
   readonly encoders?: Readonly<Record<string, ResponseEncoder>>;
   /** Local names of the methods whose responses may be compressed. */
   readonly compressible?: readonly string[];
+  readonly aligners?: Readonly<Record<string, AlignmentHint>>;
 }
 
 /**
@@ -37,15 +41,16 @@ export interface ServiceBinding {
  */
 export function routeTable(bindings: readonly ServiceBinding[]): ReadonlyMap<string, Route> {
   const routes = new Map<string, Route>();
-  for (const { service, handlers, decoders = {}, encoders = {}, compressible = [] } of bindings) {
+  for (const { service, handlers, decoders = {}, encoders = {}, compressible = [], aligners = {} } of bindings) {
     for (const method of service.methods) {
       const handler = handlers[method.localName];
       if (handler === undefined) throw new Error(`no handler for ${service.typeName}/${method.name}`);
       const base: RouteBase = {
         path: `/${service.typeName}/${method.name}`,
         decode: decoders[method.localName] ?? decoderOf(method.input),
-        encode: (encoders[method.localName] as ((message: unknown) => Uint8Array) | undefined) ?? encoderOf(method.output),
+        encode: (encoders[method.localName] as ((message: unknown) => EncodedMessage) | undefined) ?? encoderOf(method.output),
         compressible: compressible.includes(method.localName),
+        alignAt: aligners[method.localName],
       };
       if (method.methodKind === 'unary') {
         routes.set(base.path, { ...base, kind: 'unary', handler: handler as UnaryHandler<never, unknown> });

@@ -10,7 +10,15 @@ import {
   type CompressionLevel,
   type Encoding,
 } from './compression.js';
-import { COPY_INTO_FRAME_LIMIT, MessageReader, frameHeader, framed, type ReceivedMessage } from './framing.js';
+import {
+  COPY_INTO_FRAME_LIMIT,
+  MessageReader,
+  frameHeader,
+  framed,
+  joined,
+  type EncodedMessage,
+  type ReceivedMessage,
+} from './framing.js';
 import type { ServerStream, StreamListener } from './handlers.js';
 import type { Route } from './method-table.js';
 import { OK_STATUS, Status, statusFields, type CallStatus } from './status.js';
@@ -78,7 +86,7 @@ export class ServerCall implements ServerStream<unknown, unknown> {
     this.metadata = headers;
     this.#route = route;
     this.#env = env;
-    this.#reader = new MessageReader(env.maxMessageLength);
+    this.#reader = new MessageReader(env.maxMessageLength, route.alignAt);
     stream.on('close', this.#onClose);
     stream.on('error', ignore);
     const encoding = requestEncoding(headers['grpc-encoding']);
@@ -233,7 +241,7 @@ export class ServerCall implements ServerStream<unknown, unknown> {
 
   /** Encodes and writes one response; `last` ends the call with OK behind it (unary). */
   #send(response: unknown, last: boolean): void {
-    let bytes: Uint8Array;
+    let bytes: EncodedMessage;
     try {
       bytes = this.#route.encode(response);
     } catch (error) {
@@ -246,10 +254,10 @@ export class ServerCall implements ServerStream<unknown, unknown> {
       if (last) this.#done = true;
       return;
     }
-    const ready: Promise<{ bytes: Uint8Array; compressed: boolean }> =
+    const ready: Promise<{ bytes: EncodedMessage; compressed: boolean }> =
       encoding === 'identity'
         ? Promise.resolve({ bytes, compressed: false })
-        : compress(bytes, encoding, zlibLevel(this.#env.responseCompression)).then((out) => ({ bytes: out, compressed: true }));
+        : compress(joined(bytes), encoding, zlibLevel(this.#env.responseCompression)).then((out) => ({ bytes: out, compressed: true }));
     if (last) this.#done = true;
     this.#outbox = (this.#outbox ?? Promise.resolve()).then(() =>
       ready.then(
@@ -266,18 +274,21 @@ export class ServerCall implements ServerStream<unknown, unknown> {
     return this.#responseEncoding;
   }
 
-  #writeFramed(bytes: Uint8Array, compressed: boolean, last: boolean): void {
+  #writeFramed(message: EncodedMessage, compressed: boolean, last: boolean): void {
     const stream = this.#stream;
     if (this.#ended || stream.destroyed) return;
     this.#sendHeaders();
-    if (bytes.byteLength <= COPY_INTO_FRAME_LIMIT) {
-      const frame = framed(bytes, compressed);
+    if (message.byteLength <= COPY_INTO_FRAME_LIMIT) {
+      const frame = framed(joined(message), compressed);
       if (last) stream.end(frame);
       else stream.write(frame);
     } else {
-      stream.write(frameHeader(bytes.byteLength, compressed));
-      if (last) stream.end(bytes);
-      else stream.write(bytes);
+      // Several writes in one tick leave as one flush: the tensors are not copied into a frame.
+      stream.write(frameHeader(message.byteLength, compressed));
+      const parts = message instanceof Uint8Array ? [message] : message.parts;
+      for (let i = 0; i < parts.length - 1; i++) stream.write(parts[i]);
+      if (last) stream.end(parts[parts.length - 1]);
+      else stream.write(parts[parts.length - 1]);
     }
     this.#env.sent();
   }
