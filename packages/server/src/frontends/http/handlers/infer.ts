@@ -4,11 +4,11 @@ import { unsupported } from '../../../errors/index.js';
 import { MAX_BINARY_BODY, binaryBodyTooLarge, jsonTooLarge, rawInputTooLarge, readBody } from '../body.js';
 import { INFERENCE_HEADER, decodeRawInferRequest, inferenceHeaderLength } from '../codec/binary-infer.js';
 import { encodeInferResponse, type EncodedInferResponse } from '../codec/infer-response.js';
-import { decodeInferRequest, type DecodedInferRequest, type OutputPlan } from '../codec/json-infer.js';
+import { decodeInferHeader } from '../codec/header-cache.js';
+import type { DecodedInferRequest, OutputPlan } from '../codec/json-infer.js';
 import { OFFLOAD_JSON_BYTES, OFFLOAD_JSON_ELEMENTS, codecPoolFor } from '../../codec-worker/codec-pool.js';
 import type { InferResponse } from '../../../request/infer-response.js';
 import { elementCount } from '@nereid/protocol';
-import { parseJson } from '../codec/json-parse.js';
 import { compressBody, decompressBody, requestCompression, responseCompression } from '../compression.js';
 import type { HttpContext } from '../context.js';
 import { noteRequestBytes } from '../../../util/memory-relief.js';
@@ -66,8 +66,7 @@ export async function decodeInferBody(
   if (headerLength > OFFLOAD_JSON_BYTES) {
     return codecPoolFor(limit).decode(model, version, body, headerLength, limit);
   }
-  const header = parseJson(body.subarray(0, headerLength));
-  return decodeInferRequest(model, version, header, body.subarray(headerLength), { maxInputSize: limit });
+  return decodeInferHeader(model, version, body.subarray(0, headerLength), body.subarray(headerLength), { maxInputSize: limit });
 }
 
 /** How many elements the response writes as JSON text (outputs not sent as binary). */
