@@ -5,7 +5,8 @@
  * (unary) and over gRPC ModelStreamInfer (100 requests per stream), and a bare `node:http` server
  * answers Nereid's HTTP bytes as the reference. For each: requests per second and the server's CPU
  * time per request. Targets of the transport issue: gRPC ≥ 1.0x HTTP for `simple`.
- * BENCH_SECONDS sets each window (default 5), after a 2 s warm-up.
+ * BENCH_SECONDS sets each window (default 5), after a 2 s warm-up. BENCH_TRANSPORTS=http runs only
+ * the HTTP/1.1 rows (=grpc only the gRPC ones; default both).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +21,7 @@ import { freePort, startChild, stopChild } from './servers.js';
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
 const WARMUP_SECONDS = 2;
 const STREAM_MESSAGES = 100;
+const TRANSPORTS = process.env['BENCH_TRANSPORTS'] ?? 'http,grpc';
 
 interface Loads {
   readonly label: string;
@@ -130,7 +132,9 @@ async function main(): Promise<void> {
   console.log(`Transports through h2load, simple, ${SECONDS} s windows after ${WARMUP_SECONDS} s warm-up, node ${process.version}\n`);
   try {
     const httpByLoad = new Map<string, Measured>();
-    for (const load of HTTP1_LOADS) {
+    // The gRPC rows print their ratio to HTTP/1.1 only when the HTTP/1.1 rows ran.
+    const httpLoads = TRANSPORTS.includes('http') ? HTTP1_LOADS : [];
+    for (const load of httpLoads) {
       const viaNereid = h2load(nereid.pid!, h1(httpPort, load));
       const viaBare = h2load(bare.pid!, h1(barePort, load));
       httpByLoad.set(load.label, viaNereid);
@@ -138,12 +142,13 @@ async function main(): Promise<void> {
       console.log(line(`HTTP/1.1 bare node:http, ${load.label}`, viaBare));
       console.log(`  nereid/bare throughput ${(viaNereid.perSecond / viaBare.perSecond).toFixed(2)}x`);
     }
-    for (const load of GRPC_LOADS) {
+    for (const load of TRANSPORTS.includes('grpc') ? GRPC_LOADS : []) {
       const unary = h2load(nereid.pid!, grpcArgs(load, 'unary.grpc', 'ModelInfer'));
       const stream = h2load(nereid.pid!, grpcArgs(load, 'stream.grpc', 'ModelStreamInfer'), STREAM_MESSAGES);
-      const http1 = httpByLoad.get(load.label.startsWith('c=16') ? 'c=16' : load.label.startsWith('c=64') ? 'c=64' : 'c=1')!;
+      const http1 = httpByLoad.get(load.label.startsWith('c=16') ? 'c=16' : load.label.startsWith('c=64') ? 'c=64' : 'c=1');
       console.log(line(`gRPC unary, ${load.label}`, unary));
       console.log(line(`gRPC stream (${STREAM_MESSAGES}/stream), ${load.label}`, stream));
+      if (http1 === undefined) continue;
       console.log(
         `  gRPC/HTTP throughput: unary ${(unary.perSecond / http1.perSecond).toFixed(2)}x, ` +
           `stream ${(stream.perSecond / http1.perSecond).toFixed(2)}x (target ≥ 1.0x)`,
