@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { MAX_CACHED_HEADERS, cachedHeaderCount } from '../../../src/frontends/http/codec/header-cache.js';
+import { MAX_CACHED_HEADERS, MAX_CACHED_HEADERS_OF_ONE_LENGTH, cachedHeaderCount } from '../../../src/frontends/http/codec/header-cache.js';
 import { startHttpServer, type HttpServerHandle } from '../../../src/frontends/http/http-server.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { EchoCore } from '../../helpers/echo-core.js';
@@ -99,10 +99,23 @@ describe('HTTP infer header cache', () => {
     });
     assert.equal(json.status, 200);
     assert.equal(cachedHeaderCount(), before);
+    // Headers of distinct lengths fill the cache up to its bound...
     for (let i = 0; i < MAX_CACHED_HEADERS + 8; i++) {
-      const reply = decodeInferReply(await post('echo', header(1, `id-${i}`), floats(i, -i)));
-      assert.equal(reply.json['id'], `id-${i}`);
+      const id = 'x'.repeat(i + 1);
+      const reply = decodeInferReply(await post('echo', header(1, id), floats(i, -i)));
+      assert.equal(reply.json['id'], id);
       assert.deepEqual(reply.outputs.get('OUTPUT1')?.binary, floats(-i));
+    }
+    assert.equal(cachedHeaderCount(), MAX_CACHED_HEADERS);
+    // ...and many of one length replace each other, each request still answered from its own header.
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 2 * MAX_CACHED_HEADERS_OF_ONE_LENGTH; i++) {
+        const id = `same-${String(i).padStart(3, '0')}`;
+        const reply = decodeInferReply(await post('echo', header(1, id), floats(i, round)));
+        assert.equal(reply.json['id'], id);
+        assert.deepEqual(reply.outputs.get('OUTPUT0')?.binary, floats(i));
+        assert.deepEqual(reply.outputs.get('OUTPUT1')?.binary, floats(round));
+      }
     }
     assert.equal(cachedHeaderCount(), MAX_CACHED_HEADERS);
   });

@@ -23,6 +23,11 @@ import { member } from './json-fields.js';
 export const MAX_CACHED_HEADER_BYTES = 4096;
 /** Distinct headers kept; the oldest one makes room. */
 export const MAX_CACHED_HEADERS = 64;
+/**
+ * Headers of one byte length kept (the oldest of them makes room), so a lookup compares at most
+ * this many candidates however the cache is filled.
+ */
+export const MAX_CACHED_HEADERS_OF_ONE_LENGTH = 8;
 
 interface InputTemplate {
   readonly name: string;
@@ -33,6 +38,8 @@ interface InputTemplate {
 }
 
 interface HeaderTemplate {
+  /** The header's bytes (a copy), compared byte for byte on lookup. */
+  readonly bytes: Buffer;
   readonly id: string;
   readonly parameters: Parameters;
   readonly inputs: readonly InputTemplate[];
@@ -40,8 +47,13 @@ interface HeaderTemplate {
   readonly plan: OutputPlan;
 }
 
-/** Keyed by the header's bytes read as latin1 (one character per byte, so distinct bytes never collide). */
-const templates = new Map<string, HeaderTemplate>();
+/**
+ * Templates by header length, compared byte for byte: cheaper than a string key, which costs a
+ * latin1 copy and a hash of the whole header on every request (~0.5 µs for 300 bytes).
+ */
+const byLength = new Map<number, HeaderTemplate[]>();
+/** Every template, oldest first. */
+const inOrder: HeaderTemplate[] = [];
 
 /** decodeInferRequest(parseJson(header)), served from the cache when this header was decoded before. */
 export function decodeInferHeader(
@@ -54,18 +66,21 @@ export function decodeInferHeader(
   if (header.length > MAX_CACHED_HEADER_BYTES) {
     return decodeInferRequest(modelName, modelVersion, parseJson(header), tail, options);
   }
-  const key = header.toString('latin1');
-  const template = templates.get(key);
-  if (template !== undefined) return fromTemplate(template, modelName, modelVersion, tail);
+  const candidates = byLength.get(header.length);
+  if (candidates !== undefined) {
+    for (const template of candidates) {
+      if (header.equals(template.bytes)) return fromTemplate(template, modelName, modelVersion, tail);
+    }
+  }
   const json = parseJson(header);
   const decoded = decodeInferRequest(modelName, modelVersion, json, tail, options);
-  if (allInputsInTail(json)) remember(key, decoded);
+  if (allInputsInTail(json)) remember(Buffer.from(header), decoded);
   return decoded;
 }
 
 /** Headers held now (for tests). */
 export function cachedHeaderCount(): number {
-  return templates.size;
+  return inOrder.length;
 }
 
 function fromTemplate(template: HeaderTemplate, modelName: string, modelVersion: string, tail: Buffer): DecodedInferRequest {
@@ -96,14 +111,14 @@ function allInputsInTail(json: JsonValue): boolean {
   return inputs.every((input) => member(member(input, 'parameters'), 'binary_data_size') !== undefined);
 }
 
-function remember(key: string, decoded: DecodedInferRequest): void {
-  if (templates.size >= MAX_CACHED_HEADERS) {
-    const oldest = templates.keys().next();
-    if (oldest.done !== true) templates.delete(oldest.value);
-  }
+function remember(bytes: Buffer, decoded: DecodedInferRequest): void {
+  const sameLength = byLength.get(bytes.length) ?? [];
+  if (sameLength.length >= MAX_CACHED_HEADERS_OF_ONE_LENGTH) forget(sameLength[0] as HeaderTemplate);
+  else if (inOrder.length >= MAX_CACHED_HEADERS) forget(inOrder[0] as HeaderTemplate);
   const { init, plan } = decoded;
   // Shared by every request decoded from this header: frozen, so no layer can change them for the others.
-  templates.set(key, {
+  const template: HeaderTemplate = {
+    bytes,
     id: init.id,
     parameters: Object.freeze(init.parameters),
     inputs: init.inputs.map((input) => ({
@@ -115,5 +130,15 @@ function remember(key: string, decoded: DecodedInferRequest): void {
     })),
     outputs: init.outputs === undefined ? undefined : Object.freeze(init.outputs.map((output) => Object.freeze({ ...output, parameters: Object.freeze(output.parameters) }))),
     plan,
-  });
+  };
+  sameLength.push(template);
+  byLength.set(bytes.length, sameLength);
+  inOrder.push(template);
+}
+
+function forget(template: HeaderTemplate): void {
+  inOrder.splice(inOrder.indexOf(template), 1);
+  const sameLength = byLength.get(template.bytes.length) ?? [];
+  sameLength.splice(sameLength.indexOf(template), 1);
+  if (sameLength.length === 0) byLength.delete(template.bytes.length);
 }
