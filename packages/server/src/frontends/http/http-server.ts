@@ -57,14 +57,14 @@ export async function startHttpServer(
 ): Promise<HttpServerHandle> {
   const options: HttpOptions = { ...DEFAULT_SERVER_OPTIONS.http, ...serverOptions };
   const http: HttpContext = { core, options, logger };
-  const bodyTimeoutMs = options.bodyTimeoutSecs * 1000;
+  const bodyDeadlines = new BodyDeadlines(options.bodyTimeoutSecs * 1000);
   const server = createServer(
     // requestTimeout 0: Node's whole-request timer (checked only every 30 s) gives way to the
     // per-request body timer below; headersTimeout still guards the headers.
     { keepAlive: true, noDelay: true, requireHostHeader: false, requestTimeout: 0 },
     (req, res) => {
       connections.track(req, res);
-      limitBodyTime(req, res, bodyTimeoutMs);
+      bodyDeadlines.watch(req, res);
       if (connections.draining && isInference(req)) {
         sendError(res, unavailable(SHUTTING_DOWN_MESSAGE), logger);
         return;
@@ -126,10 +126,35 @@ function isInference(req: IncomingMessage): boolean {
 /**
  * A request body must arrive in full within `--http-body-timeout-secs` of its headers; otherwise
  * the client gets a 408 (if nothing was answered yet) and the connection is closed, so a stalled
- * upload cannot hold a connection and its buffers.
+ * upload cannot hold a connection and its buffers. Most bodies arrive with their headers, in the
+ * same read: requests are only noted when their headers come, and a timer is armed at the end of
+ * that turn of the event loop for those whose body is still incomplete, sparing the others a
+ * timer and two listeners.
  */
+class BodyDeadlines {
+  readonly #timeoutMs: number;
+  /** Responses (their request is res.req) whose headers came in this turn of the event loop. */
+  #noted: ServerResponse[] = [];
+
+  constructor(timeoutMs: number) {
+    this.#timeoutMs = timeoutMs;
+  }
+
+  watch(req: IncomingMessage, res: ServerResponse): void {
+    if (req.complete || this.#timeoutMs <= 0) return;
+    if (this.#noted.push(res) === 1) setImmediate(() => this.#armIncomplete());
+  }
+
+  #armIncomplete(): void {
+    const noted = this.#noted;
+    this.#noted = [];
+    for (const res of noted) {
+      if (!res.req.complete && !res.writableEnded && !res.destroyed) limitBodyTime(res.req, res, this.#timeoutMs);
+    }
+  }
+}
+
 function limitBodyTime(req: IncomingMessage, res: ServerResponse, timeoutMs: number): void {
-  if (req.complete || timeoutMs <= 0) return;
   const timer = setTimeout(() => {
     if (req.complete || res.writableEnded) return;
     if (res.headersSent) {

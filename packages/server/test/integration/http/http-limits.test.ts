@@ -126,6 +126,26 @@ describe('HTTP body timeout', () => {
       connection.socket.destroy();
     }
   });
+
+  it('times out a stalled body sent in the same write as a complete request before it', async () => {
+    // Both requests' headers arrive in one read: the first body is complete at once (no timer is
+    // armed for it), the second stalls and must still be timed out.
+    const connection = await rawConnection(server.port);
+    try {
+      const body = JSON.stringify({ inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [1, 2], data: [1, 2] }] });
+      const request = (length: number): string =>
+        `POST /v2/models/raw_fp32/infer HTTP/1.1\r\nHost: x\r\nContent-Length: ${length}\r\n\r\n`;
+      const started = Date.now();
+      connection.socket.write(request(body.length) + body + request(1000) + body.slice(0, 10));
+      const closedAt = await connection.closed;
+      assert.ok(closedAt - started >= 900, `closed after ${closedAt - started} ms, before the 1 s timeout`);
+      const replies = connection.received();
+      assert.match(replies, /^HTTP\/1\.1 200 /);
+      assert.match(replies, /HTTP\/1\.1 408 [\s\S]*\{"error":"request body not received within 1 s"\}$/);
+    } finally {
+      connection.socket.destroy();
+    }
+  });
 });
 
 describe('HTTP connection limit', () => {

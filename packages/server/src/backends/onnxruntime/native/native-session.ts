@@ -178,13 +178,14 @@ export class NativeSession {
       /** Request bytes (or aligned copies) the input values point into: alive until the run ends. */
       const borrowed: Uint8Array[] = [];
       const runFrame = frame;
-      feeds.forEach((feed, i) => {
-        const value = prepared.get(i);
+      for (let i = 0; i < feeds.length; i++) {
+        const feed = feeds[i]!;
+        const value = prepared.size === 0 ? undefined : prepared.get(i);
         runFrame.setInput(i, this.#nameAddress(feed.tensor.name), value ?? values.create(feed.tensor, feed.dims, borrowed));
         // The frame releases it from here on.
-        prepared.delete(i);
-      });
-      wanted.forEach((name, i) => runFrame.setOutputName(i, this.#nameAddress(name)));
+        if (value !== undefined) prepared.delete(i);
+      }
+      for (let i = 0; i < wanted.length; i++) runFrame.setOutputName(i, this.#nameAddress(wanted[i]!));
       const args = frame.runArguments(this.#session, this.#runOptions);
       // handedOff..resumed is compute_infer: the run plus, off-thread, the hop there and back.
       const handedOff = process.hrtime.bigint();
@@ -193,7 +194,7 @@ export class NativeSession {
       let status: unknown;
       if (inline) {
         computeStartNs = handedOff;
-        status = api.Run(...args);
+        status = api.Run(args[0]!, args[1]!, args[2]!, args[3]!, args[4]!, args[5]!, args[6]!, args[7]!);
         computeEndNs = process.hrtime.bigint();
       } else {
         const granted = computeBudget.acquire(this.#threadsPerRun);

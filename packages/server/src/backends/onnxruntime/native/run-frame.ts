@@ -16,6 +16,10 @@ export class RunFrame {
   readonly #outputCapacity: number;
   #inputs = 0;
   #outputs = 0;
+  #arguments: bigint[] | undefined;
+  /** The counts #arguments was built for. */
+  #argumentInputs = -1;
+  #argumentOutputs = -1;
 
   constructor(inputCapacity: number, outputCapacity: number) {
     this.#inputCapacity = inputCapacity;
@@ -51,10 +55,25 @@ export class RunFrame {
     return this.#slots[2 * this.#inputCapacity + this.#outputCapacity + index] ?? 0n;
   }
 
-  /** OrtApi::Run's arguments, in its order. */
+  /**
+   * OrtApi::Run's arguments, in its order. The same array while session and counts stay the same (a
+   * session's reused inline frame builds it once, not eight BigInts per run); callers only read it.
+   */
   runArguments(session: Pointer, runOptions: Pointer): readonly bigint[] {
+    const cached = this.#arguments;
+    if (
+      cached !== undefined &&
+      cached[0] === session &&
+      cached[1] === runOptions &&
+      this.#argumentInputs === this.#inputs &&
+      this.#argumentOutputs === this.#outputs
+    ) {
+      return cached;
+    }
     const base = this.#base;
-    return [
+    this.#argumentInputs = this.#inputs;
+    this.#argumentOutputs = this.#outputs;
+    this.#arguments = [
       session,
       runOptions,
       base,
@@ -64,6 +83,7 @@ export class RunFrame {
       BigInt(this.#outputs),
       base + BigInt(8 * (2 * this.#inputCapacity + this.#outputCapacity)),
     ];
+    return this.#arguments;
   }
 
   /**

@@ -81,7 +81,7 @@ export function decodeInferRequest(
 }
 
 /** Hands out consecutive slices of the binary tail. */
-class TailCursor {
+export class TailCursor {
   private offset = 0;
 
   constructor(

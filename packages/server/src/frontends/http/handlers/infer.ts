@@ -4,14 +4,14 @@ import { unsupported } from '../../../errors/index.js';
 import { MAX_BINARY_BODY, binaryBodyTooLarge, jsonTooLarge, rawInputTooLarge, readBody } from '../body.js';
 import { INFERENCE_HEADER, decodeRawInferRequest, inferenceHeaderLength } from '../codec/binary-infer.js';
 import { encodeInferResponse, type EncodedInferResponse } from '../codec/infer-response.js';
-import { decodeInferRequest, type DecodedInferRequest, type OutputPlan } from '../codec/json-infer.js';
+import { decodeInferHeader } from '../codec/header-cache.js';
+import type { DecodedInferRequest, OutputPlan } from '../codec/json-infer.js';
 import { OFFLOAD_JSON_BYTES, OFFLOAD_JSON_ELEMENTS, codecPoolFor } from '../../codec-worker/codec-pool.js';
 import type { InferResponse } from '../../../request/infer-response.js';
 import { elementCount } from '@nereid/protocol';
-import { parseJson } from '../codec/json-parse.js';
 import { compressBody, decompressBody, requestCompression, responseCompression } from '../compression.js';
 import type { HttpContext } from '../context.js';
-import { noteRequestBytes } from '../../../util/memory-relief.js';
+import { LARGE_REQUEST_BYTES, noteRequestBytes } from '../../../util/memory-relief.js';
 import { BINARY_TYPE, JSON_TYPE, sendChunks, sendError } from '../reply.js';
 
 /**
@@ -36,29 +36,33 @@ export async function handleInfer(
   let body = await readInferBody(req, headerValue, limit);
   if (compression !== 'identity') body = await decompressBody(body, limit);
   const bodyLength = body.length;
-  const decoded = await decodeInferBody(http, model, version, body, headerValue);
+  // Decoded here on the event loop unless large (then on a codec worker): no promise for the common case.
+  let decoded = decodeInferBody(http, model, version, body, headerValue);
+  if (decoded instanceof Promise) decoded = await decoded;
   const response = await http.core.infer(decoded.init, { signal: disconnectSignal(req.socket) });
   const encoded =
     jsonElementCount(response, decoded.plan) > OFFLOAD_JSON_ELEMENTS
       ? await codecPoolFor(http.options.maxInputSize).encode(response, decoded.plan)
       : encodeInferResponse(response, decoded.plan);
-  await sendInferResponse(req, res, encoded);
-  // Once the response has left (its bytes are no longer queued on the socket), not before.
+  const sent = sendInferResponse(req, res, encoded);
+  if (sent !== undefined) await sent;
   const moved = bodyLength + encoded.byteLength;
-  res.once('finish', () => noteRequestBytes(moved));
+  // Once the response has left (its bytes are no longer queued on the socket), not before. Only
+  // large requests can schedule a relief, so only they pay for the listener.
+  if (moved >= LARGE_REQUEST_BYTES) res.once('finish', () => noteRequestBytes(moved));
 }
 
 /**
  * Splits and decodes a (decompressed) body; header length 0 selects the raw binary form. A large JSON
  * part is decoded on a codec worker (the body is handed over: the caller must not read it again).
  */
-export async function decodeInferBody(
+export function decodeInferBody(
   http: HttpContext,
   model: string,
   version: string,
   body: Buffer,
   headerValue: string | undefined,
-): Promise<DecodedInferRequest> {
+): DecodedInferRequest | Promise<DecodedInferRequest> {
   const headerLength = inferenceHeaderLength(headerValue, body.length);
   if (headerLength === 0) return decodeRawInferRequest(http.core, model, version, body);
   const limit = http.options.maxInputSize;
@@ -66,8 +70,7 @@ export async function decodeInferBody(
   if (headerLength > OFFLOAD_JSON_BYTES) {
     return codecPoolFor(limit).decode(model, version, body, headerLength, limit);
   }
-  const header = parseJson(body.subarray(0, headerLength));
-  return decodeInferRequest(model, version, header, body.subarray(headerLength), { maxInputSize: limit });
+  return decodeInferHeader(model, version, body.subarray(0, headerLength), body.subarray(headerLength), { maxInputSize: limit });
 }
 
 /** How many elements the response writes as JSON text (outputs not sent as binary). */
@@ -118,7 +121,8 @@ function disconnectSignal(socket: Socket): AbortSignal {
 
 const connectionSignals = new WeakMap<Socket, AbortSignal>();
 
-async function sendInferResponse(req: IncomingMessage, res: ServerResponse, encoded: EncodedInferResponse): Promise<void> {
+/** Sends the response; a promise only when it is compressed on libuv's pool first. */
+function sendInferResponse(req: IncomingMessage, res: ServerResponse, encoded: EncodedInferResponse): Promise<void> | undefined {
   const headers: OutgoingHttpHeaders =
     encoded.headerLength === undefined
       ? { 'Content-Type': JSON_TYPE }
@@ -126,9 +130,10 @@ async function sendInferResponse(req: IncomingMessage, res: ServerResponse, enco
   const compression = responseCompression(req.headers['accept-encoding']);
   if (compression === 'identity') {
     sendChunks(res, 200, headers, encoded.chunks, encoded.byteLength);
-    return;
+    return undefined;
   }
-  const compressed = await compressBody(encoded.chunks, encoded.byteLength, compression);
-  headers['Content-Encoding'] = compression;
-  sendChunks(res, 200, headers, [compressed], compressed.length);
+  return compressBody(encoded.chunks, encoded.byteLength, compression).then((compressed) => {
+    headers['Content-Encoding'] = compression;
+    sendChunks(res, 200, headers, [compressed], compressed.length);
+  });
 }
