@@ -243,6 +243,29 @@ describe('gRPC connection policy (--grpc-keepalive-*, --grpc-http2-*, max connec
     }
   });
 
+  it('does not strike pings that arrive while a response is being sent (a BDP probe during a large tensor)', async () => {
+    const fx = await startFixture({ http2MaxPingStrikes: 2, http2MinRecvPingIntervalWithoutDataMs: 60_000 });
+    try {
+      const session = await openSession(fx.address);
+      let goaway = false;
+      session.on('goaway', () => {
+        goaway = true;
+      });
+      const stream = session.request({ ':method': 'POST', ':path': '/inference.GRPCInferenceService/ModelStreamInfer', 'content-type': 'application/grpc', te: 'trailers' });
+      stream.on('error', () => {});
+      const firstResponse = new Promise<void>((resolve) => stream.once('data', () => resolve()));
+      stream.write(frame(toBinary(ModelInferRequestSchema, echoRequest([1, 2]))));
+      await firstResponse;
+      for (let i = 0; i < 5; i++) session.ping(() => {});
+      await sleep(100);
+      assert.equal(goaway, false, 'the stream is answering: its pings come with data');
+      stream.end();
+      session.close();
+    } finally {
+      await fx.close();
+    }
+  });
+
   it('sends GOAWAY past the maximum connection age, and closes it after the grace period', async () => {
     const fx = await startFixture({ maxConnectionAgeMs: 100, maxConnectionAgeGraceMs: 100 });
     try {

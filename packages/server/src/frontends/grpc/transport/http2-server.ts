@@ -153,10 +153,11 @@ export class Http2GrpcServer {
       responseCompression: this.#options.responseCompression,
       statusOf: this.#options.statusOf,
       started: () => policy?.callStarted(),
-      ended: () => {
-        policy?.callEnded();
+      ended: (responded) => {
+        policy?.callEnded(responded);
         this.#callEnded();
       },
+      responseStarted: () => policy?.responseStarted(),
       sent: () => policy?.sent(),
     };
   }

@@ -31,7 +31,9 @@ export interface CallEnvironment {
   /** Maps whatever a handler threw onto a status (and logs bugs). */
   readonly statusOf: (error: unknown) => CallStatus;
   /** The call is over: its status went out, or it was cancelled. Called once. */
-  readonly ended: () => void;
+  readonly ended: (responded: boolean) => void;
+  /** The call sent its response headers (data follows). */
+  readonly responseStarted: () => void;
   /** Response headers or data went out on the connection (keepalive policy counts these). */
   readonly sent: () => void;
 }
@@ -79,6 +81,8 @@ export class ServerCall implements ServerStream<unknown, unknown> {
   /** The status is decided; nothing more is read or written. */
   #done = false;
   #ended = false;
+  /** Response headers with data went out (not a trailers-only answer). */
+  #responded = false;
   #status: CallStatus = OK_STATUS;
 
   constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, route: Route, env: CallEnvironment) {
@@ -296,6 +300,8 @@ export class ServerCall implements ServerStream<unknown, unknown> {
   #sendHeaders(): void {
     if (this.#headersSent) return;
     this.#headersSent = true;
+    this.#responded = true;
+    this.#env.responseStarted();
     this.#stream.once('wantTrailers', this.#sendTrailers);
     this.#stream.respond(HEADERS_BY_ENCODING[this.#responseEncoding ?? 'identity'], WITH_TRAILERS);
   }
@@ -358,7 +364,7 @@ export class ServerCall implements ServerStream<unknown, unknown> {
     if (this.#ended) return;
     this.#ended = true;
     this.#clearDeadline();
-    this.#env.ended();
+    this.#env.ended(this.#responded);
   }
 }
 

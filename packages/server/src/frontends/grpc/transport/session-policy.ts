@@ -33,6 +33,8 @@ export class SessionPolicy {
   readonly #options: SessionPolicyOptions;
   readonly #timers: NodeJS.Timeout[] = [];
   #openCalls = 0;
+  /** Open calls whose response has started: their DATA frames may still be leaving. */
+  #responding = 0;
   #pingsWithoutData = 0;
   #pingStrikes = 0;
   #lastPingReceived = -Infinity;
@@ -54,8 +56,14 @@ export class SessionPolicy {
     this.#openCalls++;
   }
 
-  callEnded(): void {
+  callEnded(responded: boolean): void {
     this.#openCalls--;
+    if (responded) this.#responding--;
+  }
+
+  /** A call sent its response headers; until it ends, data is being sent on this connection. */
+  responseStarted(): void {
+    this.#responding++;
   }
 
   /** The server sent headers or data: pings are welcome again. */
@@ -85,6 +93,14 @@ export class SessionPolicy {
   };
 
   readonly #onPing = (): void => {
+    // gRPC core clears strikes on every DATA frame it sends; Node does not report frames, so a ping
+    // while a response is still leaving (a client's BDP probe during a large tensor) counts as
+    // arriving with data.
+    if (this.#responding > 0) {
+      this.sent();
+      this.#lastPingReceived = Date.now();
+      return;
+    }
     const o = this.#options;
     const now = Date.now();
     const interval =
