@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { connect, constants as h2, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
+import { connect, constants as h2, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -73,6 +73,18 @@ function rawCall(session: ClientHttp2Session, path: string, headers: Record<stri
 function statusOf(reply: RawReply): { code: number; details: string } {
   const source = reply.trailers['grpc-status'] !== undefined ? reply.trailers : reply.headers;
   return { code: Number(source['grpc-status']), details: decodeURIComponent(String(source['grpc-message'] ?? '')) };
+}
+
+/** A ModelStreamInfer call left open (requests may follow). */
+function openStream(session: ClientHttp2Session): ClientHttp2Stream {
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': '/inference.GRPCInferenceService/ModelStreamInfer',
+    'content-type': 'application/grpc',
+    te: 'trailers',
+  });
+  stream.on('error', () => {});
+  return stream;
 }
 
 function openSession(address: string): Promise<ClientHttp2Session> {
@@ -196,8 +208,7 @@ describe('gRPC connection policy (--grpc-keepalive-*, --grpc-http2-*, max connec
       const busy = await openSession(fx.address);
       let busyPings = 0;
       busy.on('ping', () => busyPings++);
-      const stream = busy.request({ ':method': 'POST', ':path': '/inference.GRPCInferenceService/ModelStreamInfer', 'content-type': 'application/grpc', te: 'trailers' });
-      stream.on('error', () => {});
+      const stream = openStream(busy);
       stream.resume();
       await sleep(400);
       assert.ok(busyPings >= 3, `${busyPings} pings on the connection with an open call`);
@@ -251,8 +262,7 @@ describe('gRPC connection policy (--grpc-keepalive-*, --grpc-http2-*, max connec
       session.on('goaway', () => {
         goaway = true;
       });
-      const stream = session.request({ ':method': 'POST', ':path': '/inference.GRPCInferenceService/ModelStreamInfer', 'content-type': 'application/grpc', te: 'trailers' });
-      stream.on('error', () => {});
+      const stream = openStream(session);
       const firstResponse = new Promise<void>((resolve) => stream.once('data', () => resolve()));
       stream.write(frame(toBinary(ModelInferRequestSchema, echoRequest([1, 2]))));
       await firstResponse;
@@ -272,8 +282,7 @@ describe('gRPC connection policy (--grpc-keepalive-*, --grpc-http2-*, max connec
       const session = await openSession(fx.address);
       const goaway = new Promise<number>((resolve) => session.once('goaway', (code: number) => resolve(code)));
       const closed = new Promise<void>((resolve) => session.once('close', () => resolve()));
-      const stream = session.request({ ':method': 'POST', ':path': '/inference.GRPCInferenceService/ModelStreamInfer', 'content-type': 'application/grpc', te: 'trailers' });
-      stream.on('error', () => {});
+      const stream = openStream(session);
       stream.resume();
       assert.equal(await goaway, h2.NGHTTP2_NO_ERROR);
       await closed;

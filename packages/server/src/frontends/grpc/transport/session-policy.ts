@@ -1,5 +1,6 @@
 import type { ServerHttp2Session } from 'node:http2';
 import { constants as h2 } from 'node:http2';
+import type { GrpcOptions } from '../../../core/server-options.js';
 
 /**
  * The per-connection rules gRPC servers apply, with Triton's `--grpc-*` flags:
@@ -13,16 +14,17 @@ import { constants as h2 } from 'node:http2';
  * - connection age: past `maxConnectionAgeMs` (±10 %) the server sends GOAWAY, and past the grace
  *   period after that it closes the connection.
  */
-export interface SessionPolicyOptions {
-  readonly keepaliveTimeMs: number;
-  readonly keepaliveTimeoutMs: number;
-  readonly keepalivePermitWithoutCalls: boolean;
-  readonly http2MaxPingsWithoutData: number;
-  readonly http2MinRecvPingIntervalWithoutDataMs: number;
-  readonly http2MaxPingStrikes: number;
-  readonly maxConnectionAgeMs: number;
-  readonly maxConnectionAgeGraceMs: number;
-}
+export type SessionPolicyOptions = Pick<
+  GrpcOptions,
+  | 'keepaliveTimeMs'
+  | 'keepaliveTimeoutMs'
+  | 'keepalivePermitWithoutCalls'
+  | 'http2MaxPingsWithoutData'
+  | 'http2MinRecvPingIntervalWithoutDataMs'
+  | 'http2MaxPingStrikes'
+  | 'maxConnectionAgeMs'
+  | 'maxConnectionAgeGraceMs'
+>;
 
 /** grpc core's interval for pings when no call is open and they are not permitted. */
 const NO_CALL_PING_INTERVAL_MS = 2 * 60 * 60 * 1000;
