@@ -14,7 +14,7 @@ import type { InferResponse } from '../request/infer-response.js';
 import { buildModelSignature, type ModelSignature } from '../request/model-signature.js';
 import { normalizeRequest } from '../request/normalize.js';
 import { buildResponseOutputs } from '../request/response-outputs.js';
-import { DefaultScheduler } from '../scheduler/default-scheduler.js';
+import { createScheduler } from '../scheduler/create-scheduler.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import { nowNs } from '../util/clock.js';
 import { createInstances, type ModelInstance } from './instances.js';
@@ -63,10 +63,13 @@ export class ModelVersion {
     this.#backendModel = backendModel;
     this.#instances = instances;
     this.#stats = new ModelStatisticsRecorder(this.name, this.version);
-    const active = instances.filter((instance) => !instance.passive);
-    this.#scheduler = new DefaultScheduler(active, (batchSize, timings) =>
-      this.#stats.recordExecution(batchSize, timings.computeInputNs, timings.computeInferNs, timings.computeOutputNs),
-    );
+    this.#scheduler = createScheduler({
+      config: this.config,
+      targets: instances.filter((instance) => !instance.passive),
+      onExecution: (batchSize, timings) =>
+        this.#stats.recordExecution(batchSize, timings.computeInputNs, timings.computeInferNs, timings.computeOutputNs),
+      logger: options.logger,
+    });
   }
 
   static async load(options: ModelVersionLoadOptions): Promise<ModelVersion> {

@@ -2,6 +2,7 @@ import type { ExecutionResult } from '../backends/backend.js';
 import type { ServerError } from '../errors/index.js';
 import type { InferenceRequest } from '../request/inference-request.js';
 import type { Tensor } from '../tensor/tensor.js';
+import type { BatcherStatistics } from './dynamic/dynamic-batcher.js';
 import type { CancelSignal } from '../util/cancel-signal.js';
 
 /**
@@ -14,6 +15,8 @@ export interface Scheduler {
   inflightCount(): number;
   /** Stops taking requests and resolves when every in-flight request has completed. */
   stop(): Promise<void>;
+  /** What the scheduler formed and refused, beyond Triton's statistics (the dynamic batcher's). */
+  statistics?(): BatcherStatistics;
 }
 
 /** One instance able to execute batches: what a scheduler dispatches to. */
