@@ -51,5 +51,18 @@ export interface ModelStatistics {
   response_stats: Record<string, InferResponseStatistics>;
   batch_stats: InferBatchStatistics[];
   memory_usage: MemoryUsage[];
+  /**
+   * Nereid's addition, for models served by the dynamic batcher: why batches closed and what was
+   * refused or dropped. Triton's clients ignore the extra key.
+   */
+  batcher_stats?: BatcherStatistics;
+}
+
+/** The dynamic batcher's counts (see scheduler/dynamic/batch-former.ts CloseReason). */
+export interface BatcherStatistics {
+  readonly closed_by: Readonly<Record<string, number>>;
+  readonly rejected_queue_full: number;
+  readonly rejected_timeout: number;
+  readonly cancelled: number;
 }
 

@@ -136,7 +136,9 @@ export class ModelVersion {
   }
 
   statistics(): ModelStatistics {
-    return this.#stats.snapshot();
+    const snapshot = this.#stats.snapshot();
+    const batcher = this.#scheduler.statistics?.();
+    return batcher === undefined ? snapshot : { ...snapshot, batcher_stats: batcher };
   }
 
   /** Waits for in-flight requests, then frees instances and the backend model. */

@@ -2,7 +2,7 @@ import type { ExecutionResult } from '../backends/backend.js';
 import type { ServerError } from '../errors/index.js';
 import type { InferenceRequest } from '../request/inference-request.js';
 import type { Tensor } from '../tensor/tensor.js';
-import type { BatcherStatistics } from './dynamic/dynamic-batcher.js';
+import type { BatcherStatistics } from '../metrics/statistics-types.js';
 import type { CancelSignal } from '../util/cancel-signal.js';
 
 /**

@@ -7,6 +7,7 @@ import type { AdaptiveDelay } from './adaptive-delay.js';
 import { CLOSE_REASONS, formBatch, type BatchRules, type CloseReason, type DelayJudge } from './batch-former.js';
 import { PriorityQueue, type QueueEntry } from './priority-queue.js';
 import type { ModelDynamicBatching } from '@nereid/protocol/generated/model_config_pb';
+import type { BatcherStatistics } from '../../metrics/statistics-types.js';
 
 export interface DynamicBatcherOptions {
   readonly modelName: string;
@@ -32,16 +33,6 @@ export interface FormedBatch {
   readonly levels: readonly number[];
 }
 
-/** What the batcher did, beyond Triton's statistics: why batches closed, what never ran. */
-export interface BatcherStatistics {
-  readonly closed_by: Record<CloseReason, number>;
-  /** Requests refused at once because their level's queue was full. */
-  readonly rejected_queue_full: number;
-  /** Requests rejected because their queue timeout expired. */
-  readonly rejected_timeout: number;
-  /** Requests dropped from the queue because their client went away. */
-  readonly cancelled: number;
-}
 
 /**
  * Triton's dynamic batcher. Requests wait in a priority queue; whenever an instance is free, the

@@ -73,12 +73,16 @@ export class PriorityQueue {
     return priority === 0 || priority > this.#priorityLevels ? this.#defaultLevel : priority;
   }
 
-  /** The deadline a request gets: the level's default timeout, lowered by the request's if allowed. */
+  /**
+   * The deadline a request gets: the level's default timeout, lowered by the request's `timeout` if
+   * the policy allows. As in Triton (PolicyQueue::Enqueue), a request cannot set one when the
+   * default is 0 (no timeout): "lowered" from infinity is not an override Triton makes.
+   */
   deadlineFor(level: number, requestTimeoutUs: number, nowNs: number): number {
     const policy = this.#policies.get(level) ?? this.#defaultPolicy;
     let timeoutNs = policy.defaultTimeoutNs;
     const requested = requestTimeoutUs * 1000;
-    if (policy.allowTimeoutOverride && requested !== 0 && (timeoutNs === 0 || requested < timeoutNs)) {
+    if (policy.allowTimeoutOverride && requested !== 0 && requested < timeoutNs) {
       timeoutNs = requested;
     }
     return timeoutNs === 0 ? 0 : nowNs + timeoutNs;
