@@ -38,12 +38,15 @@ export function createScheduler(context: SchedulerContext): Scheduler {
     clock: context.clock ?? processClock,
     onExecution,
     adaptive: adaptiveDelayOf(config, Number(batching.maxQueueDelayMicroseconds), maxBatchSize),
-    onBatch: (batch) =>
+    onBatch: (batch) => {
+      // Checked first: the message would otherwise be built for every batch.
+      if (logger.settings.verboseLevel < 1) return;
       logger.verbose(
         1,
         `model '${config.name}': batch of ${batch.rows} (${batch.requests} requests, priority ` +
-          `${batch.levels.join(',')}) to ${batch.instance}, closed by ${batch.reason}`,
-      ),
+          `${batch.levels().join(',')}) to ${batch.instance}, closed by ${batch.reason}`,
+      );
+    },
   });
 }
 

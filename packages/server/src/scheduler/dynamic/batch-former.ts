@@ -115,9 +115,10 @@ export function formBatch(
   const delayExpired = fixed ? delay.fixedDelayNs !== 0 && waitNs <= 0 : waitNs <= 0;
 
   if (preferredCount !== 0 && !delayExpired) {
-    // Also when the batch stopped short of the largest preferred size because the next request
-    // would overshoot it: Triton sends the batch formed so far.
-    return { send: true, count: preferredCount, rows: preferredRows, reason: 'preferred_batch_size' };
+    // Also when the next request would overshoot the largest preferred size: Triton sends the
+    // batch formed so far (labelled by what stopped it when that is not a preferred size).
+    const reason = rules.preferredSizes.has(preferredRows) ? 'preferred_batch_size' : (stop ?? 'preferred_batch_size');
+    return { send: true, count: preferredCount, rows: preferredRows, reason };
   }
   if (stop !== undefined) return { send: true, count, rows, reason: stop };
   if (rows >= rules.maxPreferredSize) {

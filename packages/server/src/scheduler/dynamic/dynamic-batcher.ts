@@ -29,8 +29,8 @@ export interface FormedBatch {
   readonly requests: number;
   readonly rows: number;
   readonly reason: CloseReason;
-  /** Priority levels of its requests, highest first. */
-  readonly levels: readonly number[];
+  /** Priority levels of its requests, highest first (computed on demand: logging is usually off). */
+  levels(): number[];
 }
 
 
@@ -164,7 +164,7 @@ export class DynamicBatcher implements Scheduler {
         requests: entries.length,
         rows: decision.rows,
         reason: decision.reason,
-        levels: [...new Set(entries.map((entry) => entry.level))],
+        levels: () => [...new Set(entries.map((entry) => entry.level))],
       });
       void this.#run(target, entries, now);
     }

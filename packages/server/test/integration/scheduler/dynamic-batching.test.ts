@@ -8,7 +8,8 @@ import type { ModelInferRequest_InferInputTensor } from '@nereid/protocol/genera
 import { startServer, type RunningServer } from '../../../src/cli/start-server.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { InferenceGrpcClient, type GrpcCallError } from '../../helpers/grpc-client.js';
-import { httpCall, keepAliveAgent, postInfer, replyJson } from '../../helpers/http-client.js';
+import { buildInferBody, httpCall, inferPath, keepAliveAgent, postInfer, replyJson } from '../../helpers/http-client.js';
+import { request as httpRequest } from 'node:http';
 import { EXAMPLE_MODELS, FIXTURE_MODELS } from '../../helpers/paths.js';
 
 /**
@@ -38,15 +39,16 @@ function buildRepository(): string {
     'slow_priority',
     `${one}\ndynamic_batching { preferred_batch_size: [ 1 ] priority_levels: 2 default_priority_level: 2 }`,
   );
+  variant(FIXTURE_MODELS, 'slow_identity', 'slow_cancel', `${one}\ndynamic_batching { }`);
   return dir;
 }
 
 interface ModelStats {
   inference_count: number;
   execution_count: number;
-  inference_stats: { success: { count: number }; queue: { count: number } };
+  inference_stats: { success: { count: number }; queue: { count: number }; fail: { count: number } };
   batch_stats: Array<{ batch_size: number; compute_infer: { count: number } }>;
-  batcher_stats?: { closed_by: Record<string, number>; rejected_queue_full: number; rejected_timeout: number };
+  batcher_stats?: { closed_by: Record<string, number>; rejected_queue_full: number; rejected_timeout: number; cancelled: number };
 }
 
 function randomInts(n: number): Int32Array {
@@ -204,5 +206,44 @@ describe('dynamic batching over HTTP and gRPC', () => {
     );
     await Promise.all([blocker, low, high]);
     assert.deepEqual(finished, ['blocker', 'high', 'low']);
+  });
+
+  it('a queued request whose client went away (HTTP socket closed, gRPC deadline) is dropped, counted and never executed', async () => {
+    const blocker = slowInfer('slow_cancel', [1]);
+    await sleep(3);
+    // HTTP: the client closes its socket while its request waits behind the blocker.
+    const built = buildInferBody({ inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [1, 1], data: [2] }] });
+    const gone = httpRequest(`${base}${inferPath('slow_cancel')}`, {
+      method: 'POST',
+      agent: false,
+      headers: { 'Content-Type': 'application/json', ...built.headers },
+    });
+    gone.on('error', () => {});
+    gone.end(built.body);
+    await sleep(3);
+    gone.destroy();
+    // gRPC: a 5 ms deadline expires while the request waits.
+    const expired = grpc
+      .call(
+        'modelInfer',
+        {
+          modelName: 'slow_cancel',
+          inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [1n, 1n] } as ModelInferRequest_InferInputTensor],
+          rawInputContents: [new Uint8Array(new Float32Array([3]).buffer)],
+        },
+        undefined,
+        { deadline: Date.now() + 5 },
+      )
+      .then(
+        () => assert.fail('the call should not succeed'),
+        (error: GrpcCallError) => assert.equal(error.code, 4, 'DEADLINE_EXCEEDED'),
+      );
+    assert.equal((await blocker).status, 200);
+    await expired;
+    await sleep(30); // had either request run, it would have finished by now
+    const after = await stats('slow_cancel');
+    assert.equal(after.batcher_stats?.cancelled, 2);
+    assert.equal(after.execution_count, 1, 'only the blocker ran');
+    assert.equal(after.inference_stats.fail.count, 2);
   });
 });
