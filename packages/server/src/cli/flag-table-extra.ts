@@ -119,13 +119,17 @@ const RESPONSE_CACHE = group('Response Cache:', [
 ]);
 
 const RATE_LIMITER = group('Rate Limiter:', [
-  accepted('rate-limit', choice(['off', 'execution_count'], { caseInsensitive: true }), {
+  flag('rate-limit', choice(['off', 'execution_count'], { caseInsensitive: true }), {
     default: 'off',
-    help: 'Rate limiting mode.',
+    help: "Rate limiting mode: 'execution_count' runs an instance only while it holds its group's rate_limiter resources.",
+  }, (s, v) => {
+    s.options.rateLimit = { ...s.options.rateLimit, enabled: v.toLowerCase() === 'execution_count' };
   }),
-  accepted('rate-limit-resource', RATE_LIMIT_RESOURCE, {
+  flag('rate-limit-resource', RATE_LIMIT_RESOURCE, {
     default: '',
-    help: 'Resources available to the rate limiter; repeatable.',
+    help: 'A resource the rate limiter may hand out, <name>:<count>[:<device>]; repeatable.',
+  }, (s, v) => {
+    s.options.rateLimit = { ...s.options.rateLimit, resources: [...s.options.rateLimit.resources, v] };
   }),
 ]);
 

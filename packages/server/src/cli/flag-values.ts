@@ -1,3 +1,4 @@
+import type { ExplicitResource } from '../scheduler/rate-limiter.js';
 /**
  * Value forms of tritonserver's flags: each `ValueSpec` names its argument for `--help` and turns the
  * raw text into a typed value, or throws `FlagValueError` saying what it expected.
@@ -154,7 +155,7 @@ export function pair<A, B>(
 }
 
 /** `--rate-limit-resource`: `<name>:<count>` or `<name>:<count>:<device>`. */
-export const RATE_LIMIT_RESOURCE: ValueSpec<string> = {
+export const RATE_LIMIT_RESOURCE: ValueSpec<ExplicitResource> = {
   arg: '<name>:<count>:<device>',
   parse(raw) {
     const parts = raw.split(':');
@@ -163,7 +164,8 @@ export const RATE_LIMIT_RESOURCE: ValueSpec<string> = {
     for (const number of parts.slice(1)) {
       if (!/^[+-]?\d+$/.test(number)) throw new FlagValueError(`${form} with integer count/device`);
     }
-    return raw;
+    const [name, count, device] = parts as [string, string, string | undefined];
+    return { name, count: Number(count), device: device === undefined ? undefined : Number(device) };
   },
 };
 

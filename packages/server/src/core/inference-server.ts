@@ -1,3 +1,4 @@
+import { RateLimiter } from '../scheduler/rate-limiter.js';
 import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
 import type { BackendRegistry } from '../backends/backend-registry.js';
 import { modelConfigToJson } from '../config/model-config-json.js';
@@ -65,6 +66,7 @@ export class InferenceServer implements InferenceCore {
       registry,
       autoCompleteConfig: options.autoCompleteConfig,
       backendConfig: options.backendConfig,
+      rateLimiter: new RateLimiter(options.rateLimit),
       logger,
     });
   }

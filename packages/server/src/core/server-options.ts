@@ -1,3 +1,4 @@
+import type { RateLimiterOptions } from '../scheduler/rate-limiter.js';
 import type { LogSettings } from '../observability/logger.js';
 
 /**
@@ -28,6 +29,8 @@ export interface ServerOptions {
   readonly grpc: GrpcOptions;
   /** `--allow-client-shm` (Triton's default: false). */
   readonly allowClientShm: boolean;
+  /** `--rate-limit` and `--rate-limit-resource`. */
+  readonly rateLimit: RateLimiterOptions;
   readonly log: Readonly<LogSettings>;
 }
 
@@ -104,5 +107,6 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = Object.freeze({
     rootCert: '',
   }),
   allowClientShm: false,
+  rateLimit: { enabled: false, resources: [] },
   log: Object.freeze({ info: true, warning: true, error: true, verboseLevel: 0 }),
 });

@@ -1,10 +1,13 @@
-import { ModelInstanceGroup_Kind, type ModelConfig } from '@nereid/protocol/generated/model_config_pb';
+import { ModelInstanceGroup_Kind, type ModelConfig, type ModelRateLimiter } from '@nereid/protocol/generated/model_config_pb';
 import type { BackendInstance, BackendModel, InstanceSpec } from '../backends/backend.js';
 import type { ExecutionTarget } from '../scheduler/scheduler.js';
 
 /** A created backend instance with its name; passive ones are loaded but get no requests. */
 export interface ModelInstance extends ExecutionTarget {
   readonly passive: boolean;
+  /** The group's `rate_limiter` (resources and priority), for `--rate-limit=execution_count`. */
+  readonly rateLimiter: ModelRateLimiter | undefined;
+  readonly deviceId: number;
   close(): Promise<void>;
 }
 
@@ -33,7 +36,8 @@ export async function createInstances(model: BackendModel, config: ModelConfig):
             kind: KIND_NAMES[group.kind],
             deviceId,
           };
-          instances.push(wrap(spec.name, group.passive, await model.createInstance(spec, config)));
+          const created = await model.createInstance(spec, config);
+          instances.push(wrap(spec, group.passive, group.rateLimiter, created));
         }
       }
     }
@@ -44,10 +48,17 @@ export async function createInstances(model: BackendModel, config: ModelConfig):
   return instances;
 }
 
-function wrap(name: string, passive: boolean, instance: BackendInstance): ModelInstance {
+function wrap(
+  spec: InstanceSpec,
+  passive: boolean,
+  rateLimiter: ModelRateLimiter | undefined,
+  instance: BackendInstance,
+): ModelInstance {
   return {
-    name,
+    name: spec.name,
     passive,
+    rateLimiter,
+    deviceId: spec.deviceId,
     execute: (requests) => instance.execute(requests),
     close: () => instance.close(),
   };

@@ -15,6 +15,7 @@ import { buildModelSignature, type ModelSignature } from '../request/model-signa
 import { normalizeRequest } from '../request/normalize.js';
 import { buildResponseOutputs } from '../request/response-outputs.js';
 import { createScheduler } from '../scheduler/create-scheduler.js';
+import type { RateLimitedTarget, RateLimiter } from '../scheduler/rate-limiter.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import { nowNs } from '../util/clock.js';
 import { createInstances, type ModelInstance } from './instances.js';
@@ -30,6 +31,8 @@ export interface ModelVersionLoadOptions {
   readonly backend: Backend;
   readonly backendConfig: ReadonlyMap<string, string>;
   readonly autoCompleteConfig: boolean;
+  /** The server's rate limiter; instances are registered with it (a no-op when it is off). */
+  readonly rateLimiter?: RateLimiter;
   readonly logger: Logger;
 }
 
@@ -49,6 +52,7 @@ export class ModelVersion {
   readonly #instances: readonly ModelInstance[];
   readonly #scheduler: Scheduler;
   readonly #stats: ModelStatisticsRecorder;
+  readonly #releaseLimits: () => void;
 
   private constructor(
     options: ModelVersionLoadOptions,
@@ -63,9 +67,11 @@ export class ModelVersion {
     this.#backendModel = backendModel;
     this.#instances = instances;
     this.#stats = new ModelStatisticsRecorder(this.name, this.version);
+    const limited = limitInstances(options, instances.filter((instance) => !instance.passive));
+    this.#releaseLimits = () => limited.forEach((entry) => entry.release());
     this.#scheduler = createScheduler({
       config: this.config,
-      targets: instances.filter((instance) => !instance.passive),
+      targets: limited.map((entry) => entry.target),
       onExecution: (batchSize, timings) =>
         this.#stats.recordExecution(batchSize, timings.computeInputNs, timings.computeInferNs, timings.computeOutputNs),
       logger: options.logger,
@@ -95,7 +101,12 @@ export class ModelVersion {
       validateModelConfig(config, { gpus: NO_GPUS });
       const signature = buildModelSignature(config, await readLabels(config, modelDir));
       const instances = await createInstances(backendModel, config);
-      return new ModelVersion(options, signature, backendModel, instances);
+      try {
+        return new ModelVersion(options, signature, backendModel, instances);
+      } catch (error) {
+        await Promise.allSettled(instances.map((instance) => instance.close()));
+        throw error;
+      }
     } catch (error) {
       await backendModel.close().catch(() => undefined);
       throw error;
@@ -144,9 +155,29 @@ export class ModelVersion {
   /** Waits for in-flight requests, then frees instances and the backend model. */
   async unload(): Promise<void> {
     await this.#scheduler.stop();
+    this.#releaseLimits();
     await Promise.allSettled(this.#instances.map((instance) => instance.close()));
     await this.#backendModel.close();
   }
+}
+
+/**
+ * Registers the active instances with the rate limiter (each execution then holds the group's
+ * resources); if one cannot be registered, those before it are taken out again.
+ */
+function limitInstances(options: ModelVersionLoadOptions, instances: readonly ModelInstance[]): RateLimitedTarget[] {
+  const limiter = options.rateLimiter;
+  if (limiter === undefined) return instances.map((target) => ({ target, release: () => {} }));
+  const limited: RateLimitedTarget[] = [];
+  try {
+    for (const instance of instances) {
+      limited.push(limiter.limit(options.modelName, instance, instance.rateLimiter, instance.deviceId));
+    }
+  } catch (error) {
+    limited.forEach((entry) => entry.release());
+    throw error;
+  }
+  return limited;
 }
 
 /** Labels for the classification extension: one per line of each output's `label_filename`. */

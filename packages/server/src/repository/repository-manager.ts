@@ -1,3 +1,4 @@
+import type { RateLimiter } from '../scheduler/rate-limiter.js';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { clone, create } from '@bufbuild/protobuf';
@@ -35,6 +36,7 @@ export interface RepositoryManagerOptions {
   readonly registry: BackendRegistry;
   readonly autoCompleteConfig: boolean;
   readonly backendConfig: ReadonlyMap<string, ReadonlyMap<string, string>>;
+  readonly rateLimiter: RateLimiter;
   readonly logger: Logger;
 }
 
@@ -123,6 +125,7 @@ export class RepositoryManager {
         backend,
         backendConfig: new Map([...global, ...specific]),
         autoCompleteConfig: this.#options.autoCompleteConfig,
+        rateLimiter: this.#options.rateLimiter,
         logger,
       });
       slot.state = 'READY';

@@ -76,8 +76,8 @@ test('pair, rate-limit resources and restricted API lists check their shape', ()
   const devBytes = pair(int(0), ':', int(0), '<integer>:<integer>');
   assert.deepEqual(devBytes.parse('1:1024'), [1, 1024]);
   for (const bad of ['1024', 'a:1', '1:b', '1:']) rejects(devBytes, bad, /^<integer>:<integer>/);
-  assert.equal(RATE_LIMIT_RESOURCE.parse('R1:4'), 'R1:4');
-  assert.equal(RATE_LIMIT_RESOURCE.parse('R1:4:0'), 'R1:4:0');
+  assert.deepEqual(RATE_LIMIT_RESOURCE.parse('R1:4'), { name: 'R1', count: 4, device: undefined });
+  assert.deepEqual(RATE_LIMIT_RESOURCE.parse('R1:4:0'), { name: 'R1', count: 4, device: 0 });
   for (const bad of ['R1', 'R1:x', 'R1:1:2:3']) rejects(RATE_LIMIT_RESOURCE, bad, /<name>:<count>/);
   const api = restricted('apis');
   assert.equal(api.parse('health,inference:k=v'), 'health,inference:k=v');

@@ -50,7 +50,8 @@ test('each implemented flag lands in its ServerOptions field', () => {
     '--grpc-http2-min-recv-ping-interval-without-data=10000', '--grpc-http2-max-ping-strikes=5',
     '--grpc-max-connection-age=60000', '--grpc-max-connection-age-grace=3000', '--allow-client-shm=true',
     '--grpc-use-ssl=false', '--grpc-use-ssl-mutual=true', '--grpc-server-cert=/c.pem', '--grpc-server-key=/k.pem',
-    '--grpc-root-cert=/ca.pem',
+    '--grpc-root-cert=/ca.pem', '--rate-limit=execution_count', '--rate-limit-resource=R1:4',
+    '--rate-limit-resource=R2:2:0',
   );
   assert.deepEqual(o, {
     modelRepositories: ['/models'],
@@ -83,6 +84,13 @@ test('each implemented flag lands in its ServerOptions field', () => {
       rootCert: '/ca.pem',
     },
     allowClientShm: true,
+    rateLimit: {
+      enabled: true,
+      resources: [
+        { name: 'R1', count: 4, device: undefined },
+        { name: 'R2', count: 2, device: 0 },
+      ],
+    },
     log: { info: false, warning: false, error: false, verboseLevel: 2 },
   });
 });
@@ -220,12 +228,12 @@ test('accepted-but-unimplemented flags are validated, reported once in order, an
   const parsed = run(
     REPO, '--metrics-port=8102', '--allow-metrics', 'false', '--model-load-thread-count=2',
     '--cuda-memory-pool-byte-size=0:1024', '--metrics-port=8103', '--trace-config', 'triton,file=/tmp/t.json',
-    '--cache-config=local,size=1048576', '--rate-limit=execution_count', '--log-format=ISO8601',
+    '--cache-config=local,size=1048576', '--log-format=ISO8601',
   );
   assert.deepEqual(parsed.options, { ...DEFAULT_SERVER_OPTIONS, modelRepositories: ['/models'] });
   assert.deepEqual(parsed.ignoredFlags, [
     '--metrics-port', '--allow-metrics', '--model-load-thread-count', '--cuda-memory-pool-byte-size',
-    '--trace-config', '--cache-config', '--rate-limit', '--log-format',
+    '--trace-config', '--cache-config', '--log-format',
   ]);
   assert.equal(errorOf(REPO, '--metrics-port=x'), "--metrics-port: expected an integer 0-65535, got 'x'");
   assert.match(errorOf(REPO, '--cuda-memory-pool-byte-size=1024'), /^--cuda-memory-pool-byte-size: expected <integer>:<integer>/);
