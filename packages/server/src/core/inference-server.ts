@@ -1,5 +1,7 @@
 import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
 import type { BackendRegistry } from '../backends/backend-registry.js';
+import { createResponseCache } from '../cache/cache-config.js';
+import type { ResponseCache } from '../cache/response-cache.js';
 import { modelConfigToJson } from '../config/model-config-json.js';
 import { invalidArg, notFound, unavailable, unsupported } from '../errors/index.js';
 import type { ModelStatistics } from '../metrics/statistics-types.js';
@@ -57,7 +59,12 @@ export class InferenceServer implements InferenceCore {
   readonly #systemShm = new SystemSharedMemoryManager();
   #state: ServerState = 'INITIALIZING';
 
-  private constructor(options: ServerOptions, registry: BackendRegistry, logger: Logger) {
+  private constructor(
+    options: ServerOptions,
+    registry: BackendRegistry,
+    logger: Logger,
+    responseCache: ResponseCache | undefined,
+  ) {
     this.#options = options;
     this.#logger = logger;
     this.#repository = new RepositoryManager({
@@ -66,6 +73,7 @@ export class InferenceServer implements InferenceCore {
       autoCompleteConfig: options.autoCompleteConfig,
       backendConfig: options.backendConfig,
       logger,
+      responseCache,
     });
   }
 
@@ -78,7 +86,9 @@ export class InferenceServer implements InferenceCore {
       throw invalidArg(`--model-control-mode=${options.modelControlMode} is not supported yet; use 'none'`);
     }
     if (options.modelRepositories.length === 0) throw invalidArg('at least one --model-repository is required');
-    const server = new InferenceServer(options, registry, logger);
+    const responseCache = createResponseCache(options.cacheConfig);
+    if (responseCache) logger.info(`Response Cache is created with size ${responseCache.capacityBytes}`);
+    const server = new InferenceServer(options, registry, logger, responseCache);
     const failures = await server.#repository.loadAll();
     if (failures.length > 0 && options.exitOnError) {
       await server.stop();
