@@ -14,10 +14,11 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 export interface DraftOptions
   extends Omit<
     Mutable<ServerOptions>,
-    'modelRepositories' | 'backendConfig' | 'http' | 'grpc' | 'log'
+    'modelRepositories' | 'backendConfig' | 'cacheConfig' | 'http' | 'grpc' | 'log'
   > {
   modelRepositories: string[];
   backendConfig: Map<string, Map<string, string>>;
+  cacheConfig: Map<string, Map<string, string>>;
   http: Mutable<HttpOptions>;
   grpc: Mutable<GrpcOptions>;
   log: LogSettings;
@@ -42,6 +43,7 @@ export function newParseState(): ParseState {
       ...d,
       modelRepositories: [...d.modelRepositories],
       backendConfig: new Map([...d.backendConfig].map(([k, v]) => [k, new Map(v)])),
+      cacheConfig: new Map([...d.cacheConfig].map(([k, v]) => [k, new Map(v)])),
       http: { ...d.http },
       grpc: { ...d.grpc },
       log: { ...d.log },

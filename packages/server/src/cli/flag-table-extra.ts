@@ -5,7 +5,7 @@
  */
 import { DEFAULT_SERVER_OPTIONS as D } from '../core/server-options.js';
 import { accepted, flag, group } from './flag-row.js';
-import type { FlagRow } from './flag-row.js';
+import type { FlagRow, ParseState } from './flag-row.js';
 import {
   BOOL,
   FlagValueError,
@@ -41,6 +41,13 @@ const TRACE_LEVEL: ValueSpec<string> = {
   ...choice(['OFF', 'TIMESTAMPS', 'TENSORS', 'true', 'false', 'on', 'min', 'max'], { caseInsensitive: true }),
   arg: '<OFF|TIMESTAMPS|TENSORS>',
 };
+
+/** Records one cache setting; the core checks the cache name and its settings at start-up. */
+function setCacheSetting(state: ParseState, cache: string, setting: string, value: string): void {
+  const settings = state.options.cacheConfig.get(cache) ?? new Map<string, string>();
+  settings.set(setting, value);
+  state.options.cacheConfig.set(cache, settings);
+}
 
 const SAGEMAKER = group('Sagemaker:', [
   accepted('allow-sagemaker', BOOL, { default: 'false', help: 'Listen for SageMaker requests.' }),
@@ -108,10 +115,10 @@ const REPOSITORY_AGENT = group('Repository Agent:', [
 ]);
 
 const RESPONSE_CACHE = group('Response Cache:', [
-  accepted('cache-config', groupSetting('cache', 'required'), {
+  flag('cache-config', groupSetting('cache', 'required'), {
     default: '',
     help: 'A cache setting, e.g. local,size=1048576; enables the response cache. Repeatable.',
-  }),
+  }, (s, v) => setCacheSetting(s, v.group, v.setting, v.value)),
   accepted('cache-directory', nonEmpty('<path>'), {
     default: '/opt/tritonserver/caches',
     help: 'Directory searched for cache libraries.',
@@ -174,11 +181,11 @@ const DEPRECATED = group('DEPRECATED:', [
     help: 'True is the same as --disable-auto-complete-config.',
     deprecated: "'--strict-model-config' has been deprecated; use '--disable-auto-complete-config' instead",
   }, (s, v) => { s.strictModelConfig = v; }),
-  accepted('response-cache-byte-size', BYTE_SIZE, {
+  flag('response-cache-byte-size', BYTE_SIZE, {
     default: '',
     help: 'Same as --cache-config=local,size=<bytes>.',
     deprecated: "'--response-cache-byte-size' has been deprecated; use '--cache-config' instead",
-  }),
+  }, (s, v) => setCacheSetting(s, 'local', 'size', String(v))),
   accepted('trace-file', STRING, {
     default: '',
     help: 'Same as --trace-config triton,file=<path>.',

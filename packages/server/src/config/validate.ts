@@ -25,6 +25,24 @@ export function validateModelConfig(config: ModelConfig, options: { readonly gpu
   validateTensors(config.input, 'input', config.maxBatchSize, model);
   validateTensors(config.output, 'output', config.maxBatchSize, model);
   validateInstanceGroups(config, options.gpus);
+  validateResponseCache(config);
+}
+
+/** Triton refuses the response cache where a request's answer is not one response to one request. */
+function validateResponseCache(config: ModelConfig): void {
+  if (config.responseCache?.enable !== true) return;
+  if (config.schedulingChoice.case === 'sequenceBatching') {
+    throw invalidArg(
+      `Response Cache does not currently support model ${config.name} with sequence batching scheduler. ` +
+        'Please disable the response cache.',
+    );
+  }
+  if (config.modelTransactionPolicy?.decoupled === true) {
+    throw invalidArg(
+      `Response Cache does not currently support model ${config.name} with 'decoupled' transaction policy. ` +
+        'Please disable the response cache.',
+    );
+  }
 }
 
 function validateVersionPolicy(config: ModelConfig): void {

@@ -1,6 +1,8 @@
 import { RateLimiter } from '../scheduler/rate-limiter.js';
 import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
 import type { BackendRegistry } from '../backends/backend-registry.js';
+import { createResponseCache } from '../cache/cache-config.js';
+import type { ResponseCache } from '../cache/response-cache.js';
 import { modelConfigToJson } from '../config/model-config-json.js';
 import { invalidArg, notFound, unavailable, unsupported } from '../errors/index.js';
 import type { ModelStatistics } from '../metrics/statistics-types.js';
@@ -58,7 +60,12 @@ export class InferenceServer implements InferenceCore {
   readonly #systemShm = new SystemSharedMemoryManager();
   #state: ServerState = 'INITIALIZING';
 
-  private constructor(options: ServerOptions, registry: BackendRegistry, logger: Logger) {
+  private constructor(
+    options: ServerOptions,
+    registry: BackendRegistry,
+    logger: Logger,
+    responseCache: ResponseCache | undefined,
+  ) {
     this.#options = options;
     this.#logger = logger;
     this.#repository = new RepositoryManager({
@@ -68,6 +75,7 @@ export class InferenceServer implements InferenceCore {
       backendConfig: options.backendConfig,
       rateLimiter: new RateLimiter(options.rateLimit),
       logger,
+      responseCache,
     });
   }
 
@@ -80,7 +88,9 @@ export class InferenceServer implements InferenceCore {
       throw invalidArg(`--model-control-mode=${options.modelControlMode} is not supported yet; use 'none'`);
     }
     if (options.modelRepositories.length === 0) throw invalidArg('at least one --model-repository is required');
-    const server = new InferenceServer(options, registry, logger);
+    const responseCache = createResponseCache(options.cacheConfig);
+    if (responseCache) logger.info(`Response Cache is created with size ${responseCache.capacityBytes}`);
+    const server = new InferenceServer(options, registry, logger, responseCache);
     const failures = await server.#repository.loadAll();
     if (failures.length > 0 && options.exitOnError) {
       await server.stop();

@@ -21,6 +21,11 @@ export interface ServerOptions {
    * (`--backend-config=default-max-batch-size=8`).
    */
   readonly backendConfig: ReadonlyMap<string, ReadonlyMap<string, string>>;
+  /**
+   * `--cache-config`: settings per cache name (`local,size=1048576` → local → size → 1048576);
+   * `--response-cache-byte-size=N` is local → size → N. Empty: no response cache.
+   */
+  readonly cacheConfig: ReadonlyMap<string, ReadonlyMap<string, string>>;
   /** `--model-control-mode`; only `none` until the model-management issue. */
   readonly modelControlMode: 'none' | 'poll' | 'explicit';
   /** `--exit-timeout-secs` */
@@ -77,6 +82,7 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = Object.freeze({
   exitOnError: true,
   autoCompleteConfig: true,
   backendConfig: new Map(),
+  cacheConfig: new Map(),
   modelControlMode: 'none',
   exitTimeoutSecs: 30,
   http: Object.freeze({

@@ -58,6 +58,22 @@ export class ModelStatisticsRecorder {
     this.#lastInferenceMs = Date.now();
   }
 
+  /**
+   * A request answered from the response cache (Triton's UpdateSuccessCacheHit): a success with its
+   * queue time (up to the lookup) and lookup time; not an inference or an execution, and no compute.
+   */
+  recordCacheHit(requestNs: number, queueNs: number, lookupNs: number): void {
+    const stats = this.#inference;
+    add(stats.success, requestNs);
+    add(stats.queue, queueNs);
+    add(stats.cache_hit, lookupNs);
+  }
+
+  /** A request the cache did not hold, run and inserted: `ns` is its lookup plus insertion. */
+  recordCacheMiss(ns: number): void {
+    add(this.#inference.cache_miss, ns);
+  }
+
   /** One backend execution over `batchSize` inferences. */
   recordExecution(batchSize: number, computeInputNs: number, computeInferNs: number, computeOutputNs: number): void {
     this.#executionCount += 1;

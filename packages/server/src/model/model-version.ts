@@ -2,6 +2,8 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
 import type { Backend, BackendModel } from '../backends/backend.js';
+import { ModelResponseCache, type CacheLookup } from '../cache/model-response-cache.js';
+import type { ResponseCache } from '../cache/response-cache.js';
 import { readModelFile } from '../config/model-file.js';
 import { normalizeModelConfig } from '../config/normalize.js';
 import { validateModelConfig } from '../config/validate.js';
@@ -11,6 +13,7 @@ import type { ModelStatistics } from '../metrics/statistics-types.js';
 import type { Logger } from '../observability/logger.js';
 import type { InferRequestInit } from '../request/infer-request-init.js';
 import type { InferResponse } from '../request/infer-response.js';
+import type { InferenceRequest } from '../request/inference-request.js';
 import { buildModelSignature, type ModelSignature } from '../request/model-signature.js';
 import { normalizeRequest } from '../request/normalize.js';
 import { buildResponseOutputs } from '../request/response-outputs.js';
@@ -34,6 +37,8 @@ export interface ModelVersionLoadOptions {
   /** The server's rate limiter; instances are registered with it (a no-op when it is off). */
   readonly rateLimiter?: RateLimiter;
   readonly logger: Logger;
+  /** The server's response cache (`--cache-config`), if it has one. */
+  readonly responseCache?: ResponseCache | undefined;
 }
 
 /** GPU ids this build can use: none, Nereid serves on CPU. */
@@ -53,6 +58,8 @@ export class ModelVersion {
   readonly #scheduler: Scheduler;
   readonly #stats: ModelStatisticsRecorder;
   readonly #releaseLimits: () => void;
+  /** Set when both the model and the server enable the response cache. */
+  readonly #cache: ModelResponseCache | undefined;
 
   private constructor(
     options: ModelVersionLoadOptions,
@@ -67,6 +74,7 @@ export class ModelVersion {
     this.#backendModel = backendModel;
     this.#instances = instances;
     this.#stats = new ModelStatisticsRecorder(this.name, this.version);
+    this.#cache = ModelResponseCache.forModel(this.config, options.responseCache, this.name, this.version);
     const limited = limitInstances(options, instances.filter((instance) => !instance.passive));
     this.#releaseLimits = () => limited.forEach((entry) => entry.release());
     this.#scheduler = createScheduler({
@@ -122,10 +130,13 @@ export class ModelVersion {
       this.#stats.recordFailure(nowNs() - startNs);
       return Promise.reject(error);
     }
+    const enqueuedNs = nowNs();
+    const cached = this.#cache?.lookup(request);
+    if (cached?.outputs !== undefined) return this.#answerFromCache(init, request, cached, startNs, enqueuedNs);
     return new Promise<InferResponse>((resolve, reject) => {
       this.#scheduler.enqueue({
         request,
-        enqueuedNs: nowNs(),
+        enqueuedNs,
         signal,
         complete: (outcome) => {
           if (!outcome.ok) {
@@ -135,6 +146,9 @@ export class ModelVersion {
           }
           try {
             const outputs = buildResponseOutputs(request, this.signature, outcome.outputs);
+            if (cached !== undefined) {
+              this.#stats.recordCacheMiss(cached.lookupNs + this.#cache!.insert(cached, request, outcome.outputs));
+            }
             this.#stats.recordSuccess({ requestNs: nowNs() - startNs, ...outcome.timings }, request.batchSize);
             resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: {}, outputs });
           } catch (error) {
@@ -144,6 +158,24 @@ export class ModelVersion {
         },
       });
     });
+  }
+
+  /** A cache hit: the stored outputs shaped for this request, without the queue or the backend. */
+  #answerFromCache(
+    init: InferRequestInit,
+    request: InferenceRequest,
+    cached: CacheLookup,
+    startNs: number,
+    enqueuedNs: number,
+  ): Promise<InferResponse> {
+    try {
+      const outputs = buildResponseOutputs(request, this.signature, cached.outputs!);
+      this.#stats.recordCacheHit(nowNs() - startNs, cached.startNs - enqueuedNs, cached.lookupNs);
+      return Promise.resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: {}, outputs });
+    } catch (error) {
+      this.#stats.recordFailure(nowNs() - startNs);
+      return Promise.reject(toServerError(error));
+    }
   }
 
   statistics(): ModelStatistics {
@@ -156,6 +188,7 @@ export class ModelVersion {
   async unload(): Promise<void> {
     await this.#scheduler.stop();
     this.#releaseLimits();
+    this.#cache?.close();
     await Promise.allSettled(this.#instances.map((instance) => instance.close()));
     await this.#backendModel.close();
   }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { clone, create } from '@bufbuild/protobuf';
 import { ModelConfigSchema, type ModelConfig } from '@nereid/protocol/generated/model_config_pb';
 import type { BackendRegistry } from '../backends/backend-registry.js';
+import type { ResponseCache } from '../cache/response-cache.js';
 import { readModelConfigFile } from '../config/read-config.js';
 import { ServerError, invalidArg, notFound, quoted, toServerError, unavailable } from '../errors/index.js';
 import { ModelVersion } from '../model/model-version.js';
@@ -38,6 +39,8 @@ export interface RepositoryManagerOptions {
   readonly backendConfig: ReadonlyMap<string, ReadonlyMap<string, string>>;
   readonly rateLimiter: RateLimiter;
   readonly logger: Logger;
+  /** The server's response cache, handed to every model version (each decides whether to use it). */
+  readonly responseCache?: ResponseCache | undefined;
 }
 
 export interface IndexEntry {
@@ -127,6 +130,7 @@ export class RepositoryManager {
         autoCompleteConfig: this.#options.autoCompleteConfig,
         rateLimiter: this.#options.rateLimiter,
         logger,
+        responseCache: this.#options.responseCache,
       });
       slot.state = 'READY';
       logger.info(`successfully loaded '${entry.name}' version ${version}`);

@@ -180,9 +180,11 @@ describe('dynamic batching over HTTP and gRPC', () => {
   });
 
   it('a request that waits past its queue timeout is rejected with 503 "Request timeout expired"', async () => {
+    // Shapes differ, so the late request never joins the blocker's batch: it waits out the
+    // blocker's ~20 ms run, past its 5 ms timeout.
     const blocker = slowInfer('slow_timeout', [1, 2]);
-    await sleep(3); // the blocker is running (~20 ms) when the next request arrives
-    const late = await slowInfer('slow_timeout', [3, 4]);
+    await sleep(3);
+    const late = await slowInfer('slow_timeout', [3, 4, 5]);
     assert.equal(late.status, 503);
     assert.deepEqual(late.json, { error: 'Request timeout expired' });
     assert.equal((await blocker).status, 200);
@@ -209,7 +211,8 @@ describe('dynamic batching over HTTP and gRPC', () => {
   });
 
   it('a queued request whose client went away (HTTP socket closed, gRPC deadline) is dropped, counted and never executed', async () => {
-    const blocker = slowInfer('slow_cancel', [1]);
+    // A different shape from the requests below: they can never join the blocker's batch.
+    const blocker = slowInfer('slow_cancel', [1, 1]);
     await sleep(3);
     // HTTP: the client closes its socket while its request waits behind the blocker.
     const built = buildInferBody({ inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [1, 1], data: [2] }] });

@@ -15,6 +15,7 @@ const LAYER: Readonly<Record<string, number>> = {
   shm: 1,
   request: 2,
   backends: 3,
+  cache: 3,
   scheduler: 4,
   model: 5,
   repository: 6,

@@ -51,7 +51,7 @@ test('each implemented flag lands in its ServerOptions field', () => {
     '--grpc-max-connection-age=60000', '--grpc-max-connection-age-grace=3000', '--allow-client-shm=true',
     '--grpc-use-ssl=false', '--grpc-use-ssl-mutual=true', '--grpc-server-cert=/c.pem', '--grpc-server-key=/k.pem',
     '--grpc-root-cert=/ca.pem', '--rate-limit=execution_count', '--rate-limit-resource=R1:4',
-    '--rate-limit-resource=R2:2:0',
+    '--rate-limit-resource=R2:2:0', '--cache-config=local,size=4096',
   );
   assert.deepEqual(o, {
     modelRepositories: ['/models'],
@@ -60,6 +60,7 @@ test('each implemented flag lands in its ServerOptions field', () => {
     exitOnError: false,
     autoCompleteConfig: true,
     backendConfig: new Map(),
+    cacheConfig: new Map([['local', new Map([['size', '4096']])]]),
     modelControlMode: 'explicit',
     exitTimeoutSecs: 5,
     http: { allow: false, port: 18000, address: '127.0.0.1', maxInputSize: 1024, bodyTimeoutSecs: 5, maxConnections: 16 },
@@ -228,12 +229,12 @@ test('accepted-but-unimplemented flags are validated, reported once in order, an
   const parsed = run(
     REPO, '--metrics-port=8102', '--allow-metrics', 'false', '--model-load-thread-count=2',
     '--cuda-memory-pool-byte-size=0:1024', '--metrics-port=8103', '--trace-config', 'triton,file=/tmp/t.json',
-    '--cache-config=local,size=1048576', '--log-format=ISO8601',
+    '--cache-directory=/caches', '--log-format=ISO8601',
   );
   assert.deepEqual(parsed.options, { ...DEFAULT_SERVER_OPTIONS, modelRepositories: ['/models'] });
   assert.deepEqual(parsed.ignoredFlags, [
     '--metrics-port', '--allow-metrics', '--model-load-thread-count', '--cuda-memory-pool-byte-size',
-    '--trace-config', '--cache-config', '--log-format',
+    '--trace-config', '--cache-directory', '--log-format',
   ]);
   assert.equal(errorOf(REPO, '--metrics-port=x'), "--metrics-port: expected an integer 0-65535, got 'x'");
   assert.match(errorOf(REPO, '--cuda-memory-pool-byte-size=1024'), /^--cuda-memory-pool-byte-size: expected <integer>:<integer>/);
@@ -246,6 +247,19 @@ test('Triton cross-flag rules: --load-model needs explicit mode; the two cache f
   assert.match(errorOf(REPO, '--load-model=m'), /'--load-model' requires setting '--model-control-mode=explicit'/);
   assert.deepEqual(run(REPO, '--load-model=m', '--model-control-mode=explicit').ignoredFlags, ['--load-model']);
   assert.match(errorOf(REPO, '--response-cache-byte-size=10', '--cache-config=local,size=10'), /incompatible flags/);
+});
+
+test('--cache-config collects settings per cache; --response-cache-byte-size is local,size=<bytes>', () => {
+  const parsed = run(REPO, '--cache-config=local,size=1048576', '--cache-config', 'local,size=2048', '--cache-config=redis,host=h');
+  assert.deepEqual(parsed.ignoredFlags, []);
+  assert.deepEqual(
+    parsed.options.cacheConfig,
+    new Map([['local', new Map([['size', '2048']])], ['redis', new Map([['host', 'h']])]]),
+  );
+  const deprecated = run(REPO, '--response-cache-byte-size=4096');
+  assert.deepEqual(deprecated.options.cacheConfig, new Map([['local', new Map([['size', '4096']])]]));
+  assert.deepEqual(deprecated.warnings, ["'--response-cache-byte-size' has been deprecated; use '--cache-config' instead"]);
+  assert.match(errorOf(REPO, '--response-cache-byte-size=-1'), /^--response-cache-byte-size: expected/);
 });
 
 test('deprecated flags warn once each', () => {

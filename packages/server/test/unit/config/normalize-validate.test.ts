@@ -8,6 +8,9 @@ import {
   ModelInputSchema,
   ModelInstanceGroupSchema,
   ModelInstanceGroup_Kind,
+  ModelResponseCacheSchema,
+  ModelSequenceBatchingSchema,
+  ModelTransactionPolicySchema,
   ModelTensorReshapeSchema,
   type ModelConfig,
 } from '@nereid/protocol/generated/model_config_pb';
@@ -159,4 +162,23 @@ test('preferred batch sizes above max_batch_size and KIND_GPU without GPUs are r
   const gpu = baseConfig({ instanceGroup: [create(ModelInstanceGroupSchema, { kind: ModelInstanceGroup_Kind.GPU })] });
   normalizeModelConfig(gpu, ORT);
   assertInvalid(gpu, /instance group m_0 of model m has kind KIND_GPU but no GPUs are available/);
+});
+
+test('the response cache is refused with the sequence batcher and with decoupled models, as in Triton', () => {
+  const responseCache = create(ModelResponseCacheSchema, { enable: true });
+  const plain = baseConfig({ responseCache });
+  normalizeModelConfig(plain, ORT);
+  validateModelConfig(plain, { gpus: [] });
+  const sequence = baseConfig({
+    responseCache,
+    schedulingChoice: { case: 'sequenceBatching', value: create(ModelSequenceBatchingSchema) },
+  });
+  normalizeModelConfig(sequence, ORT);
+  assertInvalid(sequence, /^Response Cache does not currently support model m with sequence batching scheduler/);
+  const decoupled = baseConfig({ responseCache, modelTransactionPolicy: create(ModelTransactionPolicySchema, { decoupled: true }) });
+  normalizeModelConfig(decoupled, ORT);
+  assertInvalid(decoupled, /^Response Cache does not currently support model m with 'decoupled' transaction policy/);
+  const off = baseConfig({ modelTransactionPolicy: create(ModelTransactionPolicySchema, { decoupled: true }) });
+  normalizeModelConfig(off, ORT);
+  validateModelConfig(off, { gpus: [] });
 });

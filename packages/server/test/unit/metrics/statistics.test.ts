@@ -27,3 +27,19 @@ test('statistics follow Triton: batch-weighted inference_count, executions per b
   snap.inference_stats.success.count = 99;
   assert.equal(stats.snapshot().inference_stats.success.count, 2, 'snapshots are copies');
 });
+
+test('a cache hit is a success with queue and cache_hit time, not an inference; a miss adds cache_miss', () => {
+  const stats = new ModelStatisticsRecorder('simple', 1n);
+  stats.recordExecution(1, 1, 2, 3);
+  stats.recordSuccess({ requestNs: 50, queueNs: 4, computeInputNs: 1, computeInferNs: 2, computeOutputNs: 3 }, 1);
+  stats.recordCacheMiss(9);
+  stats.recordCacheHit(20, 2, 6);
+  const snap = stats.snapshot();
+  assert.deepEqual(snap.inference_stats.success, { count: 2, ns: 70 });
+  assert.deepEqual(snap.inference_stats.queue, { count: 2, ns: 6 });
+  assert.deepEqual(snap.inference_stats.cache_hit, { count: 1, ns: 6 });
+  assert.deepEqual(snap.inference_stats.cache_miss, { count: 1, ns: 9 });
+  assert.deepEqual(snap.inference_stats.compute_infer, { count: 1, ns: 2 });
+  assert.equal(snap.inference_count, 1);
+  assert.equal(snap.execution_count, 1);
+});
