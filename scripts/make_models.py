@@ -9,7 +9,8 @@ byte-identical files, so `git status` after a run shows whether anything changed
 version 8 and opset 13, which onnxruntime 1.30 loads.
 
 examples/models/ is the example repository `npm start` serves; packages/server/test/fixtures/models/
-holds what the tests need (an identity per datatype, auto-complete corner cases, a slow model, ...).
+holds what the tests need (an identity per datatype, auto-complete corner cases, a slow model, ...);
+bench/models/ holds what only the benchmarks serve (an MLP whose cost grows with the batch size).
 The weight-heavy model is not committed: the tests build it in a temp dir, and --weights writes the
 same model for manual memory measurements.
 """
@@ -33,6 +34,7 @@ from fixture_models import (  # noqa: E402
     slow_identity,
 )
 from onnx_builders import (  # noqa: E402
+    BENCH,
     EXAMPLES,
     FIXTURES,
     WIRE_TYPES,
@@ -265,6 +267,63 @@ def write_fixtures():
     external_data(FIXTURES)
 
 
+# ---------------------------------------------------------------------------------------------
+# bench/models
+
+
+MLP_WIDTH = 1024
+MLP_HIDDEN_REPEAT = 16
+# He-scaled normals shrink a ReLU activation by ~3.4 % per application of the same 1024x1024 weight
+# (measured on the bench's input); this gain keeps its norm about constant over the 16 applications,
+# away from both overflow and denormals (which would slow the MatMuls down).
+MLP_HIDDEN_GAIN = 1.035
+
+
+def mlp():
+    """FP32 MLP: 256 -> 1024, then one 1024x1024 layer applied 16 times, -> 10 (MatMul + ReLU, no biases).
+
+    ~34 MFLOP per row over 5.3 MB of weights (the hidden weight is shared by its 16 applications, so
+    the model stays small while each inference costs about a millisecond at batch 1). At batch 1 every
+    MatMul streams its weight for one row; at batch 16-64 the same weights serve many rows and the
+    cost per inference falls ~4-5x: a compute-bound model for the dynamic batching benchmark.
+    Weights are He-scaled normals from a fixed legacy RandomState seed (a frozen stream): deterministic.
+    """
+    rng = np.random.RandomState(9)
+    w_in = rng.standard_normal((256, MLP_WIDTH)) * np.sqrt(2.0 / 256)
+    w_hidden = rng.standard_normal((MLP_WIDTH, MLP_WIDTH)) * (np.sqrt(2.0 / MLP_WIDTH) * MLP_HIDDEN_GAIN)
+    w_out = rng.standard_normal((MLP_WIDTH, 10)) * np.sqrt(2.0 / MLP_WIDTH)
+    weights = [
+        numpy_helper.from_array(values.astype(np.float32), name)
+        for name, values in (("W_in", w_in), ("W_hidden", w_hidden), ("W_out", w_out))
+    ]
+    nodes = [helper.make_node("MatMul", ["INPUT0", "W_in"], ["M0"]), helper.make_node("Relu", ["M0"], ["H0"])]
+    for i in range(1, MLP_HIDDEN_REPEAT + 1):
+        nodes.append(helper.make_node("MatMul", [f"H{i - 1}", "W_hidden"], [f"M{i}"]))
+        nodes.append(helper.make_node("Relu", [f"M{i}"], [f"H{i}"]))
+    nodes.append(helper.make_node("MatMul", [f"H{MLP_HIDDEN_REPEAT}", "W_out"], ["OUTPUT0"]))
+    model = make_model(
+        "mlp",
+        nodes,
+        [tensor("INPUT0", "TYPE_FP32", ["batch", 256])],
+        [tensor("OUTPUT0", "TYPE_FP32", ["batch", 10])],
+        weights,
+    )
+    cfg = config_text(
+        "mlp",
+        64,
+        [("INPUT0", "TYPE_FP32", [256])],
+        [("OUTPUT0", "TYPE_FP32", [10])],
+        "FP32 MLP 256 -> 1024 -> (1024x1024, 16 times) -> 10 with ReLU, deterministic weights: its cost\n"
+        "per inference falls as batches grow (bench:batching). No dynamic_batching here: the benchmark adds it.",
+    )
+    return model, cfg
+
+
+def write_bench():
+    model, cfg = mlp()
+    write_model(BENCH, "mlp", model, cfg)
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", metavar="DIR", help="also write the 8 MiB weights model here")
@@ -272,6 +331,7 @@ def main(argv):
     args = parser.parse_args(argv)
     write_examples()
     write_fixtures()
+    write_bench()
     if args.weights:
         write_model(args.weights, "weights", weights_model(args.weights_mb), None)
     return 0

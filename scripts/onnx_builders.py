@@ -9,6 +9,7 @@ from onnx import TensorProto, helper
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples", "models")
 FIXTURES = os.path.join(ROOT, "packages", "server", "test", "fixtures", "models")
+BENCH = os.path.join(ROOT, "bench", "models")
 
 IR_VERSION = 8
 OPSET = 13

@@ -1,0 +1,88 @@
+/**
+ * Raw ONNX Runtime in this process, as the baseline of the batching benchmark: a model run back to
+ * back at given batch sizes, by as many worker threads (each its own session) as the server runs
+ * batches at once, with the intra-op threads the server gives each run (Nereid's plan on this machine:
+ * 2 CPU instances by default, ⌊cores / instances⌋ threads each), or fewer when fewer requests are in
+ * flight (at concurrency 1 one run at a time). onnxruntime-node runs a session on the calling thread,
+ * hence the workers. Each case is measured right after the served window it is compared with: the
+ * machine is shared, and a figure measured minutes apart would compare different machines.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { BatchingModel } from './batching-models.js';
+
+/** Batches Nereid runs at once for a model without instance_group (its default CPU instance count). */
+export const SERVER_CONCURRENT_RUNS = Number(process.env['BENCH_ORT_WORKERS'] ?? 2);
+const INTRA = Math.max(1, Math.floor(availableParallelism() / SERVER_CONCURRENT_RUNS));
+
+export class OrtBatches {
+  readonly #workers: Worker[];
+  readonly #ms: number;
+
+  private constructor(workers: Worker[], ms: number) {
+    this.#workers = workers;
+    this.#ms = ms;
+  }
+
+  /** Opens the sessions; `ms` is the window per batch size. */
+  static async open(model: BatchingModel, ms: number): Promise<OrtBatches> {
+    const workers = await Promise.all(
+      Array.from({ length: SERVER_CONCURRENT_RUNS }, async () => {
+        const worker = new Worker(new URL('./ort-batch-worker.js', import.meta.url), { workerData: { file: model.file, inputs: model.inputs, intra: INTRA } });
+        await new Promise<void>((resolve, reject) => {
+          worker.once('message', () => resolve());
+          worker.once('error', reject);
+        });
+        return worker;
+      }),
+    );
+    return new OrtBatches(workers, ms);
+  }
+
+  /** Runs per second at `batch`, `parallel` runs at once (all workers together). */
+  async runsPerSecond(batch: number, parallel: number): Promise<number> {
+    const results = await Promise.all(
+      this.#workers.slice(0, Math.max(1, parallel)).map(
+        (worker) =>
+          new Promise<{ runs: number; seconds: number }>((resolve) => {
+            worker.once('message', resolve);
+            worker.postMessage({ batch, ms: this.#ms });
+          }),
+      ),
+    );
+    return results.reduce((sum, r) => sum + r.runs / r.seconds, 0);
+  }
+
+  /**
+   * Inferences per second raw ORT reaches executing exactly the batches the server formed, `parallel`
+   * at once: all their inferences over the time the same batches take here, Σ executions_b / runs/s_b.
+   * The sizes that carry 95 % of the inferences are measured; each of the rest (a long tail once the
+   * batcher forms many sizes) is timed as the nearest measured size, scaled by its batch size.
+   */
+  async throughputFor(executions: ReadonlyMap<number, number>, parallel: number): Promise<number> {
+    const bySize = [...executions].sort((a, b) => a[0] - b[0]);
+    const inferences = bySize.reduce((sum, [batch, count]) => sum + batch * count, 0);
+    const measured = new Map<number, number>();
+    let covered = 0;
+    for (const [batch, count] of [...bySize].sort((a, b) => b[0] * b[1] - a[0] * a[1])) {
+      if (measured.size > 0 && covered >= 0.95 * inferences) break;
+      measured.set(batch, await this.runsPerSecond(batch, parallel));
+      covered += batch * count;
+    }
+    let seconds = 0;
+    for (const [batch, count] of bySize) {
+      const rate = measured.get(batch);
+      if (rate !== undefined) {
+        seconds += count / rate;
+        continue;
+      }
+      const nearest = [...measured.keys()].reduce((best, size) => (Math.abs(size - batch) < Math.abs(best - batch) ? size : best));
+      seconds += (count * batch) / nearest / measured.get(nearest)!;
+    }
+    return seconds > 0 ? inferences / seconds : NaN;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#workers.map((worker) => worker.terminate()));
+  }
+}
