@@ -1,4 +1,5 @@
 import { nowNs } from '../util/clock.js';
+import { preparePreciseTimers, schedulePrecise } from '../util/precise-timer.js';
 
 /**
  * Time as the schedulers see it, injected so tests decide verdicts by advancing a fake clock, never
@@ -14,33 +15,23 @@ export interface SchedulerClock {
    * arrive together (a turn reads many sockets) are seen together, as Triton's batcher thread does.
    */
   defer(fn: () => void): void;
+  /** Readies sub-millisecond timers ahead of their first use (a scheduler with a delay calls it). */
+  prepareTimers?(): void;
 }
 
-/** Timers at least this far away use setTimeout; nearer ones re-check each turn (setTimeout is 1 ms coarse). */
-const COARSE_TIMER_NS = 1_500_000;
+/** Timers at least this far away use setTimeout (its ~1 ms error is small beside them). */
+const COARSE_TIMER_NS = 20_000_000;
 
-/** The process clock: microsecond delays are kept by re-checking every turn once within ~1.5 ms. */
+/** The process clock: sub-20 ms delays go to the precise timer thread (see util/precise-timer.ts). */
 export const processClock: SchedulerClock = {
   nowNs,
   schedule(delayNs, fn) {
-    const due = nowNs() + delayNs;
-    let cancelled = false;
-    let timer: NodeJS.Timeout | undefined;
-    const check = (): void => {
-      timer = undefined;
-      if (cancelled) return;
-      const left = due - nowNs();
-      if (left <= 0) fn();
-      else if (left >= COARSE_TIMER_NS) timer = setTimeout(check, Math.floor(left / 1e6) - 1);
-      else setImmediate(check);
-    };
-    setImmediate(check);
-    return () => {
-      cancelled = true;
-      if (timer !== undefined) clearTimeout(timer);
-    };
+    if (delayNs < COARSE_TIMER_NS) return schedulePrecise(delayNs, fn);
+    const timer = setTimeout(fn, Math.ceil(delayNs / 1e6));
+    return () => clearTimeout(timer);
   },
   defer(fn) {
     setImmediate(fn);
   },
+  prepareTimers: preparePreciseTimers,
 };

@@ -74,6 +74,7 @@ export class DynamicBatcher implements Scheduler {
       ? { fixedDelayNs, remainingNs: (rows, oldest, now) => adaptive.remainingNs(rows, oldest, now) }
       : { fixedDelayNs };
     this.#queue = new PriorityQueue(options.batching);
+    if (fixedDelayNs > 0 || adaptive) options.clock.prepareTimers?.();
     this.#idle = [...targets];
     this.#preserveOrdering = options.batching.preserveOrdering;
   }
