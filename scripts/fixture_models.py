@@ -153,3 +153,81 @@ def optional_initializer_config():
         "leave it out, or send it to replace the stored value.",
     )
     return optional_initializer(name), cfg
+
+
+def sequence_accumulator():
+    """A stateful accumulator for the sequence batcher tests, its state kept by implicit state.
+
+    Per row: STATE_OUT = READY ? (START ? INPUT : STATE_IN + INPUT) : STATE_IN, OUTPUT = STATE_OUT,
+    CORRID_OUT = CORRID (as INT64), FLAGS = 100*START + 10*END + READY, so a test can check every
+    value the server fed: the state, the correlation ID and the control tensors.
+    """
+    rows = ["batch", 1]
+    nodes = [
+        helper.make_node("Cast", ["START"], ["start_b"], to=onnx.TensorProto.BOOL),
+        helper.make_node("Cast", ["READY"], ["ready_b"], to=onnx.TensorProto.BOOL),
+        helper.make_node("Add", ["STATE_IN", "INPUT"], ["summed"]),
+        helper.make_node("Where", ["start_b", "INPUT", "summed"], ["stepped"]),
+        helper.make_node("Where", ["ready_b", "stepped", "STATE_IN"], ["STATE_OUT"]),
+        helper.make_node("Identity", ["STATE_OUT"], ["OUTPUT"]),
+        helper.make_node("Cast", ["CORRID"], ["CORRID_OUT"], to=onnx.TensorProto.INT64),
+        helper.make_node("Mul", ["START", "hundred"], ["s100"]),
+        helper.make_node("Mul", ["END", "ten"], ["e10"]),
+        helper.make_node("Add", ["s100", "e10"], ["se"]),
+        helper.make_node("Add", ["se", "READY"], ["FLAGS"]),
+    ]
+    constants = [
+        numpy_helper.from_array(np.array(100, dtype=np.int32), "hundred"),
+        numpy_helper.from_array(np.array(10, dtype=np.int32), "ten"),
+    ]
+    return make_model(
+        "sequence_accumulator",
+        nodes,
+        [
+            tensor("INPUT", "TYPE_INT32", rows),
+            tensor("START", "TYPE_INT32", rows),
+            tensor("END", "TYPE_INT32", rows),
+            tensor("READY", "TYPE_INT32", rows),
+            tensor("CORRID", "TYPE_UINT64", rows),
+            tensor("STATE_IN", "TYPE_INT32", rows),
+        ],
+        [
+            tensor("OUTPUT", "TYPE_INT32", rows),
+            tensor("STATE_OUT", "TYPE_INT32", rows),
+            tensor("CORRID_OUT", "TYPE_INT64", rows),
+            tensor("FLAGS", "TYPE_INT32", rows),
+        ],
+        constants,
+    )
+
+
+SEQUENCE_ACCUMULATOR_CONFIG = """# Accumulates INPUT per sequence through implicit state; reports the controls it was fed.
+name: "sequence_accumulator"
+platform: "onnxruntime_onnx"
+max_batch_size: 4
+input [ { name: "INPUT" data_type: TYPE_INT32 dims: [ 1 ] } ]
+output [
+  { name: "OUTPUT" data_type: TYPE_INT32 dims: [ 1 ] },
+  { name: "CORRID_OUT" data_type: TYPE_INT64 dims: [ 1 ] },
+  { name: "FLAGS" data_type: TYPE_INT32 dims: [ 1 ] }
+]
+instance_group [ { kind: KIND_CPU count: 1 } ]
+sequence_batching {
+  max_sequence_idle_microseconds: 5000000
+  control_input [
+    { name: "START" control [ { kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ] } ] },
+    { name: "END" control [ { kind: CONTROL_SEQUENCE_END int32_false_true: [ 0, 1 ] } ] },
+    { name: "READY" control [ { kind: CONTROL_SEQUENCE_READY int32_false_true: [ 0, 1 ] } ] },
+    { name: "CORRID" control [ { kind: CONTROL_SEQUENCE_CORRID data_type: TYPE_UINT64 } ] }
+  ]
+  state [
+    {
+      input_name: "STATE_IN"
+      output_name: "STATE_OUT"
+      data_type: TYPE_INT32
+      dims: [ 1 ]
+      initial_state { data_type: TYPE_INT32 dims: [ 1 ] zero_data: true name: "zero" }
+    }
+  ]
+}
+"""

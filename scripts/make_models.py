@@ -31,6 +31,8 @@ from fixture_models import (  # noqa: E402
     runtime_error,
     scalar_batch,
     scalar_rank0,
+    sequence_accumulator,
+    SEQUENCE_ACCUMULATOR_CONFIG,
     slow_identity,
 )
 from onnx_builders import (  # noqa: E402
@@ -264,6 +266,7 @@ def write_fixtures():
     )
     model, cfg = optional_initializer_config()
     write_model(FIXTURES, "optional_initializer_config", model, cfg)
+    write_model(FIXTURES, "sequence_accumulator", sequence_accumulator(), SEQUENCE_ACCUMULATOR_CONFIG)
     external_data(FIXTURES)
 
 

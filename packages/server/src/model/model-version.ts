@@ -20,6 +20,7 @@ import { buildResponseOutputs } from '../request/response-outputs.js';
 import { createScheduler } from '../scheduler/create-scheduler.js';
 import type { RateLimitedTarget, RateLimiter } from '../scheduler/rate-limiter.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
+import { loadStateSpecs, type StateSpec } from '../scheduler/sequence/implicit-state.js';
 import { nowNs } from '../util/clock.js';
 import { createInstances, type ModelInstance } from './instances.js';
 import type { CancelSignal } from '../util/cancel-signal.js';
@@ -66,6 +67,7 @@ export class ModelVersion {
     signature: ModelSignature,
     backendModel: BackendModel,
     instances: readonly ModelInstance[],
+    sequenceStates: readonly StateSpec[],
   ) {
     this.name = options.modelName;
     this.version = options.version;
@@ -83,6 +85,7 @@ export class ModelVersion {
       onExecution: (batchSize, timings) =>
         this.#stats.recordExecution(batchSize, timings.computeInputNs, timings.computeInferNs, timings.computeOutputNs),
       logger: options.logger,
+      sequenceStates,
     });
   }
 
@@ -108,9 +111,10 @@ export class ModelVersion {
       normalizeModelConfig(config, { defaultCpuInstanceCount: backend.defaultCpuInstanceCount, gpus: NO_GPUS });
       validateModelConfig(config, { gpus: NO_GPUS });
       const signature = buildModelSignature(config, await readLabels(config, modelDir));
+      const sequenceStates = await loadStateSpecs(config, modelDir);
       const instances = await createInstances(backendModel, config);
       try {
-        return new ModelVersion(options, signature, backendModel, instances);
+        return new ModelVersion(options, signature, backendModel, instances, sequenceStates);
       } catch (error) {
         await Promise.allSettled(instances.map((instance) => instance.close()));
         throw error;

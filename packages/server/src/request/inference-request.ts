@@ -1,4 +1,5 @@
 import type { Parameters, Tensor } from '../tensor/tensor.js';
+import type { SequenceFields } from './sequence-fields.js';
 
 /**
  * A request checked against its model's configuration (`request/normalize.ts`). Input tensors carry the
@@ -16,6 +17,8 @@ export interface InferenceRequest {
   readonly requestedOutputs: readonly RequestedOutput[];
   readonly priority: number;
   readonly timeoutMicroseconds: number;
+  /** The sequence it belongs to (sequence_id/_start/_end), when it names one. */
+  readonly sequence?: SequenceFields | undefined;
 }
 
 export interface RequestedOutput {

@@ -17,6 +17,8 @@ export interface ModelSignature {
   readonly outputNames: readonly string[];
   /** Classification labels per output, from `label_filename`. */
   readonly labels: ReadonlyMap<string, readonly string[]>;
+  /** Whether requests may name a sequence (the sequence batcher, and later ensembles, take them). */
+  readonly acceptsSequences: boolean;
 }
 
 export interface TensorSpec {
@@ -47,6 +49,7 @@ export function buildModelSignature(
     requiredInputs: config.input.filter((io) => !io.optional).map((io) => io.name),
     outputNames: config.output.map((io) => io.name),
     labels,
+    acceptsSequences: config.schedulingChoice.case === 'sequenceBatching' || config.schedulingChoice.case === 'ensembleScheduling',
   };
 }
 

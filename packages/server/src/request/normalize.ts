@@ -6,6 +6,7 @@ import type { InferenceRequest, RequestedOutput } from './inference-request.js';
 import type { ModelSignature, TensorSpec } from './model-signature.js';
 import { MAX_REQUEST_STRING_ELEMENTS, tooManyStringElements } from './limits.js';
 import { readUnsignedParameter } from './parameters.js';
+import { readSequenceFields, type SequenceFields } from './sequence-fields.js';
 
 /**
  * Checks a request against its model (Triton's InferenceRequest::Normalize): input names, datatypes,
@@ -38,6 +39,8 @@ export function normalizeRequest(
     inputs.push(backendTensor(input, spec, signature.maxBatchSize > 0));
   }
   if (batchSize === -1) batchSize = 1;
+  const sequence = readSequenceFields(init.parameters, prefix);
+  if (sequence !== undefined && !signature.acceptsSequences) throw notASequenceModel(sequence, signature, prefix);
   return {
     modelName: signature.modelName,
     modelVersion: version,
@@ -48,7 +51,16 @@ export function normalizeRequest(
     requestedOutputs: resolveOutputs(init, signature, prefix),
     priority: readUnsignedParameter(init.parameters, 'priority', prefix),
     timeoutMicroseconds: readUnsignedParameter(init.parameters, 'timeout', prefix),
+    sequence,
   };
+}
+
+/** Sequence parameters sent to a model without a sequence batcher: refused rather than ignored. */
+function notASequenceModel(sequence: SequenceFields, signature: ModelSignature, prefix: string): Error {
+  return invalidArg(
+    `${prefix}inference request for sequence ${quoted(String(sequence.id))} to model '${signature.modelName}' ` +
+      `specifies sequence parameters, but the model has no sequence batching`,
+  );
 }
 
 function checkInputNames(init: InferRequestInit, signature: ModelSignature, prefix: string): void {

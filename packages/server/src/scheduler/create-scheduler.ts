@@ -4,8 +4,10 @@ import type { Logger } from '../observability/logger.js';
 import { DefaultScheduler, type ExecutionListener } from './default-scheduler.js';
 import { AdaptiveDelay } from './dynamic/adaptive-delay.js';
 import { batchKeyOf, refuseRaggedBatching } from './dynamic/batch-key.js';
-import { DynamicBatcher } from './dynamic/dynamic-batcher.js';
+import { DynamicBatcher, type FormedBatch } from './dynamic/dynamic-batcher.js';
 import { processClock, type SchedulerClock } from './scheduler-clock.js';
+import { createSequenceBatcher } from './sequence/create-sequence-batcher.js';
+import type { StateSpec } from './sequence/implicit-state.js';
 import type { ExecutionTarget, Scheduler } from './scheduler.js';
 
 /** Model parameter that turns on Nereid's adaptive queue delay (`string_value: "true"`). */
@@ -17,6 +19,8 @@ export interface SchedulerContext {
   readonly onExecution: ExecutionListener;
   readonly logger: Logger;
   readonly clock?: SchedulerClock;
+  /** Implicit states of a sequence model, read at load (sequence/implicit-state.ts). */
+  readonly sequenceStates?: readonly StateSpec[];
 }
 
 /**
@@ -26,6 +30,18 @@ export interface SchedulerContext {
 export function createScheduler(context: SchedulerContext): Scheduler {
   const { config, targets, onExecution, logger } = context;
   const scheduling = config.schedulingChoice;
+  if (scheduling.case === 'sequenceBatching') {
+    return createSequenceBatcher({
+      config,
+      batcher: scheduling.value,
+      states: context.sequenceStates ?? [],
+      targets,
+      onExecution,
+      onBatch: (batch) => logBatch(logger, config.name, batch),
+      logger,
+      clock: context.clock ?? processClock,
+    });
+  }
   if (scheduling.case !== 'dynamicBatching') return new DefaultScheduler(targets, onExecution);
   const batching = scheduling.value;
   refuseRaggedBatching(config);
@@ -38,16 +54,19 @@ export function createScheduler(context: SchedulerContext): Scheduler {
     clock: context.clock ?? processClock,
     onExecution,
     adaptive: adaptiveDelayOf(config, Number(batching.maxQueueDelayMicroseconds), maxBatchSize),
-    onBatch: (batch) => {
-      // Checked first: the message would otherwise be built for every batch.
-      if (logger.settings.verboseLevel < 1) return;
-      logger.verbose(
-        1,
-        `model '${config.name}': batch of ${batch.rows} (${batch.requests} requests, priority ` +
-          `${batch.levels().join(',')}) to ${batch.instance}, closed by ${batch.reason}`,
-      );
-    },
+    onBatch: (batch) => logBatch(logger, config.name, batch),
   });
+}
+
+/** At verbose level 1, what each batch held and why it closed. */
+function logBatch(logger: Logger, model: string, batch: FormedBatch): void {
+  // Checked first: the message would otherwise be built for every batch.
+  if (logger.settings.verboseLevel < 1) return;
+  logger.verbose(
+    1,
+    `model '${model}': batch of ${batch.rows} (${batch.requests} requests, priority ` +
+      `${batch.levels().join(',')}) to ${batch.instance}, closed by ${batch.reason}`,
+  );
 }
 
 function adaptiveDelayOf(config: ModelConfig, ceilingUs: number, maxBatchSize: number): AdaptiveDelay | undefined {
