@@ -20,7 +20,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
+import { DataType, ModelSequenceBatching_Control_Kind, type ModelConfig } from '@nereid/protocol/generated/model_config_pb';
 import type { BackendInstance } from '../../../src/backends/backend.js';
 import type { OnnxRuntimeInstance } from '../../../src/backends/onnxruntime/instance.js';
 import type { SessionRunResult } from '../../../src/backends/onnxruntime/native/native-session.js';
@@ -79,7 +79,10 @@ function makeScenario(
 ): Scenario {
   const batching = config.maxBatchSize > 0;
   const optional = optionalInputs(config, modelInputs);
-  const wanted = config.input.filter((input) => !(options.omitOptional === true && optional.has(input.name)));
+  const wanted = [
+    ...config.input.filter((input) => !(options.omitOptional === true && optional.has(input.name))),
+    ...sequenceInputs(config),
+  ];
   const feeds = wanted.map((input): Feed => {
     const datatype = datatypeOf(input.dataType, `input '${input.name}'`);
     const declared = input.reshape?.shape ?? input.dims;
@@ -96,6 +99,29 @@ function makeScenario(
   });
   const overrides = feeds.some((feed) => optional.has(feed.name));
   return { batchSize: batching ? batchSize : 1, feeds, overrides };
+}
+
+/**
+ * A sequence model's control and state inputs, which the sequence batcher feeds: here random values
+ * of the control's or state's datatype, shape [1] per row for controls and the state's dims.
+ */
+function sequenceInputs(config: ModelConfig): Array<{ name: string; dataType: DataType; dims: bigint[]; reshape?: undefined }> {
+  if (config.schedulingChoice.case !== 'sequenceBatching') return [];
+  const batcher = config.schedulingChoice.value;
+  const controls = batcher.controlInput.map((input) => {
+    const control = input.control[0]!;
+    const dataType =
+      control.kind === ModelSequenceBatching_Control_Kind.CONTROL_SEQUENCE_CORRID
+        ? control.dataType
+        : control.int32FalseTrue.length > 0
+          ? DataType.TYPE_INT32
+          : control.fp32FalseTrue.length > 0
+            ? DataType.TYPE_FP32
+            : DataType.TYPE_BOOL;
+    return { name: input.name, dataType, dims: [1n] };
+  });
+  const states = batcher.state.map((state) => ({ name: state.inputName, dataType: state.dataType, dims: state.dims }));
+  return [...controls, ...states];
 }
 
 /**
