@@ -407,3 +407,90 @@ test('load errors name the control and the model', async () => {
   );
   assert.throws(build('{ name: "C" control [ { kind: CONTROL_SEQUENCE_CORRID data_type: TYPE_FP32 } ] }'), /unexpected data_type TYPE_FP32/);
 });
+
+test('implicit state may change shape between steps (-1 dims); states of different shapes never share a batch', async () => {
+  const text = `name: "grow" max_batch_size: 4
+    input [ { name: "INPUT" data_type: TYPE_INT32 dims: [ 1 ] } ]
+    output [ { name: "OUTPUT" data_type: TYPE_INT32 dims: [ 1 ] } ]
+    sequence_batching { direct { }
+      control_input [ { name: "START" control [ { kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ] } ] } ]
+      state [ { input_name: "HIST_IN" output_name: "HIST_OUT" data_type: TYPE_INT32 dims: [ -1 ]
+                initial_state { data_type: TYPE_INT32 dims: [ 1 ] zero_data: true name: "z" } } ] }`;
+  const modelConfig = parseModelConfig(text, 'config.pbtxt');
+  normalizeModelConfig(modelConfig, { defaultCpuInstanceCount: 1, gpus: [] });
+  const batches: Array<Array<{ id: string; history: number[] }>> = [];
+  const gates: Array<() => void> = [];
+  // Appends INPUT to the history it was given: the state grows by one element per step.
+  const target: ExecutionTarget = {
+    name: 'i0',
+    async execute(requests) {
+      const rows = requests.map((request) => {
+        const hist = tensorOf(request, 'HIST_IN');
+        const history = Array.from({ length: hist.shape[1]! }, (_, i) => view(hist).getInt32(i * 4, true));
+        return { id: request.id, history, input: view(tensorOf(request, 'INPUT')).getInt32(0, true) };
+      });
+      batches.push(rows.map(({ id, history }) => ({ id, history })));
+      await new Promise<void>((resolve) => gates.push(resolve));
+      return {
+        responses: rows.map((row) => {
+          const next = Int32Array.from([...row.history, row.input]);
+          const data = new Uint8Array(next.buffer);
+          return [
+            { name: 'OUTPUT', datatype: 'INT32', shape: [1, 1], data: data.subarray(data.length - 4) },
+            { name: 'HIST_OUT', datatype: 'INT32', shape: [1, next.length], data },
+          ] as Tensor[];
+        }),
+        timings: { computeInputNs: 1, computeInferNs: 2, computeOutputNs: 3 },
+      };
+    },
+  };
+  const clock = new FakeClock();
+  const outcomes = new Map<string, Outcome>();
+  const batcher = createSequenceBatcher({
+    config: modelConfig,
+    batcher: modelConfig.schedulingChoice.value as never,
+    states: await loadStateSpecs(modelConfig, '/nonexistent'),
+    targets: [target],
+    onExecution: () => {},
+    logger: silentLogger,
+    clock,
+  });
+  const send = (id: string, sequence: bigint, input: number, start = false) => {
+    const data = new Uint8Array(Int32Array.of(input).buffer);
+    const request = {
+      id,
+      modelName: 'grow',
+      modelVersion: 1n,
+      parameters: {},
+      inputs: [{ name: 'INPUT', datatype: 'INT32', shape: [1, 1], data }],
+      batchSize: 1,
+      requestedOutputs: [{ name: 'OUTPUT', classificationCount: 0, parameters: {} }],
+      priority: 0,
+      timeoutMicroseconds: 0,
+      sequence: { id: sequence, start, end: false },
+    } as InferenceRequest;
+    batcher.enqueue({ request, enqueuedNs: clock.nowNs(), signal: undefined, complete: (outcome) => outcomes.set(id, outcome) });
+  };
+  const step = async () => {
+    await clock.settle();
+    gates.shift()?.();
+    await clock.settle();
+  };
+  send('a1', 1n, 5, true);
+  await step();
+  send('a2', 1n, 6);
+  send('b1', 2n, 9, true);
+  await clock.settle();
+  // a's history has 2 elements, b's initial state 1: different shapes, so b's slot is a null row.
+  assert.deepEqual(batches[1], [{ id: 'a2', history: [0, 5] }, { id: '', history: [0, 0] }]);
+  await step();
+  // Slot 0 has nothing queued: its null row copies this batch's shapes (b's).
+  assert.deepEqual(batches[2], [{ id: '', history: [0] }, { id: 'b1', history: [0] }]);
+  await step();
+  send('a3', 1n, 7);
+  await step();
+  assert.deepEqual(batches[3], [{ id: 'a3', history: [0, 5, 6] }]);
+  const last = outcomes.get('a3');
+  assert.ok(last?.ok);
+  assert.equal(view(last.outputs[0]!).getInt32(0, true), 7);
+});
