@@ -74,20 +74,22 @@ const MODEL_REPOSITORY = group('Model Repository:', [
     default: D.modelControlMode,
     help: 'Model management mode.',
   }, (s, v) => { s.options.modelControlMode = v; }),
-  accepted('repository-poll-secs', int(), {
-    default: '15',
+  flag('repository-poll-secs', int(0), {
+    default: String(D.repositoryPollSecs),
     help: 'Seconds between polls of the model repositories (with --model-control-mode=poll).',
-  }),
-  accepted('load-model', nonEmpty('<model>'), {
+  }, (s, v) => { s.options.repositoryPollSecs = v; }),
+  flag('load-model', nonEmpty('<model>'), {
     default: '',
     help: 'Model to load at startup with --model-control-mode=explicit; repeatable, * loads all.',
-  }),
-  accepted('model-config-name', nonEmpty('<name>'), {
+  }, (s, v) => { s.options.startupModels = [...s.options.startupModels, v]; }),
+  flag('model-config-name', nonEmpty('<name>'), {
     default: '',
     help: 'Use <model>/configs/<name>.pbtxt when present instead of config.pbtxt.',
-  }),
-  accepted('model-load-thread-count', int(), { default: '4', help: 'Threads that load models concurrently.' }),
-  accepted('model-load-retry-count', int(), { default: '0', help: 'Retries of a failed model load.' }),
+  }, (s, v) => { s.options.modelConfigName = v; }),
+  flag('model-load-thread-count', int(1), { default: String(D.modelLoadThreadCount), help: 'Model versions loaded at once.' },
+    (s, v) => { s.options.modelLoadThreadCount = v; }),
+  flag('model-load-retry-count', int(0), { default: String(D.modelLoadRetryCount), help: 'Retries of a failed model load.' },
+    (s, v) => { s.options.modelLoadRetryCount = v; }),
   accepted('model-namespacing', BOOL, {
     default: 'false',
     help: 'Allow models with the same name in different repositories.',

@@ -4,7 +4,9 @@ import type { BackendRegistry } from '../backends/backend-registry.js';
 import { createResponseCache } from '../cache/cache-config.js';
 import type { ResponseCache } from '../cache/response-cache.js';
 import { modelConfigToJson } from '../config/model-config-json.js';
-import { invalidArg, notFound, unavailable, unsupported } from '../errors/index.js';
+import { invalidArg, notFound, toServerError, unavailable, unsupported } from '../errors/index.js';
+import { readLoadOverrides } from '../repository/load-overrides.js';
+import { RepositoryPoller } from '../repository/repository-poller.js';
 import type { ModelStatistics } from '../metrics/statistics-types.js';
 import type { Logger } from '../observability/logger.js';
 import type { InferRequestInit } from '../request/infer-request-init.js';
@@ -59,6 +61,7 @@ export class InferenceServer implements InferenceCore {
   readonly #logger: Logger;
   readonly #systemShm = new SystemSharedMemoryManager();
   #state: ServerState = 'INITIALIZING';
+  #poller: RepositoryPoller | undefined;
 
   private constructor(
     options: ServerOptions,
@@ -76,6 +79,9 @@ export class InferenceServer implements InferenceCore {
       rateLimiter: new RateLimiter(options.rateLimit),
       logger,
       responseCache,
+      modelConfigName: options.modelConfigName,
+      loadThreadCount: options.modelLoadThreadCount,
+      loadRetryCount: options.modelLoadRetryCount,
     });
   }
 
@@ -84,20 +90,32 @@ export class InferenceServer implements InferenceCore {
    * (after unloading what did load); otherwise the model is UNAVAILABLE and the server serves the rest.
    */
   static async create(options: ServerOptions, registry: BackendRegistry, logger: Logger): Promise<InferenceServer> {
-    if (options.modelControlMode !== 'none') {
-      throw invalidArg(`--model-control-mode=${options.modelControlMode} is not supported yet; use 'none'`);
-    }
     if (options.modelRepositories.length === 0) throw invalidArg('at least one --model-repository is required');
+    const wildcard = options.startupModels.includes('*');
+    if (wildcard && options.startupModels.length > 1) {
+      throw invalidArg("Wildcard model name '*' must be the ONLY startup model if specified at all.");
+    }
     const responseCache = createResponseCache(options.cacheConfig);
     if (responseCache) logger.info(`Response Cache is created with size ${responseCache.capacityBytes}`);
     const server = new InferenceServer(options, registry, logger, responseCache);
-    const failures = await server.#repository.loadAll();
+    const failures = await server.#loadAtStart();
     if (failures.length > 0 && options.exitOnError) {
       await server.stop();
       throw invalidArg(`failed to load all models:\n  ${failures.join('\n  ')}`);
     }
     server.#state = 'READY';
+    if (options.modelControlMode === 'poll') server.#poller = new RepositoryPoller(server.#repository, options.repositoryPollSecs, logger);
     return server;
+  }
+
+  /** none and poll: every model of the repositories; explicit: the `--load-model` ones ('*': all). */
+  async #loadAtStart(): Promise<string[]> {
+    const { modelControlMode, startupModels } = this.#options;
+    if (modelControlMode !== 'explicit' || startupModels.includes('*')) return this.#repository.loadAll();
+    const results = await Promise.all(
+      startupModels.map((name) => this.#repository.loadModel(name).then(() => '', (error: unknown) => toServerError(error).message)),
+    );
+    return results.filter((message) => message !== '');
   }
 
   isLive(): boolean {
@@ -152,16 +170,25 @@ export class InferenceServer implements InferenceCore {
     return { model_stats: stats };
   }
 
-  repositoryIndex(options: { readonly readyOnly: boolean }): RepositoryIndexEntry[] {
+  repositoryIndex(options: { readonly readyOnly: boolean }): Promise<RepositoryIndexEntry[]> {
     return this.#repository.index(options.readyOnly);
   }
 
-  loadModel(): Promise<void> {
-    return Promise.reject(unavailable('explicit model load / unload is not allowed if polling is enabled'));
+  /** The load API: explicit mode only (Triton refuses it in none and poll modes alike). */
+  async loadModel(name: string, parameters: Readonly<Record<string, unknown>>): Promise<void> {
+    this.#checkModelControl();
+    await this.#repository.loadModel(name, readLoadOverrides(parameters));
   }
 
-  unloadModel(): Promise<void> {
-    return Promise.reject(unavailable('explicit model load / unload is not allowed if polling is enabled'));
+  async unloadModel(name: string): Promise<void> {
+    this.#checkModelControl();
+    await this.#repository.unloadModel(name);
+  }
+
+  #checkModelControl(): void {
+    if (this.#options.modelControlMode !== 'explicit') {
+      throw unavailable('explicit model load / unload is not allowed if polling is enabled');
+    }
   }
 
   systemSharedMemoryStatus(name: string): SystemSharedMemoryRegion[] {
@@ -255,6 +282,7 @@ export class InferenceServer implements InferenceCore {
   async stop(): Promise<void> {
     if (this.#state === 'STOPPED') return;
     this.#state = 'EXITING';
+    this.#poller?.stop();
     this.#logger.info('unloading models');
     await this.#repository.unloadAll();
     this.#systemShm.unregisterAll();

@@ -26,8 +26,18 @@ export interface ServerOptions {
    * `--response-cache-byte-size=N` is local → size → N. Empty: no response cache.
    */
   readonly cacheConfig: ReadonlyMap<string, ReadonlyMap<string, string>>;
-  /** `--model-control-mode`; only `none` until the model-management issue. */
+  /** `--model-control-mode`. */
   readonly modelControlMode: 'none' | 'poll' | 'explicit';
+  /** `--repository-poll-secs` (poll mode). */
+  readonly repositoryPollSecs: number;
+  /** `--load-model`, repeatable (explicit mode); '*' loads every model. */
+  readonly startupModels: readonly string[];
+  /** `--model-config-name`: `<model>/configs/<name>.pbtxt` is used when it exists. */
+  readonly modelConfigName: string;
+  /** `--model-load-thread-count`: versions loaded at once. */
+  readonly modelLoadThreadCount: number;
+  /** `--model-load-retry-count`: extra attempts for a version that fails to load. */
+  readonly modelLoadRetryCount: number;
   /** `--exit-timeout-secs` */
   readonly exitTimeoutSecs: number;
   readonly http: HttpOptions;
@@ -84,6 +94,11 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = Object.freeze({
   backendConfig: new Map(),
   cacheConfig: new Map(),
   modelControlMode: 'none',
+  repositoryPollSecs: 15,
+  startupModels: [],
+  modelConfigName: '',
+  modelLoadThreadCount: 4,
+  modelLoadRetryCount: 0,
   exitTimeoutSecs: 30,
   http: Object.freeze({
     allow: true,

@@ -34,7 +34,7 @@ export interface InferenceCore {
   /** Statistics of one model (all its versions if `version` is '') or of all models when `name` is ''. */
   modelStatistics(name: string, version: string): ModelStatisticsPayload;
 
-  repositoryIndex(options: { readonly readyOnly: boolean }): RepositoryIndexEntry[];
+  repositoryIndex(options: { readonly readyOnly: boolean }): Promise<RepositoryIndexEntry[]>;
   loadModel(name: string, parameters: Readonly<Record<string, unknown>>): Promise<void>;
   unloadModel(name: string, options: { readonly unloadDependents: boolean }): Promise<void>;
 

@@ -1,18 +1,22 @@
-import type { RateLimiter } from '../scheduler/rate-limiter.js';
+import { rm } from 'node:fs/promises';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { clone, create } from '@bufbuild/protobuf';
 import { ModelConfigSchema, type ModelConfig } from '@nereid/protocol/generated/model_config_pb';
 import type { BackendRegistry } from '../backends/backend-registry.js';
 import type { ResponseCache } from '../cache/response-cache.js';
-import { readModelConfigFile } from '../config/read-config.js';
-import { ServerError, invalidArg, notFound, quoted, toServerError, unavailable } from '../errors/index.js';
+import { parseModelConfig } from '../config/read-config.js';
+import { ServerError, internal, invalidArg, notFound, quoted, toServerError, unavailable } from '../errors/index.js';
 import { ModelVersion } from '../model/model-version.js';
 import type { Logger } from '../observability/logger.js';
+import type { RateLimiter } from '../scheduler/rate-limiter.js';
+import { compareNames } from '../util/compare.js';
+import { Semaphore } from '../util/semaphore.js';
+import { NO_OVERRIDES, materializeOverrides, type LoadOverrides } from './load-overrides.js';
 import { compareVersions, listVersions, scanRepositories } from './model-dir.js';
+import { fingerprintOf, resolveSource, type ModelFingerprint, type ModelSource } from './model-source.js';
 import { resolveBackend } from './resolve-backend.js';
 import { selectVersions } from './version-policy.js';
-import { compareNames } from '../util/compare.js';
 
 /** Triton's model-version states (model_lifecycle.h). */
 export type VersionState = 'UNKNOWN' | 'LOADING' | 'READY' | 'UNLOADING' | 'UNAVAILABLE';
@@ -22,7 +26,10 @@ interface VersionEntry {
   readonly version: bigint;
   state: VersionState;
   reason: string;
+  /** The version serving requests; during a reload the old one serves until the new one is ready. */
   model: ModelVersion | undefined;
+  /** Fingerprint of the files `model` was loaded from. */
+  loadedFrom: string;
 }
 
 interface ModelEntry {
@@ -30,6 +37,14 @@ interface ModelEntry {
   /** Why the model as a whole could not be loaded (duplicate name, bad config), '' otherwise. */
   reason: string;
   readonly versions: Map<bigint, VersionEntry>;
+  /** Config text the loaded versions were made from ('' before the first load). */
+  loadedConfig: string;
+  /** What the latest load attempt saw: poll retries a failed load only once this changes. */
+  attempted: string;
+  /** Temporary folder of a model loaded from `file:` overrides (removed at unload). */
+  overrideDir: string | undefined;
+  /** Serialises loads and unloads of this model. */
+  queue: Promise<unknown>;
 }
 
 export interface RepositoryManagerOptions {
@@ -41,6 +56,12 @@ export interface RepositoryManagerOptions {
   readonly logger: Logger;
   /** The server's response cache, handed to every model version (each decides whether to use it). */
   readonly responseCache?: ResponseCache | undefined;
+  /** `--model-config-name` ('' for config.pbtxt only). */
+  readonly modelConfigName?: string;
+  /** `--model-load-thread-count`. */
+  readonly loadThreadCount?: number;
+  /** `--model-load-retry-count`. */
+  readonly loadRetryCount?: number;
 }
 
 export interface IndexEntry {
@@ -50,103 +71,290 @@ export interface IndexEntry {
   readonly reason?: string;
 }
 
+/** What `loadModel` did, for logs and tests. */
+export interface LoadOutcome {
+  /** Versions that were (re)loaded; empty when nothing had changed. */
+  readonly loaded: readonly bigint[];
+  readonly unloaded: readonly bigint[];
+}
+
+const UNLOADED = 'unloaded';
+
 /**
- * Decides what is loaded (Triton's ModelRepositoryManager): scans the repositories, loads each model's
- * versions as its version policy says, and answers which loaded version serves a request.
+ * Decides what is loaded (Triton's ModelRepositoryManager): finds models in the repositories,
+ * loads each model's versions as its version policy says, reloads what changed and unloads what
+ * went away, and answers which version serves a request. A reload loads the new version beside
+ * the old one and switches traffic only once it is ready; requests already on the old one finish
+ * there, then it is released. Loads and unloads of one model never overlap.
  */
 export class RepositoryManager {
   readonly #options: RepositoryManagerOptions;
   readonly #models = new Map<string, ModelEntry>();
+  readonly #loads: Semaphore;
+  /** Old versions being released after a swap; awaited by unloadAll. */
+  readonly #releasing = new Set<Promise<void>>();
 
   constructor(options: RepositoryManagerOptions) {
     this.#options = options;
+    this.#loads = new Semaphore(options.loadThreadCount ?? 4);
+  }
+
+  /** Names of the model folders in the repositories (a name in two repositories is refused). */
+  async modelsOnDisk(): Promise<Map<string, string>> {
+    const scan = await scanRepositories(this.#options.repositories);
+    for (const [name, paths] of scan.duplicates) {
+      const entry = this.#entry(name);
+      entry.reason = `model '${name}' appears in two or more repositories: ${paths.join(', ')}`;
+    }
+    return new Map([...scan.models].map(([name, dir]) => [name, dir.path]));
   }
 
   /** Loads every model of every repository; resolves with the load errors (the server may go on). */
   async loadAll(): Promise<string[]> {
-    const scan = await scanRepositories(this.#options.repositories);
-    for (const [name, paths] of scan.duplicates) {
-      this.#models.set(name, {
-        name,
-        reason: `model '${name}' appears in two or more repositories: ${paths.join(', ')}`,
-        versions: new Map(),
-      });
-    }
-    const results = await Promise.all(
-      [...scan.models.values()].map((dir) => this.#loadModel(dir.name, dir.path)),
-    );
-    const failures = [...scan.duplicates.keys()].map((name) => this.#models.get(name)!.reason);
-    return failures.concat(results.flat());
+    const onDisk = await this.modelsOnDisk();
+    const duplicates = [...this.#models.values()].filter((entry) => entry.reason !== '').map((entry) => entry.reason);
+    const results = await Promise.all([...onDisk.keys()].map((name) => this.loadModel(name).then(() => '', (error) => toServerError(error).message)));
+    return duplicates.concat(results.filter((message) => message !== ''));
   }
 
-  async #loadModel(name: string, modelDir: string): Promise<string[]> {
-    const entry: ModelEntry = { name, reason: '', versions: new Map() };
-    this.#models.set(name, entry);
-    let config: ModelConfig;
-    let versions: bigint[];
-    try {
-      config = await this.#readConfig(name, modelDir);
-      const available = await listVersions(modelDir, (message) => this.#options.logger.warn(message));
-      versions = selectVersions(config.versionPolicy, available);
-      if (available.length === 0) throw invalidArg(`model '${name}' has no version folders in '${modelDir}'`);
-      if (versions.length === 0) throw invalidArg(`version policy of model '${name}' selects none of its versions`);
-    } catch (error) {
-      entry.reason = toServerError(error).message;
-      this.#options.logger.error(`failed to load '${name}': ${entry.reason}`);
-      return [entry.reason];
-    }
-    const failures = await Promise.all(versions.map((version) => this.#loadVersion(entry, modelDir, config, version)));
-    return failures.filter((failure): failure is string => failure !== undefined);
+  /**
+   * Loads a model, or reloads it when its files or config changed (a config override always
+   * reloads). Failed versions leave what served before serving. Triton's errors and texts.
+   */
+  loadModel(name: string, overrides: LoadOverrides = NO_OVERRIDES): Promise<LoadOutcome> {
+    validateModelName(name);
+    return this.#serialised(name, () => this.#load(name, overrides));
   }
 
-  async #readConfig(name: string, modelDir: string): Promise<ModelConfig> {
-    const files = await readdir(modelDir);
-    if (files.includes('config.pbtxt')) return readModelConfigFile(join(modelDir, 'config.pbtxt'));
-    if (!this.#options.autoCompleteConfig) {
-      throw invalidArg(
-        `model '${name}' has no config.pbtxt and auto-complete is disabled (--disable-auto-complete-config)`,
+  /** Unloads every version of a model; requests in flight finish first. Unknown names succeed, as in Triton. */
+  unloadModel(name: string): Promise<void> {
+    if (!this.#models.has(name)) return Promise.resolve();
+    return this.#serialised(name, () => this.#unload(this.#models.get(name)!));
+  }
+
+  /** Poll mode: loads added and changed models, unloads removed ones. Resolves with load errors. */
+  async poll(): Promise<string[]> {
+    const onDisk = await this.modelsOnDisk();
+    const failures: string[] = [];
+    const work: Promise<unknown>[] = [];
+    for (const [name, dir] of onDisk) {
+      work.push(
+        this.#serialised(name, async () => {
+          const entry = this.#models.get(name);
+          const source = await resolveSource(name, dir, this.#options.modelConfigName ?? '');
+          const seen = digest(await fingerprintOf(source).catch(() => undefined));
+          if (entry !== undefined && entry.attempted === seen) return;
+          await this.#load(name, NO_OVERRIDES).catch((error) => failures.push(toServerError(error).message));
+        }),
       );
+    }
+    for (const entry of this.#models.values()) {
+      if (onDisk.has(entry.name) || entry.overrideDir !== undefined) continue;
+      work.push(this.#serialised(entry.name, () => this.#unload(entry, true)));
+    }
+    await Promise.all(work);
+    return failures;
+  }
+
+  #serialised<T>(name: string, task: () => Promise<T>): Promise<T> {
+    const entry = this.#entry(name);
+    const result = entry.queue.then(task, task);
+    entry.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  #entry(name: string): ModelEntry {
+    let entry = this.#models.get(name);
+    if (entry === undefined) {
+      entry = { name, reason: '', versions: new Map(), loadedConfig: '', attempted: '', overrideDir: undefined, queue: Promise.resolve() };
+      this.#models.set(name, entry);
+    }
+    return entry;
+  }
+
+  async #load(name: string, overrides: LoadOverrides): Promise<LoadOutcome> {
+    const entry = this.#entry(name);
+    const { logger } = this.#options;
+    let source: ModelSource;
+    let config: ModelConfig;
+    let fingerprint: ModelFingerprint;
+    let overrideDir: string | undefined;
+    try {
+      if (overrides.files.size > 0) {
+        overrideDir = await materializeOverrides(name, overrides.files);
+        source = { name, dir: overrideDir, configFile: undefined };
+      } else {
+        const dir = (await this.modelsOnDisk()).get(name);
+        if (dir === undefined) {
+          if (entry.reason !== '') throw invalidArg(entry.reason);
+          throw new Error('no model folder of that name in the model repositories');
+        }
+        source = await resolveSource(name, dir, this.#options.modelConfigName ?? '');
+      }
+      fingerprint = await fingerprintOf(source, (message) => logger.warn(message));
+      entry.attempted = digest(fingerprint);
+      config = overrides.config ? clone(ModelConfigSchema, overrides.config) : this.#readConfig(name, source, fingerprint.config);
+      if (config.name === '') config.name = name;
+      if (config.name !== name) {
+        throw invalidArg(`unexpected directory name '${name}' for model '${config.name}', directory name must equal model name`);
+      }
+    } catch (error) {
+      if (overrideDir !== undefined) await rm(overrideDir, { recursive: true, force: true });
+      const reason = toServerError(error).message;
+      if (entry.versions.size === 0) entry.reason = reason;
+      logger.error(`failed to load '${name}': ${reason}`);
+      throw internal(`failed to load '${name}', failed to poll from model repository: ${reason}`);
+    }
+    entry.reason = '';
+    // A config override marks the model changed, as in Triton; so do new files of the folder.
+    const configKey = overrides.config ? `override:${Date.now()}:${Math.random()}` : fingerprint.config;
+    const available = [...fingerprint.versions.keys()];
+    const wanted = selectVersions(config.versionPolicy, available);
+    if (wanted.length === 0) {
+      const reason = available.length === 0 ? `model '${name}' has no version folders` : `version policy of model '${name}' selects none of its versions`;
+      const message = `at least one version must be available under the version policy of model '${name}': ${reason}`;
+      logger.error(`failed to load '${name}': ${message}`);
+      if (overrideDir !== undefined) await rm(overrideDir, { recursive: true, force: true });
+      if (entry.versions.size === 0) entry.reason = message;
+      throw invalidArg(`load failed for model '${name}': ${message}\n`);
+    }
+    const changed = wanted.filter((version) => {
+      const slot = entry.versions.get(version);
+      return slot?.model === undefined || entry.loadedConfig !== configKey || slot.loadedFrom !== fingerprint.versions.get(version) || overrideDir !== undefined;
+    });
+    const results = await Promise.all(
+      changed.map((version) => this.#loadVersion(entry, source.dir, config, version, fingerprint.versions.get(version) ?? '')),
+    );
+    const failures = results.filter((message): message is string => message !== undefined);
+    // Versions the policy no longer selects go, unless nothing new could take over.
+    const stale = [...entry.versions.values()].filter((slot) => !wanted.includes(slot.version) && slot.model !== undefined);
+    if (failures.length < changed.length || changed.length === 0) {
+      for (const slot of stale) this.#release(entry, slot);
+    }
+    if (failures.length === 0) {
+      entry.loadedConfig = configKey;
+      if (overrideDir !== undefined || entry.overrideDir !== undefined) {
+        const previous = entry.overrideDir;
+        entry.overrideDir = overrideDir;
+        if (previous !== undefined && previous !== overrideDir) this.#track(rm(previous, { recursive: true, force: true }));
+      }
+    } else if (overrideDir !== undefined && failures.length === changed.length) {
+      await rm(overrideDir, { recursive: true, force: true });
+    }
+    if (failures.length > 0) throw invalidArg(failures.map((failure) => `load failed for model '${name}': ${failure}\n`).join(''));
+    return { loaded: changed, unloaded: stale.map((slot) => slot.version) };
+  }
+
+  #readConfig(name: string, source: ModelSource, text: string): ModelConfig {
+    if (source.configFile !== undefined) return parseModelConfig(text, join(source.dir, source.configFile));
+    if (!this.#options.autoCompleteConfig) {
+      throw invalidArg(`model '${name}' has no config.pbtxt and auto-complete is disabled (--disable-auto-complete-config)`);
     }
     return create(ModelConfigSchema);
   }
 
-  async #loadVersion(entry: ModelEntry, modelDir: string, baseConfig: ModelConfig, version: bigint): Promise<string | undefined> {
-    const slot: VersionEntry = { version, state: 'LOADING', reason: '', model: undefined };
-    entry.versions.set(version, slot);
-    const { logger } = this.#options;
-    try {
-      const config = clone(ModelConfigSchema, baseConfig);
-      const files = await readdir(join(modelDir, String(version)));
-      const backend = resolveBackend(config, entry.name, files, this.#options.registry);
-      const global = this.#options.backendConfig.get('') ?? new Map<string, string>();
-      const specific = this.#options.backendConfig.get(backend.name) ?? new Map<string, string>();
-      slot.model = await ModelVersion.load({
-        modelName: entry.name,
-        version,
-        modelDir,
-        config,
-        backend,
-        backendConfig: new Map([...global, ...specific]),
-        autoCompleteConfig: this.#options.autoCompleteConfig,
-        rateLimiter: this.#options.rateLimiter,
-        logger,
-        responseCache: this.#options.responseCache,
-      });
-      slot.state = 'READY';
-      logger.info(`successfully loaded '${entry.name}' version ${version}`);
-      return undefined;
-    } catch (error) {
-      slot.state = 'UNAVAILABLE';
-      slot.reason = toServerError(error).message;
-      logger.error(`failed to load '${entry.name}' version ${version}: ${slot.reason}`);
-      return `${entry.name} version ${version}: ${slot.reason}`;
+  /** Loads one version beside the one serving (if any) and swaps it in; returns the failure text. */
+  async #loadVersion(entry: ModelEntry, modelDir: string, baseConfig: ModelConfig, version: bigint, fingerprint: string): Promise<string | undefined> {
+    let slot = entry.versions.get(version);
+    if (slot === undefined) {
+      slot = { version, state: 'LOADING', reason: '', model: undefined, loadedFrom: '' };
+      entry.versions.set(version, slot);
+    } else if (slot.model === undefined) {
+      slot.state = 'LOADING';
+      slot.reason = '';
     }
+    const { logger } = this.#options;
+    const attempts = 1 + (this.#options.loadRetryCount ?? 0);
+    let failure = '';
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      try {
+        const model = await this.#loads.run(() => this.#createVersion(entry.name, modelDir, baseConfig, version));
+        const previous = slot.model;
+        slot.model = model;
+        slot.state = 'READY';
+        slot.reason = '';
+        slot.loadedFrom = fingerprint;
+        logger.info(`successfully loaded '${entry.name}' version ${version}`);
+        if (previous !== undefined) this.#track(previous.unload().catch((error) => logger.error(`unloading the previous '${entry.name}' version ${version}: ${toServerError(error).message}`)));
+        return undefined;
+      } catch (error) {
+        failure = toServerError(error).message;
+        logger.error(`failed to load '${entry.name}' version ${version}${attempts > 1 ? ` (attempt ${attempt} of ${attempts})` : ''}: ${failure}`);
+      }
+    }
+    if (slot.model === undefined) {
+      slot.state = 'UNAVAILABLE';
+      slot.reason = failure;
+      return `version ${version} is at UNAVAILABLE state: ${failure};`;
+    }
+    // The previous load of this version keeps serving.
+    return `version ${version} failed to reload, the previous one keeps serving: ${failure};`;
+  }
+
+  async #createVersion(name: string, modelDir: string, baseConfig: ModelConfig, version: bigint): Promise<ModelVersion> {
+    const config = clone(ModelConfigSchema, baseConfig);
+    const files = await readdir(join(modelDir, String(version)));
+    const backend = resolveBackend(config, name, files, this.#options.registry);
+    const global = this.#options.backendConfig.get('') ?? new Map<string, string>();
+    const specific = this.#options.backendConfig.get(backend.name) ?? new Map<string, string>();
+    return ModelVersion.load({
+      modelName: name,
+      version,
+      modelDir,
+      config,
+      backend,
+      backendConfig: new Map([...global, ...specific]),
+      autoCompleteConfig: this.#options.autoCompleteConfig,
+      rateLimiter: this.#options.rateLimiter,
+      logger: this.#options.logger,
+      responseCache: this.#options.responseCache,
+    });
+  }
+
+  /** Stops serving a version now; it is released once its requests in flight have finished. */
+  #release(entry: ModelEntry, slot: VersionEntry): Promise<void> {
+    const model = slot.model;
+    if (model === undefined) return Promise.resolve();
+    slot.model = undefined;
+    slot.state = 'UNLOADING';
+    slot.loadedFrom = '';
+    const done = model.unload().then(
+      () => {
+        // A load may have put a new model in this slot meanwhile.
+        if (slot.model === undefined) {
+          slot.state = 'UNAVAILABLE';
+          slot.reason = UNLOADED;
+        }
+        this.#options.logger.info(`successfully unloaded '${entry.name}' version ${slot.version}`);
+      },
+      (error) => this.#options.logger.error(`failed to unload '${entry.name}' version ${slot.version}: ${toServerError(error).message}`),
+    );
+    this.#track(done);
+    return done;
+  }
+
+  async #unload(entry: ModelEntry, forget = false): Promise<void> {
+    await Promise.all([...entry.versions.values()].map((slot) => this.#release(entry, slot)));
+    entry.loadedConfig = '';
+    entry.attempted = '';
+    if (entry.overrideDir !== undefined) {
+      await rm(entry.overrideDir, { recursive: true, force: true });
+      entry.overrideDir = undefined;
+    }
+    if (forget) this.#models.delete(entry.name);
+  }
+
+  #track(work: Promise<void>): void {
+    this.#releasing.add(work);
+    void work.finally(() => this.#releasing.delete(work));
   }
 
   /** The version that serves a request; '' picks the highest READY version. Triton's messages. */
   get(name: string, version: string): ModelVersion {
     const entry = this.#models.get(name);
-    if (!entry) throw notFound(`Request for unknown model: '${quoted(name)}' is not found`);
+    if (!entry || (entry.versions.size === 0 && entry.reason === '')) {
+      throw notFound(`Request for unknown model: '${quoted(name)}' is not found`);
+    }
     if (version === '' || version === '-1') {
       const ready = [...entry.versions.values()].filter((v) => v.state === 'READY').sort((a, b) => compareVersions(b.version, a.version));
       const latest = ready[0]?.model;
@@ -175,11 +383,14 @@ export class RepositoryManager {
     }
   }
 
-  /** Strict readiness: every model has all its versions READY. */
+  /** Strict readiness: no model failed to load, and none is loading (unloaded ones do not count). */
   allReady(): boolean {
     for (const entry of this.#models.values()) {
       if (entry.reason !== '') return false;
-      for (const slot of entry.versions.values()) if (slot.state !== 'READY') return false;
+      for (const slot of entry.versions.values()) {
+        if (slot.state === 'READY' || (slot.state === 'UNAVAILABLE' && slot.reason === UNLOADED) || slot.state === 'UNLOADING') continue;
+        return false;
+      }
     }
     return true;
   }
@@ -203,10 +414,20 @@ export class RepositoryManager {
     );
   }
 
-  /** The repository index extension: one entry per known version, sorted by name then version. */
-  index(readyOnly: boolean): IndexEntry[] {
+  /**
+   * The repository index extension: one entry per known version, sorted by name then version; a
+   * model in the repositories that was never loaded appears with its name only, as in Triton.
+   */
+  async index(readyOnly: boolean): Promise<IndexEntry[]> {
+    const onDisk = await this.modelsOnDisk().catch(() => new Map<string, string>());
+    const names = new Set([...onDisk.keys(), ...this.#models.keys()]);
     const entries: IndexEntry[] = [];
-    for (const entry of [...this.#models.values()].sort((a, b) => compareNames(a.name, b.name))) {
+    for (const name of [...names].sort(compareNames)) {
+      const entry = this.#models.get(name);
+      if (entry === undefined || (entry.versions.size === 0 && entry.reason === '')) {
+        if (!readyOnly && onDisk.has(name)) entries.push({ name });
+        continue;
+      }
       if (entry.reason !== '' && entry.versions.size === 0) {
         if (!readyOnly) entries.push({ name: entry.name, state: 'UNAVAILABLE', reason: entry.reason });
         continue;
@@ -222,21 +443,23 @@ export class RepositoryManager {
 
   /** Unloads everything, waiting for in-flight requests. */
   async unloadAll(): Promise<void> {
-    const unloads: Promise<void>[] = [];
-    for (const entry of this.#models.values()) {
-      for (const slot of entry.versions.values()) {
-        if (!slot.model) continue;
-        slot.state = 'UNLOADING';
-        const model = slot.model;
-        unloads.push(
-          model.unload().finally(() => {
-            slot.state = 'UNAVAILABLE';
-            slot.reason = 'unloaded';
-            slot.model = undefined;
-          }),
-        );
-      }
-    }
-    await Promise.allSettled(unloads);
+    await Promise.allSettled([...this.#models.values()].map((entry) => this.#serialised(entry.name, () => this.#unload(entry))));
+    await Promise.allSettled([...this.#releasing]);
   }
 }
+
+/** Triton's ValidateModelName, plus NUL (a name is a folder name). */
+function validateModelName(name: string): void {
+  const trimmed = name.trim();
+  if (trimmed === '') throw invalidArg('Model name cannot be empty. Please enter a valid name to deploy.');
+  if (trimmed === '..' || trimmed === '.' || trimmed.includes('/') || trimmed.includes('\\') || trimmed.includes('\0')) {
+    throw invalidArg(`invalid model name '${quoted(name)}', model name must not contain path traversal characters`);
+  }
+}
+
+function digest(fingerprint: ModelFingerprint | undefined): string {
+  if (fingerprint === undefined) return 'unreadable';
+  return `${fingerprint.config}\u0000${[...fingerprint.versions].map(([version, hash]) => `${version}=${hash}`).join(',')}`;
+}
+
+export { listVersions };

@@ -17,7 +17,7 @@ export function resolveBackend(
   if (config.name === '') config.name = modelName;
   if (config.name !== modelName) {
     throw invalidArg(
-      `model configuration 'name' is '${config.name}' but the model directory is '${modelName}'; they must match`,
+      `unexpected directory name '${modelName}' for model '${config.name}', directory name must equal model name`,
     );
   }
   if (config.backend === '') config.backend = inferBackendName(config, firstVersionFiles, registry);

@@ -124,7 +124,7 @@ export class EchoCore implements InferenceCore {
     return { model_stats: names.map((model) => statistics(model)) };
   }
 
-  repositoryIndex(options: { readonly readyOnly: boolean }): RepositoryIndexEntry[] {
+  async repositoryIndex(options: { readonly readyOnly: boolean }): Promise<RepositoryIndexEntry[]> {
     return [...this.models.values()]
       .filter((model) => !options.readyOnly || model.ready)
       .map((model) =>

@@ -19,9 +19,9 @@ function checkNoRepositoryName(name: string): void {
   if (name !== '') throw unsupported("'repository_name' specification is not supported");
 }
 
-export function repositoryIndex(core: InferenceCore, request: RepositoryIndexRequest): RepositoryIndexResponse {
+export async function repositoryIndex(core: InferenceCore, request: RepositoryIndexRequest): Promise<RepositoryIndexResponse> {
   checkNoRepositoryName(request.repositoryName);
-  const models = core.repositoryIndex({ readyOnly: request.ready }).map((entry) => ({
+  const models = (await core.repositoryIndex({ readyOnly: request.ready })).map((entry) => ({
     name: entry.name,
     version: entry.version ?? '',
     state: entry.state ?? '',

@@ -41,10 +41,10 @@ test('a config syntax error names file, line, column and field, and only that mo
     assert.equal(server.isModelReady('broken', ''), false);
     assert.equal(server.isReady(), false, 'strict readiness: not every model is ready');
     assert.equal(server.isLive(), true);
-    const broken = server.repositoryIndex({ readyOnly: false }).find((entry) => entry.name === 'broken');
+    const broken = (await server.repositoryIndex({ readyOnly: false })).find((entry) => entry.name === 'broken');
     assert.equal(broken?.state, 'UNAVAILABLE');
     assert.match(broken?.reason ?? '', /broken\/config\.pbtxt:3:1: unknown field 'max_batch_sise' in inference\.ModelConfig \(did you mean 'max_batch_size'\?\)/);
-    assert.deepEqual(server.repositoryIndex({ readyOnly: true }).map((entry) => entry.name), ['good']);
+    assert.deepEqual((await server.repositoryIndex({ readyOnly: true })).map((entry) => entry.name), ['good']);
   } finally {
     await server.stop();
   }
@@ -87,11 +87,11 @@ test('default_model_filename, a model missing from two repositories, no version 
   const server = await start([a, b]);
   try {
     assert.equal(server.isModelReady('custom_file', ''), true);
-    const index = new Map(server.repositoryIndex({ readyOnly: false }).map((entry) => [entry.name, entry]));
+    const index = new Map((await server.repositoryIndex({ readyOnly: false })).map((entry) => [entry.name, entry]));
     assert.equal(index.get('twice')?.state, 'UNAVAILABLE');
     assert.match(index.get('twice')?.reason ?? '', /appears in two or more repositories/);
     assert.match(index.get('no_versions')?.reason ?? '', /has no version folders/);
-    assert.match(index.get('misnamed')?.reason ?? '', /'other_name' but the model directory is 'misnamed'/);
+    assert.match(index.get('misnamed')?.reason ?? '', /unexpected directory name 'misnamed' for model 'other_name', directory name must equal model name/);
   } finally {
     await server.stop();
   }
@@ -102,7 +102,7 @@ test('without auto-complete a model needs its config; with it, none at all is fi
   mkdirSync(join(repo, 'bare', '1'), { recursive: true });
   copyFileSync(join(EXAMPLE_MODELS, 'add_sub_no_config', '1', 'model.onnx'), join(repo, 'bare', '1', 'model.onnx'));
   const strict = await start([repo], { autoCompleteConfig: false });
-  assert.match(strict.repositoryIndex({ readyOnly: false })[0]?.reason ?? '', /no config\.pbtxt and auto-complete is disabled/);
+  assert.match((await strict.repositoryIndex({ readyOnly: false }))[0]?.reason ?? '', /no config\.pbtxt and auto-complete is disabled/);
   await strict.stop();
   const completing = await start([repo]);
   const config = completing.modelConfigJson('bare', '') as Record<string, any>;

@@ -51,7 +51,9 @@ test('each implemented flag lands in its ServerOptions field', () => {
     '--grpc-max-connection-age=60000', '--grpc-max-connection-age-grace=3000', '--allow-client-shm=true',
     '--grpc-use-ssl=false', '--grpc-use-ssl-mutual=true', '--grpc-server-cert=/c.pem', '--grpc-server-key=/k.pem',
     '--grpc-root-cert=/ca.pem', '--rate-limit=execution_count', '--rate-limit-resource=R1:4',
-    '--rate-limit-resource=R2:2:0', '--cache-config=local,size=4096',
+    '--rate-limit-resource=R2:2:0', '--cache-config=local,size=4096', '--repository-poll-secs=3',
+    '--load-model=a', '--load-model', 'b', '--model-config-name=h100', '--model-load-thread-count=2',
+    '--model-load-retry-count=3',
   );
   assert.deepEqual(o, {
     modelRepositories: ['/models'],
@@ -62,6 +64,11 @@ test('each implemented flag lands in its ServerOptions field', () => {
     backendConfig: new Map(),
     cacheConfig: new Map([['local', new Map([['size', '4096']])]]),
     modelControlMode: 'explicit',
+    repositoryPollSecs: 3,
+    startupModels: ['a', 'b'],
+    modelConfigName: 'h100',
+    modelLoadThreadCount: 2,
+    modelLoadRetryCount: 3,
     exitTimeoutSecs: 5,
     http: { allow: false, port: 18000, address: '127.0.0.1', maxInputSize: 1024, bodyTimeoutSecs: 5, maxConnections: 16 },
     grpc: {
@@ -227,13 +234,13 @@ test('HTTP and gRPC on the same address and port is an error, unless a port is 0
 
 test('accepted-but-unimplemented flags are validated, reported once in order, and change nothing', () => {
   const parsed = run(
-    REPO, '--metrics-port=8102', '--allow-metrics', 'false', '--model-load-thread-count=2',
+    REPO, '--metrics-port=8102', '--allow-metrics', 'false',
     '--cuda-memory-pool-byte-size=0:1024', '--metrics-port=8103', '--trace-config', 'triton,file=/tmp/t.json',
     '--cache-directory=/caches', '--log-format=ISO8601',
   );
   assert.deepEqual(parsed.options, { ...DEFAULT_SERVER_OPTIONS, modelRepositories: ['/models'] });
   assert.deepEqual(parsed.ignoredFlags, [
-    '--metrics-port', '--allow-metrics', '--model-load-thread-count', '--cuda-memory-pool-byte-size',
+    '--metrics-port', '--allow-metrics', '--cuda-memory-pool-byte-size',
     '--trace-config', '--cache-directory', '--log-format',
   ]);
   assert.equal(errorOf(REPO, '--metrics-port=x'), "--metrics-port: expected an integer 0-65535, got 'x'");
@@ -245,7 +252,10 @@ test('accepted-but-unimplemented flags are validated, reported once in order, an
 
 test('Triton cross-flag rules: --load-model needs explicit mode; the two cache flags exclude each other', () => {
   assert.match(errorOf(REPO, '--load-model=m'), /'--load-model' requires setting '--model-control-mode=explicit'/);
-  assert.deepEqual(run(REPO, '--load-model=m', '--model-control-mode=explicit').ignoredFlags, ['--load-model']);
+  const explicit = run(REPO, '--load-model=m', '--model-control-mode=explicit');
+  assert.deepEqual(explicit.ignoredFlags, []);
+  assert.deepEqual(explicit.options.startupModels, ['m']);
+  assert.match(errorOf(REPO, '--model-load-thread-count=0'), /^--model-load-thread-count: expected an integer >= 1/);
   assert.match(errorOf(REPO, '--response-cache-byte-size=10', '--cache-config=local,size=10'), /incompatible flags/);
 });
 

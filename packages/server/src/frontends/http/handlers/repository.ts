@@ -24,7 +24,7 @@ export async function handleRepositoryIndex(http: HttpContext, req: IncomingMess
   if (ready !== undefined && typeof ready !== 'boolean') {
     throw invalidArg("Invalid value for 'ready': expected a boolean");
   }
-  const entries = http.core.repositoryIndex({ readyOnly: ready === true });
+  const entries = await http.core.repositoryIndex({ readyOnly: ready === true });
   sendJson(res, 200, toJsonText(entries));
 }
 
