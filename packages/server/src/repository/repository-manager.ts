@@ -126,7 +126,7 @@ export class RepositoryManager {
     return this.#serialised(name, () => this.#load(name, overrides));
   }
 
-  /** Unloads every version of a model; requests in flight finish first. Unknown names succeed, as in Triton. */
+  /** Unloads every version of a model (requests in flight finish on it). Unknown names succeed, as in Triton. */
   unloadModel(name: string): Promise<void> {
     if (!this.#models.has(name)) return Promise.resolve();
     return this.#serialised(name, () => this.#unload(this.#models.get(name)!));
@@ -187,7 +187,11 @@ export class RepositoryManager {
         const dir = (await this.modelsOnDisk()).get(name);
         if (dir === undefined) {
           if (entry.reason !== '') throw invalidArg(entry.reason);
-          throw new Error('no model folder of that name in the model repositories');
+          // Not in any repository: nothing to remember, and Triton's exact text.
+          if (entry.versions.size === 0 && entry.overrideDir === undefined) this.#models.delete(name);
+          logger.error(`failed to load '${name}': no model folder of that name in the model repositories`);
+          // Returned, not thrown: the catch below would wrap it again.
+          return Promise.reject(internal(`failed to load '${name}', failed to poll from model repository`));
         }
         source = await resolveSource(name, dir, this.#options.modelConfigName ?? '');
       }
@@ -333,8 +337,12 @@ export class RepositoryManager {
     return done;
   }
 
+  /**
+   * Stops serving every version now and returns, as Triton's unload does; each version is freed
+   * once its requests in flight finish (unloadAll waits for that).
+   */
   async #unload(entry: ModelEntry, forget = false): Promise<void> {
-    await Promise.all([...entry.versions.values()].map((slot) => this.#release(entry, slot)));
+    for (const slot of entry.versions.values()) void this.#release(entry, slot);
     entry.loadedConfig = '';
     entry.attempted = '';
     if (entry.overrideDir !== undefined) {

@@ -1,0 +1,328 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startServer, type RunningServer, type StartOptions } from '../../../src/cli/start-server.js';
+import { silentLogger } from '../../../src/observability/logger.js';
+import { InferenceGrpcClient, type GrpcCallError } from '../../helpers/grpc-client.js';
+import { httpCall, keepAliveAgent, postInfer, replyJson, type InferReply } from '../../helpers/http-client.js';
+import { EXAMPLE_MODELS } from '../../helpers/paths.js';
+
+const SIMPLE_ONNX = join(EXAMPLE_MODELS, 'simple', '1', 'model.onnx');
+const SIMPLE_CONFIG = readFileSync(join(EXAMPLE_MODELS, 'simple', 'config.pbtxt'), 'utf8');
+
+function simpleConfig(name: string, extra = ''): string {
+  return SIMPLE_CONFIG.replace('name: "simple"', `name: "${name}"`) + extra;
+}
+
+function addModel(repo: string, name: string, config: string | undefined, versions: readonly string[] = ['1']): string {
+  const dir = join(repo, name);
+  mkdirSync(dir, { recursive: true });
+  if (config !== undefined) writeFileSync(join(dir, 'config.pbtxt'), config);
+  for (const version of versions) {
+    mkdirSync(join(dir, version), { recursive: true });
+    copyFileSync(SIMPLE_ONNX, join(dir, version, 'model.onnx'));
+  }
+  return dir;
+}
+
+interface IndexEntry {
+  name: string;
+  version?: string;
+  state?: string;
+  reason?: string;
+}
+
+/** A running server over real sockets, with an HTTP base URL and a gRPC client. */
+class Harness {
+  server!: RunningServer;
+  base = '';
+  grpc!: InferenceGrpcClient;
+
+  async start(options: StartOptions): Promise<void> {
+    this.server = await startServer({
+      http: { port: 0, address: '127.0.0.1' },
+      grpc: { port: 0, address: '127.0.0.1' },
+      exitOnError: false,
+      logger: silentLogger,
+      ...options,
+    });
+    this.base = `http://127.0.0.1:${this.server.http!.port}`;
+    this.grpc = new InferenceGrpcClient(`127.0.0.1:${this.server.grpc!.port}`);
+  }
+
+  async stop(): Promise<void> {
+    this.grpc.close();
+    await this.server.close();
+  }
+
+  async index(): Promise<Map<string, IndexEntry[]>> {
+    const reply = await httpCall(this.base, 'POST', '/v2/repository/index', { body: '{}' });
+    assert.equal(reply.status, 200);
+    const byName = new Map<string, IndexEntry[]>();
+    for (const entry of replyJson(reply) as IndexEntry[]) byName.set(entry.name, [...(byName.get(entry.name) ?? []), entry]);
+    return byName;
+  }
+
+  load(model: string, parameters?: Record<string, unknown>): Promise<{ status: number; error: string | undefined }> {
+    const body = parameters === undefined ? '' : JSON.stringify({ parameters });
+    return httpCall(this.base, 'POST', `/v2/repository/models/${encodeURIComponent(model)}/load`, { body }).then((reply) => ({
+      status: reply.status,
+      error: reply.body.length > 0 ? (replyJson(reply) as { error?: string }).error : undefined,
+    }));
+  }
+
+  unload(model: string): Promise<number> {
+    return httpCall(this.base, 'POST', `/v2/repository/models/${encodeURIComponent(model)}/unload`).then((reply) => reply.status);
+  }
+
+  /** INPUT0 + INPUT1 and INPUT0 - INPUT1 of the simple model, checked. */
+  async inferSimple(model: string, version?: string): Promise<InferReply> {
+    const a = Array.from({ length: 16 }, (_, i) => i);
+    const b = Array.from({ length: 16 }, () => 1);
+    const reply = await postInfer(
+      this.base,
+      model,
+      {
+        inputs: [
+          { name: 'INPUT0', datatype: 'INT32', shape: [1, 16], data: a },
+          { name: 'INPUT1', datatype: 'INT32', shape: [1, 16], data: b },
+        ],
+      },
+      version === undefined ? {} : { version },
+    );
+    if (reply.status === 200) {
+      assert.deepEqual(reply.outputs.get('OUTPUT0')?.data, a.map((x) => x + 1));
+      assert.deepEqual(reply.outputs.get('OUTPUT1')?.data, a.map((x) => x - 1));
+    }
+    return reply;
+  }
+
+  async configOf(model: string): Promise<Record<string, unknown>> {
+    const reply = await httpCall(this.base, 'GET', `/v2/models/${model}/config`);
+    assert.equal(reply.status, 200, reply.body.toString());
+    return replyJson(reply) as Record<string, unknown>;
+  }
+}
+
+/** Sends requests back to back from `workers` loops until `stop()`; counts outcomes. */
+function steadyLoad(harness: Harness, model: string, workers: number): { stop: () => Promise<{ ok: number; failures: string[] }> } {
+  let running = true;
+  let ok = 0;
+  const failures: string[] = [];
+  const loops = Array.from({ length: workers }, async () => {
+    while (running) {
+      try {
+        const reply = await harness.inferSimple(model);
+        if (reply.status === 200) ok++;
+        else failures.push(`${reply.status} ${JSON.stringify(reply.json)}`);
+      } catch (error) {
+        failures.push(String(error));
+      }
+    }
+  });
+  return {
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+      return { ok, failures };
+    },
+  };
+}
+
+async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+describe('--model-control-mode=none', () => {
+  const harness = new Harness();
+  let repo: string;
+  before(async () => {
+    repo = mkdtempSync(join(tmpdir(), 'nereid-mc-none-'));
+    addModel(repo, 'simple', simpleConfig('simple'));
+    await harness.start({ modelRepositories: [repo] });
+  });
+  after(async () => {
+    await harness.stop();
+    rmSync(repo, { recursive: true, force: true });
+  });
+
+  it('loads everything at start and refuses load and unload over HTTP and gRPC with Triton\'s text', async () => {
+    assert.equal((await harness.inferSimple('simple')).status, 200);
+    const load = await harness.load('simple');
+    assert.equal(load.status, 503);
+    assert.equal(load.error, 'explicit model load / unload is not allowed if polling is enabled');
+    assert.equal(await harness.unload('simple'), 503);
+    await assert.rejects(harness.grpc.call('repositoryModelUnload', { modelName: 'simple' }), (error: GrpcCallError) => {
+      assert.equal(error.code, 14);
+      assert.equal(error.details, 'explicit model load / unload is not allowed if polling is enabled');
+      return true;
+    });
+    // Files added later are not noticed in this mode.
+    addModel(repo, 'later', simpleConfig('later'));
+    await sleep(50);
+    assert.equal((await harness.inferSimple('later')).status, 404);
+    assert.equal((await harness.inferSimple('simple')).status, 200);
+  });
+});
+
+describe('--model-control-mode=explicit', () => {
+  const harness = new Harness();
+  let repo: string;
+  before(async () => {
+    repo = mkdtempSync(join(tmpdir(), 'nereid-mc-explicit-'));
+    for (const name of ['a', 'b', 'c', 'd', 'e', 'f']) addModel(repo, name, simpleConfig(name));
+    addModel(repo, 'broken', 'name: "broken"\nplatform: "onnxruntime_onnx"\nmax_batch_sise: 8\n');
+    await harness.start({ modelRepositories: [repo], modelControlMode: 'explicit', startupModels: ['a'], modelLoadThreadCount: 2 });
+  });
+  after(async () => {
+    keepAliveAgent.destroy();
+    await harness.stop();
+    rmSync(repo, { recursive: true, force: true });
+  });
+
+  it('loads only --load-model at start; the index lists the others by name only', async () => {
+    const index = await harness.index();
+    assert.deepEqual(index.get('a'), [{ name: 'a', version: '1', state: 'READY' }]);
+    assert.deepEqual(index.get('b'), [{ name: 'b' }]);
+    const reply = await harness.inferSimple('b');
+    assert.equal(reply.status, 404);
+    assert.match(String(reply.json['error']), /Request for unknown model: 'b' is not found/);
+  });
+
+  it('loads over HTTP, unloads over gRPC; the index says UNAVAILABLE "unloaded"', async () => {
+    assert.deepEqual(await harness.load('b'), { status: 200, error: undefined });
+    assert.equal((await harness.inferSimple('b')).status, 200);
+    await harness.grpc.call('repositoryModelUnload', { modelName: 'b' });
+    assert.deepEqual((await harness.index()).get('b'), [{ name: 'b', version: '1', state: 'UNAVAILABLE', reason: 'unloaded' }]);
+    assert.equal((await harness.inferSimple('b')).status, 404);
+    await harness.grpc.call('repositoryModelLoad', { modelName: 'b' });
+    assert.equal((await harness.inferSimple('b')).status, 200);
+  });
+
+  it('a missing model, a broken config and a bad name fail with Triton\'s texts; the rest keeps serving', async () => {
+    const missing = await harness.load('nope');
+    assert.equal(missing.status, 500);
+    assert.equal(missing.error, "failed to load 'nope', failed to poll from model repository");
+    assert.equal((await harness.index()).get('nope'), undefined, 'a model that exists nowhere is not remembered');
+
+    const broken = await harness.load('broken');
+    assert.equal(broken.status, 500);
+    assert.match(broken.error ?? '', /^failed to load 'broken', failed to poll from model repository: .*config\.pbtxt:3:1: unknown field 'max_batch_sise'/);
+    assert.equal((await harness.index()).get('broken')?.[0]?.state, 'UNAVAILABLE');
+
+    // '..' alone cannot cross HTTP (clients resolve dot segments); gRPC carries it as is.
+    for (const name of ['../a', 'a/..', '..\\a']) {
+      const reply = await harness.load(name);
+      assert.equal(reply.status, 400, name);
+      assert.equal(reply.error, `invalid model name '${name}', model name must not contain path traversal characters`);
+    }
+    await assert.rejects(harness.grpc.call('repositoryModelLoad', { modelName: '..' }), (error: GrpcCallError) => {
+      assert.equal(error.code, 3);
+      assert.match(error.details, /model name must not contain path traversal characters/);
+      return true;
+    });
+    assert.equal((await harness.inferSimple('a')).status, 200);
+  });
+
+  it('a config override reloads the model; a file override loads one that exists nowhere on disk', async () => {
+    await harness.load('c');
+    assert.equal((await harness.configOf('c'))['max_batch_size'], 8);
+    const override = JSON.stringify({ name: 'c', platform: 'onnxruntime_onnx', max_batch_size: 4 });
+    assert.equal((await harness.load('c', { config: override })).status, 200);
+    assert.equal((await harness.configOf('c'))['max_batch_size'], 4);
+    assert.equal((await harness.inferSimple('c')).status, 200);
+
+    const model = readFileSync(SIMPLE_ONNX).toString('base64');
+    const ghost = JSON.stringify({ name: 'ghost', platform: 'onnxruntime_onnx', max_batch_size: 2 });
+    assert.deepEqual(await harness.load('ghost', { config: ghost, 'file:1/model.onnx': model }), { status: 200, error: undefined });
+    assert.equal((await harness.inferSimple('ghost')).status, 200);
+    assert.equal((await harness.configOf('ghost'))['max_batch_size'], 2);
+
+    const escape = await harness.load('ghost2', { config: ghost.replace('ghost', 'ghost2'), 'file:../1/model.onnx': model });
+    assert.equal(escape.status, 400);
+    assert.match(escape.error ?? '', /must stay within model directory/);
+    const noConfig = await harness.load('ghost3', { 'file:1/model.onnx': model });
+    assert.equal(noConfig.status, 400);
+  });
+
+  it('loads several models at once (--model-load-thread-count=2) and all end READY', async () => {
+    const results = await Promise.all(['d', 'e', 'f'].map((name) => harness.load(name)));
+    assert.deepEqual(results.map((result) => result.status), [200, 200, 200]);
+    for (const name of ['d', 'e', 'f']) assert.equal((await harness.inferSimple(name)).status, 200);
+  });
+
+  it('20 reloads under steady load: no request fails', async () => {
+    const load = steadyLoad(harness, 'a', 4);
+    for (let i = 0; i < 20; i++) {
+      const override = JSON.stringify({ name: 'a', platform: 'onnxruntime_onnx', max_batch_size: 8, parameters: { generation: { string_value: String(i) } } });
+      const reply = await harness.load('a', { config: override });
+      assert.equal(reply.status, 200, reply.error);
+    }
+    const { ok, failures } = await load.stop();
+    assert.deepEqual(failures, []);
+    assert.ok(ok > 20, `only ${ok} requests completed`);
+    assert.deepEqual((await harness.configOf('a'))['parameters'], { generation: { string_value: '19' } });
+  });
+});
+
+describe('--model-control-mode=poll', () => {
+  const harness = new Harness();
+  let repo: string;
+  before(async () => {
+    repo = mkdtempSync(join(tmpdir(), 'nereid-mc-poll-'));
+    addModel(repo, 'p', simpleConfig('p'));
+    addModel(repo, 'gone', simpleConfig('gone'));
+    // Sub-second polling for the test (the CLI flag takes whole seconds).
+    await harness.start({ modelRepositories: [repo], modelControlMode: 'poll', repositoryPollSecs: 0.05 });
+  });
+  after(async () => {
+    await harness.stop();
+    rmSync(repo, { recursive: true, force: true });
+  });
+
+  async function state(name: string): Promise<IndexEntry[] | undefined> {
+    return (await harness.index()).get(name);
+  }
+
+  it('notices an added model, a new version and a removed model', async () => {
+    addModel(repo, 'added', simpleConfig('added'));
+    await until(async () => (await harness.inferSimple('added')).status === 200, 'the added model');
+    addModel(repo, 'p', undefined, ['2']);
+    await until(async () => (await state('p'))?.some((entry) => entry.version === '2' && entry.state === 'READY') ?? false, 'version 2');
+    assert.equal((await harness.inferSimple('p')).json['model_version'], '2');
+    await until(async () => (await state('p'))?.find((entry) => entry.version === '1')?.state === 'UNAVAILABLE', 'version 1 unloaded');
+    rmSync(join(repo, 'gone'), { recursive: true });
+    await until(async () => (await harness.inferSimple('gone')).status !== 200, 'the removed model to go');
+    assert.equal(await state('gone'), undefined);
+  });
+
+  it('a failed reload leaves the previous version serving; fixing the files reloads it', async () => {
+    const good = simpleConfig('p', 'parameters { key: "generation" value { string_value: "good" } }\n');
+    writeFileSync(join(repo, 'p', 'config.pbtxt'), good);
+    await until(async () => JSON.stringify((await harness.configOf('p'))['parameters'] ?? {}).includes('good'), 'the good config');
+    writeFileSync(join(repo, 'p', 'config.pbtxt'), `${good}max_batch_sise: 3\n`);
+    await sleep(300);
+    assert.equal((await harness.inferSimple('p')).status, 200, 'the previous load keeps serving');
+    assert.ok(JSON.stringify((await harness.configOf('p'))['parameters']).includes('good'));
+    writeFileSync(join(repo, 'p', 'config.pbtxt'), simpleConfig('p', 'parameters { key: "generation" value { string_value: "fixed" } }\n'));
+    await until(async () => JSON.stringify((await harness.configOf('p'))['parameters'] ?? {}).includes('fixed'), 'the fixed config');
+  });
+
+  it('20 reloads from changed files under steady load: no request fails', async () => {
+    const load = steadyLoad(harness, 'p', 4);
+    for (let i = 0; i < 20; i++) {
+      writeFileSync(join(repo, 'p', 'config.pbtxt'), simpleConfig('p', `parameters { key: "generation" value { string_value: "g${i}" } }\n`));
+      await until(async () => JSON.stringify((await harness.configOf('p'))['parameters'] ?? {}).includes(`"g${i}"`), `reload ${i}`);
+    }
+    const { ok, failures } = await load.stop();
+    assert.deepEqual(failures, []);
+    assert.ok(ok > 20, `only ${ok} requests completed`);
+  });
+});
