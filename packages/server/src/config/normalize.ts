@@ -49,7 +49,8 @@ export function normalizeModelConfig(config: ModelConfig, context: NormalizeCont
   normalizeInstanceGroups(config, context);
 }
 
-function normalizeInstanceGroups(config: ModelConfig, context: NormalizeContext): void {
+/** Names, kinds and counts of the instance groups (also for an in-place instance change). */
+export function normalizeInstanceGroups(config: ModelConfig, context: NormalizeContext): void {
   if (config.instanceGroup.length === 0) {
     config.instanceGroup.push(create(ModelInstanceGroupSchema, { name: config.name }));
   }

@@ -1,11 +1,12 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
+import { clone } from '@bufbuild/protobuf';
+import { ModelConfigSchema, ModelInstanceGroupSchema, type ModelConfig, type ModelInstanceGroup } from '@nereid/protocol/generated/model_config_pb';
 import type { Backend, BackendModel } from '../backends/backend.js';
 import { ModelResponseCache, type CacheLookup } from '../cache/model-response-cache.js';
 import type { ResponseCache } from '../cache/response-cache.js';
 import { readModelFile } from '../config/model-file.js';
-import { normalizeModelConfig } from '../config/normalize.js';
+import { normalizeInstanceGroups, normalizeModelConfig } from '../config/normalize.js';
 import { validateModelConfig } from '../config/validate.js';
 import { invalidArg, toServerError } from '../errors/index.js';
 import { ModelStatisticsRecorder } from '../metrics/statistics.js';
@@ -42,6 +43,12 @@ export interface ModelVersionLoadOptions {
   readonly responseCache?: ResponseCache | undefined;
 }
 
+/** A backend model and how many versions serve from it. */
+interface SharedBackendModel {
+  readonly model: BackendModel;
+  users: number;
+}
+
 /** GPU ids this build can use: none, Nereid serves on CPU. */
 const NO_GPUS: readonly number[] = [];
 
@@ -54,7 +61,10 @@ export class ModelVersion {
   readonly version: bigint;
   readonly config: ModelConfig;
   readonly signature: ModelSignature;
-  readonly #backendModel: BackendModel;
+  /** Shared with the versions made from this one by `withInstanceGroups`; closed by the last. */
+  readonly #backendModel: SharedBackendModel;
+  readonly #options: ModelVersionLoadOptions;
+  readonly #sequenceStates: readonly StateSpec[];
   readonly #instances: readonly ModelInstance[];
   readonly #scheduler: Scheduler;
   readonly #stats: ModelStatisticsRecorder;
@@ -65,17 +75,20 @@ export class ModelVersion {
   private constructor(
     options: ModelVersionLoadOptions,
     signature: ModelSignature,
-    backendModel: BackendModel,
+    backendModel: SharedBackendModel,
     instances: readonly ModelInstance[],
     sequenceStates: readonly StateSpec[],
+    stats?: ModelStatisticsRecorder,
   ) {
     this.name = options.modelName;
     this.version = options.version;
     this.config = options.config;
     this.signature = signature;
+    this.#options = options;
+    this.#sequenceStates = sequenceStates;
     this.#backendModel = backendModel;
     this.#instances = instances;
-    this.#stats = new ModelStatisticsRecorder(this.name, this.version);
+    this.#stats = stats ?? new ModelStatisticsRecorder(this.name, this.version);
     this.#cache = ModelResponseCache.forModel(this.config, options.responseCache, this.name, this.version);
     const limited = limitInstances(options, instances.filter((instance) => !instance.passive));
     this.#releaseLimits = () => limited.forEach((entry) => entry.release());
@@ -114,7 +127,7 @@ export class ModelVersion {
       const sequenceStates = await loadStateSpecs(config, modelDir);
       const instances = await createInstances(backendModel, config);
       try {
-        return new ModelVersion(options, signature, backendModel, instances, sequenceStates);
+        return new ModelVersion(options, signature, { model: backendModel, users: 1 }, instances, sequenceStates);
       } catch (error) {
         await Promise.allSettled(instances.map((instance) => instance.close()));
         throw error;
@@ -188,13 +201,34 @@ export class ModelVersion {
     return batcher === undefined ? snapshot : { ...snapshot, batcher_stats: batcher };
   }
 
-  /** Waits for in-flight requests, then frees instances and the backend model. */
+  /**
+   * The same loaded weights served by other instance groups: Triton applies a config change that
+   * touches only `instance_group` in place, without reloading the model. The new version shares the
+   * backend model and the statistics; this one is unloaded by the caller once traffic has moved.
+   */
+  async withInstanceGroups(groups: readonly ModelInstanceGroup[]): Promise<ModelVersion> {
+    const config = clone(ModelConfigSchema, this.config);
+    config.instanceGroup = groups.map((group) => clone(ModelInstanceGroupSchema, group));
+    normalizeInstanceGroups(config, { defaultCpuInstanceCount: this.#options.backend.defaultCpuInstanceCount, gpus: NO_GPUS });
+    validateModelConfig(config, { gpus: NO_GPUS });
+    const instances = await createInstances(this.#backendModel.model, config);
+    this.#backendModel.users++;
+    try {
+      return new ModelVersion({ ...this.#options, config }, this.signature, this.#backendModel, instances, this.#sequenceStates, this.#stats);
+    } catch (error) {
+      this.#backendModel.users--;
+      await Promise.allSettled(instances.map((instance) => instance.close()));
+      throw error;
+    }
+  }
+
+  /** Waits for in-flight requests, then frees instances and (if no other version shares it) the backend model. */
   async unload(): Promise<void> {
     await this.#scheduler.stop();
     this.#releaseLimits();
     this.#cache?.close();
     await Promise.allSettled(this.#instances.map((instance) => instance.close()));
-    await this.#backendModel.close();
+    if (--this.#backendModel.users === 0) await this.#backendModel.model.close();
   }
 }
 

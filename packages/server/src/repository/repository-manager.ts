@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { clone, create } from '@bufbuild/protobuf';
+import { clone, create, equals } from '@bufbuild/protobuf';
 import { ModelConfigSchema, type ModelConfig } from '@nereid/protocol/generated/model_config_pb';
 import type { BackendRegistry } from '../backends/backend-registry.js';
 import type { ResponseCache } from '../cache/response-cache.js';
@@ -11,6 +11,7 @@ import { ModelVersion } from '../model/model-version.js';
 import type { Logger } from '../observability/logger.js';
 import type { RateLimiter } from '../scheduler/rate-limiter.js';
 import { compareNames } from '../util/compare.js';
+import { noteModelReleased } from '../util/memory-relief.js';
 import { Semaphore } from '../util/semaphore.js';
 import { NO_OVERRIDES, materializeOverrides, type LoadOverrides } from './load-overrides.js';
 import { compareVersions, listVersions, scanRepositories } from './model-dir.js';
@@ -37,8 +38,8 @@ interface ModelEntry {
   /** Why the model as a whole could not be loaded (duplicate name, bad config), '' otherwise. */
   reason: string;
   readonly versions: Map<bigint, VersionEntry>;
-  /** Config text the loaded versions were made from ('' before the first load). */
-  loadedConfig: string;
+  /** The config (as read, before completion) the loaded versions were made from. */
+  loadedConfig: ModelConfig | undefined;
   /** What the latest load attempt saw: poll retries a failed load only once this changes. */
   attempted: string;
   /** Temporary folder of a model loaded from `file:` overrides (removed at unload). */
@@ -75,6 +76,8 @@ export interface IndexEntry {
 export interface LoadOutcome {
   /** Versions that were (re)loaded; empty when nothing had changed. */
   readonly loaded: readonly bigint[];
+  /** Versions whose instances changed in place (same weights). */
+  readonly reshaped: readonly bigint[];
   readonly unloaded: readonly bigint[];
 }
 
@@ -166,7 +169,7 @@ export class RepositoryManager {
   #entry(name: string): ModelEntry {
     let entry = this.#models.get(name);
     if (entry === undefined) {
-      entry = { name, reason: '', versions: new Map(), loadedConfig: '', attempted: '', overrideDir: undefined, queue: Promise.resolve() };
+      entry = { name, reason: '', versions: new Map(), loadedConfig: undefined, attempted: '', overrideDir: undefined, queue: Promise.resolve() };
       this.#models.set(name, entry);
     }
     return entry;
@@ -210,8 +213,11 @@ export class RepositoryManager {
       throw internal(`failed to load '${name}', failed to poll from model repository: ${reason}`);
     }
     entry.reason = '';
-    // A config override marks the model changed, as in Triton; so do new files of the folder.
-    const configKey = overrides.config ? `override:${Date.now()}:${Math.random()}` : fingerprint.config;
+    // Triton's rule (ConfigChangeRequiresReload): a config that differs in more than its instance
+    // groups and version policy reloads every version; new files reload their version; a change of
+    // instance groups alone is applied to the loaded weights in place.
+    const previous = entry.loadedConfig;
+    const reloadAll = previous === undefined || overrideDir !== undefined || configChangeRequiresReload(previous, config);
     const available = [...fingerprint.versions.keys()];
     const wanted = selectVersions(config.versionPolicy, available);
     if (wanted.length === 0) {
@@ -224,11 +230,13 @@ export class RepositoryManager {
     }
     const changed = wanted.filter((version) => {
       const slot = entry.versions.get(version);
-      return slot?.model === undefined || entry.loadedConfig !== configKey || slot.loadedFrom !== fingerprint.versions.get(version) || overrideDir !== undefined;
+      return slot?.model === undefined || reloadAll || slot.loadedFrom !== fingerprint.versions.get(version);
     });
-    const results = await Promise.all(
-      changed.map((version) => this.#loadVersion(entry, source.dir, config, version, fingerprint.versions.get(version) ?? '')),
-    );
+    const reshaped = reloadAll || sameInstanceGroups(previous, config) ? [] : wanted.filter((version) => !changed.includes(version));
+    const results = await Promise.all([
+      ...changed.map((version) => this.#loadVersion(entry, source.dir, config, version, fingerprint.versions.get(version) ?? '')),
+      ...reshaped.map((version) => this.#reshapeVersion(entry, entry.versions.get(version)!, config)),
+    ]);
     const failures = results.filter((message): message is string => message !== undefined);
     // Versions the policy no longer selects go, unless nothing new could take over.
     const stale = [...entry.versions.values()].filter((slot) => !wanted.includes(slot.version) && slot.model !== undefined);
@@ -236,7 +244,7 @@ export class RepositoryManager {
       for (const slot of stale) this.#release(entry, slot);
     }
     if (failures.length === 0) {
-      entry.loadedConfig = configKey;
+      entry.loadedConfig = config;
       if (overrideDir !== undefined || entry.overrideDir !== undefined) {
         const previous = entry.overrideDir;
         entry.overrideDir = overrideDir;
@@ -246,7 +254,7 @@ export class RepositoryManager {
       await rm(overrideDir, { recursive: true, force: true });
     }
     if (failures.length > 0) throw invalidArg(failures.map((failure) => `load failed for model '${name}': ${failure}\n`).join(''));
-    return { loaded: changed, unloaded: stale.map((slot) => slot.version) };
+    return { loaded: changed, reshaped, unloaded: stale.map((slot) => slot.version) };
   }
 
   #readConfig(name: string, source: ModelSource, text: string): ModelConfig {
@@ -279,7 +287,12 @@ export class RepositoryManager {
         slot.reason = '';
         slot.loadedFrom = fingerprint;
         logger.info(`successfully loaded '${entry.name}' version ${version}`);
-        if (previous !== undefined) this.#track(previous.unload().catch((error) => logger.error(`unloading the previous '${entry.name}' version ${version}: ${toServerError(error).message}`)));
+        if (previous !== undefined) {
+          const released = previous.unload().then(noteModelReleased, (error) =>
+            logger.error(`unloading the previous '${entry.name}' version ${version}: ${toServerError(error).message}`),
+          );
+          this.#track(released);
+        }
         return undefined;
       } catch (error) {
         failure = toServerError(error).message;
@@ -293,6 +306,22 @@ export class RepositoryManager {
     }
     // The previous load of this version keeps serving.
     return `version ${version} failed to reload, the previous one keeps serving: ${failure};`;
+  }
+
+  /** Serves a loaded version's weights with the new config's instance groups; returns the failure text. */
+  async #reshapeVersion(entry: ModelEntry, slot: VersionEntry, config: ModelConfig): Promise<string | undefined> {
+    const previous = slot.model;
+    if (previous === undefined) return undefined;
+    try {
+      slot.model = await previous.withInstanceGroups(config.instanceGroup);
+    } catch (error) {
+      const failure = toServerError(error).message;
+      this.#options.logger.error(`failed to update the instances of '${entry.name}' version ${slot.version}: ${failure}`);
+      return `version ${slot.version} failed to update its instances, the previous ones keep serving: ${failure};`;
+    }
+    this.#options.logger.info(`updated the instances of '${entry.name}' version ${slot.version} in place`);
+    this.#track(previous.unload().catch((error) => this.#options.logger.error(`releasing the previous instances of '${entry.name}': ${toServerError(error).message}`)));
+    return undefined;
   }
 
   async #createVersion(name: string, modelDir: string, baseConfig: ModelConfig, version: bigint): Promise<ModelVersion> {
@@ -330,6 +359,7 @@ export class RepositoryManager {
           slot.reason = UNLOADED;
         }
         this.#options.logger.info(`successfully unloaded '${entry.name}' version ${slot.version}`);
+        noteModelReleased();
       },
       (error) => this.#options.logger.error(`failed to unload '${entry.name}' version ${slot.version}: ${toServerError(error).message}`),
     );
@@ -343,7 +373,7 @@ export class RepositoryManager {
    */
   async #unload(entry: ModelEntry, forget = false): Promise<void> {
     for (const slot of entry.versions.values()) void this.#release(entry, slot);
-    entry.loadedConfig = '';
+    entry.loadedConfig = undefined;
     entry.attempted = '';
     if (entry.overrideDir !== undefined) {
       await rm(entry.overrideDir, { recursive: true, force: true });
@@ -463,6 +493,22 @@ function validateModelName(name: string): void {
   if (trimmed === '..' || trimmed === '.' || trimmed.includes('/') || trimmed.includes('\\') || trimmed.includes('\0')) {
     throw invalidArg(`invalid model name '${quoted(name)}', model name must not contain path traversal characters`);
   }
+}
+
+/** Triton's ConfigChangeRequiresReload: any difference but instance_group and version_policy. */
+function configChangeRequiresReload(before: ModelConfig, after: ModelConfig): boolean {
+  const strip = (config: ModelConfig): ModelConfig => {
+    const copy = clone(ModelConfigSchema, config);
+    copy.instanceGroup = [];
+    copy.versionPolicy = undefined;
+    return copy;
+  };
+  return !equals(ModelConfigSchema, strip(before), strip(after));
+}
+
+function sameInstanceGroups(before: ModelConfig | undefined, after: ModelConfig): boolean {
+  if (before === undefined) return true;
+  return equals(ModelConfigSchema, create(ModelConfigSchema, { instanceGroup: before.instanceGroup }), create(ModelConfigSchema, { instanceGroup: after.instanceGroup }));
 }
 
 function digest(fingerprint: ModelFingerprint | undefined): string {

@@ -252,6 +252,31 @@ describe('--model-control-mode=explicit', () => {
     assert.equal(noConfig.status, 400);
   });
 
+  it('a change of instance groups alone is applied in place; any other change reloads', async () => {
+    const config = (groups: number, generation: string): string =>
+      JSON.stringify({
+        name: 'e', platform: 'onnxruntime_onnx', max_batch_size: 8,
+        instance_group: [{ kind: 'KIND_CPU', count: groups }],
+        parameters: { generation: { string_value: generation } },
+      });
+    const inferences = async (): Promise<number> => {
+      const reply = await httpCall(harness.base, 'GET', '/v2/models/e/stats');
+      const stats = replyJson(reply) as { model_stats: { inference_count: number }[] };
+      return stats.model_stats[0]?.inference_count ?? -1;
+    };
+    assert.equal((await harness.load('e', { config: config(1, 'x') })).status, 200);
+    for (let i = 0; i < 3; i++) assert.equal((await harness.inferSimple('e')).status, 200);
+    assert.equal(await inferences(), 3);
+    const load = steadyLoad(harness, 'e', 2);
+    assert.equal((await harness.load('e', { config: config(3, 'x') })).status, 200);
+    const { failures } = await load.stop();
+    assert.deepEqual(failures, []);
+    assert.deepEqual((await harness.configOf('e'))['instance_group'], [{ name: 'e_0', kind: 'KIND_CPU', count: 3, gpus: [], secondary_devices: [], profile: [], passive: false, host_policy: '' }]);
+    assert.ok((await inferences()) > 3, 'the statistics survive: the weights were not reloaded');
+    assert.equal((await harness.load('e', { config: config(3, 'y') })).status, 200);
+    assert.equal(await inferences(), 0, 'a parameters change reloads the model');
+  });
+
   it('loads several models at once (--model-load-thread-count=2) and all end READY', async () => {
     const results = await Promise.all(['d', 'e', 'f'].map((name) => harness.load(name)));
     assert.deepEqual(results.map((result) => result.status), [200, 200, 200]);
