@@ -8,7 +8,8 @@ Needs only onnx (1.12 works) and numpy. Output is deterministic: running the scr
 byte-identical files, so `git status` after a run shows whether anything changed. Models use IR
 version 8 and opset 13, which onnxruntime 1.30 loads.
 
-examples/models/ is the example repository `npm start` serves; packages/server/test/fixtures/models/
+examples/models/ is the example repository `npm start` serves (with Triton's example sequence models
+from scripts/sequence_models.py); packages/server/test/fixtures/models/
 holds what the tests need (an identity per datatype, auto-complete corner cases, a slow model, ...);
 bench/models/ holds what only the benchmarks serve (an MLP whose cost grows with the batch size).
 The weight-heavy model is not committed: the tests build it in a temp dir, and --weights writes the
@@ -45,6 +46,7 @@ from onnx_builders import (  # noqa: E402
     tensor,
     write_model,
 )
+from sequence_models import EXAMPLE_SEQUENCE_MODELS  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------
@@ -203,6 +205,7 @@ def write_examples():
         ("simple_int8", simple_int8),
         ("simple_identity", simple_identity),
         ("identity_fp16", identity_fp16),
+        *EXAMPLE_SEQUENCE_MODELS,
     ):
         model, cfg = build()
         write_model(EXAMPLES, name, model, cfg)

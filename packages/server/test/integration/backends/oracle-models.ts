@@ -95,6 +95,11 @@ export const SPECIAL: Readonly<Record<string, Special>> = {
     text: (rng) => String(rng.int(-1_000_000, 1_000_000)),
     failing: { why: 'a string that is not a number', text: (rng) => `n${rng.int(0, 99)}x` },
   },
+  'examples/simple_string_dyna_sequence': {
+    why: 'parses its STRING correlation ID as an integer on END rows (ONNX Cast): fed decimal IDs; a non-number must fail on both sides',
+    text: (rng) => String(rng.int(-1_000_000, 1_000_000)),
+    failing: { why: 'a correlation ID that is not a number', text: (rng) => `id${rng.int(0, 99)}` },
+  },
   'fixtures/runtime_error': {
     why: 'Reshape to [-1, 3]: rows of 3 run (oracle), rows of 4 must fail on both sides',
     failing: { why: 'an element count not divisible by 3', dynamicDim: 4 },
