@@ -177,7 +177,7 @@ export class InferenceServer implements InferenceCore {
   /** The load API: explicit mode only (Triton refuses it in none and poll modes alike). */
   async loadModel(name: string, parameters: Readonly<Record<string, unknown>>): Promise<void> {
     this.#checkModelControl();
-    await this.#repository.loadModel(name, readLoadOverrides(parameters));
+    await this.#repository.loadModel(name, readLoadOverrides(name, parameters));
   }
 
   async unloadModel(name: string): Promise<void> {

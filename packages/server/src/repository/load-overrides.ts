@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
 import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
 import { modelConfigFromJson } from '../config/model-config-json.js';
-import { invalidArg, quoted } from '../errors/index.js';
+import { internal, invalidArg, quoted } from '../errors/index.js';
 
 /** What a load request's parameters ask for (Triton's load API: `config` and `file:<path>`). */
 export interface LoadOverrides {
@@ -18,23 +18,13 @@ export const NO_OVERRIDES: LoadOverrides = { config: undefined, files: new Map()
 const FILE_PREFIX = 'file:';
 
 /** Reads the load parameters as the frontends hand them over (config text, file bytes). */
-export function readLoadOverrides(parameters: Readonly<Record<string, unknown>>): LoadOverrides {
+export function readLoadOverrides(modelName: string, parameters: Readonly<Record<string, unknown>>): LoadOverrides {
   let config: ModelConfig | undefined;
   const files = new Map<string, Uint8Array>();
   for (const [key, value] of Object.entries(parameters)) {
     if (key === 'config') {
       if (typeof value !== 'string') throw invalidArg("Config parameter 'config' must have string type for its value");
-      let json: unknown;
-      try {
-        json = JSON.parse(value);
-      } catch (error) {
-        throw invalidArg(`Invalid config override: ${(error as Error).message}`);
-      }
-      try {
-        config = modelConfigFromJson(json);
-      } catch (error) {
-        throw invalidArg(`Invalid config override: ${(error as Error).message}`);
-      }
+      config = parseConfigOverride(modelName, value);
     } else if (key.startsWith(FILE_PREFIX)) {
       if (!(value instanceof Uint8Array)) throw invalidArg(`File parameter '${quoted(key)}' must have bytes type for its value`);
       files.set(confinedPath(key), value);
@@ -46,6 +36,18 @@ export function readLoadOverrides(parameters: Readonly<Record<string, unknown>>)
     throw invalidArg("file overrides ('file:<version>/<path>') need the model's configuration in the 'config' load parameter");
   }
   return { config, files };
+}
+
+/**
+ * The `config` parameter: ModelConfig as JSON. Triton reads it while polling the model, so a bad one
+ * fails as a poll does (INTERNAL, "failed to load ... failed to poll"), with the reason added.
+ */
+function parseConfigOverride(modelName: string, text: string): ModelConfig {
+  try {
+    return modelConfigFromJson(JSON.parse(text));
+  } catch (error) {
+    throw internal(`failed to load '${modelName}', failed to poll from model repository: Invalid config override: ${(error as Error).message}`);
+  }
 }
 
 /** The file's path inside the model folder; one that leaves it (.., absolute, NUL) is refused. */

@@ -250,6 +250,27 @@ describe('--model-control-mode=explicit', () => {
     assert.match(escape.error ?? '', /must stay within model directory/);
     const noConfig = await harness.load('ghost3', { 'file:1/model.onnx': model });
     assert.equal(noConfig.status, 400);
+
+    // As Triton's model-control examples check: a malformed override and an unwritable file name
+    // fail as a poll does, and the server goes on.
+    const malformed = await harness.load('c', { config: '"parameters": {"config": {{"max_batch_size": "16"}}}' });
+    assert.equal(malformed.status, 500);
+    assert.match(malformed.error ?? '', /^failed to load 'c', failed to poll from model repository: Invalid config override/);
+    await assert.rejects(
+      harness.grpc.call('repositoryModelLoad', {
+        modelName: 'c',
+        parameters: {
+          config: { parameterChoice: { case: 'stringParam', value: '{}' } },
+          [`file:${'A'.repeat(256)}`]: { parameterChoice: { case: 'bytesParam', value: new Uint8Array([97]) } },
+        },
+      }),
+      (error: GrpcCallError) => {
+        assert.equal(error.code, 13);
+        assert.match(error.details, /failed to poll from model repository/);
+        return true;
+      },
+    );
+    assert.equal((await harness.inferSimple('c')).status, 200);
   });
 
   it('a change of instance groups alone is applied in place; any other change reloads', async () => {
