@@ -9,6 +9,7 @@ import type { FlagRow, ParseState } from './flag-row.js';
 import { EXTRA_FLAG_ROWS } from './flag-table-extra.js';
 import {
   BOOL,
+  BYTE_SIZE,
   INT_OR_BOOL,
   NON_NEGATIVE_INT,
   PORT,
@@ -90,6 +91,17 @@ const MODEL_REPOSITORY = group('Model Repository:', [
     (s, v) => { s.options.modelLoadThreadCount = v; }),
   flag('model-load-retry-count', int(0), { default: String(D.modelLoadRetryCount), help: 'Retries of a failed model load.' },
     (s, v) => { s.options.modelLoadRetryCount = v; }),
+  flag('model-memory-budget', BYTE_SIZE, {
+    default: '',
+    help: 'Memory the loaded models may take (estimated from their files). With explicit or poll model ' +
+      'control, a request for a model that is not loaded loads it, and the least recently used idle ' +
+      'models are unloaded to stay within the budget. Not a tritonserver flag.',
+  }, (s, v) => { s.options.modelMemoryBudgetBytes = v; }),
+  flag('model-load-on-demand-timeout-secs', int(1), {
+    default: String(D.modelLoadOnDemandTimeoutSecs),
+    help: 'How long a request waits for its model to load on demand (with --model-memory-budget). ' +
+      'Not a tritonserver flag.',
+  }, (s, v) => { s.options.modelLoadOnDemandTimeoutSecs = v; }),
   accepted('model-namespacing', BOOL, {
     default: 'false',
     help: 'Allow models with the same name in different repositories.',

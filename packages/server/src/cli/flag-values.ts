@@ -1,3 +1,4 @@
+import { parseByteSize } from '../repository/memory-budget.js';
 import type { ExplicitResource } from '../scheduler/rate-limiter.js';
 /**
  * Value forms of tritonserver's flags: each `ValueSpec` names its argument for `--help` and turns the
@@ -54,6 +55,16 @@ export function nonEmpty(arg = '<string>'): ValueSpec<string> {
 export function int(min = INT32_MIN, max = INT32_MAX): ValueSpec<number> {
   return { arg: '<integer>', parse: (raw) => parseInteger(raw, min, max) };
 }
+
+/** A size in bytes, with an optional unit: `1073741824`, `512MB`, `2GiB`. */
+export const BYTE_SIZE: ValueSpec<number> = {
+  arg: '<bytes>',
+  parse(raw) {
+    const bytes = parseByteSize(raw);
+    if (bytes === undefined) throw new FlagValueError('a size in bytes > 0, optionally with a unit (KB, MB, GB, KiB, MiB, GiB)');
+    return bytes;
+  },
+};
 
 /** A TCP port. */
 export const PORT: ValueSpec<number> = int(0, 65535);

@@ -124,6 +124,9 @@ function finish(state: ParseState, warnings: string[]): ParsedCommandLine {
       "use of '--load-model' requires setting '--model-control-mode=explicit' as well",
     );
   }
+  if (given.has('model-memory-budget') && options.modelControlMode === 'none') {
+    throw new CommandLineError("'--model-memory-budget' requires '--model-control-mode=explicit' or 'poll'");
+  }
   if (given.has('response-cache-byte-size') && given.has('cache-config')) {
     throw new CommandLineError(
       'incompatible flags --response-cache-byte-size and --cache-config both provided; use one or the other',

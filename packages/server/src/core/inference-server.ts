@@ -4,7 +4,7 @@ import type { BackendRegistry } from '../backends/backend-registry.js';
 import { createResponseCache } from '../cache/cache-config.js';
 import type { ResponseCache } from '../cache/response-cache.js';
 import { modelConfigToJson } from '../config/model-config-json.js';
-import { invalidArg, notFound, toServerError, unavailable, unsupported } from '../errors/index.js';
+import { ServerError, invalidArg, notFound, toServerError, unavailable, unsupported } from '../errors/index.js';
 import { readLoadOverrides } from '../repository/load-overrides.js';
 import { RepositoryPoller } from '../repository/repository-poller.js';
 import type { ModelStatistics } from '../metrics/statistics-types.js';
@@ -82,6 +82,7 @@ export class InferenceServer implements InferenceCore {
       modelConfigName: options.modelConfigName,
       loadThreadCount: options.modelLoadThreadCount,
       loadRetryCount: options.modelLoadRetryCount,
+      memoryBudgetBytes: options.modelMemoryBudgetBytes,
     });
   }
 
@@ -91,6 +92,9 @@ export class InferenceServer implements InferenceCore {
    */
   static async create(options: ServerOptions, registry: BackendRegistry, logger: Logger): Promise<InferenceServer> {
     if (options.modelRepositories.length === 0) throw invalidArg('at least one --model-repository is required');
+    if (options.modelMemoryBudgetBytes > 0 && options.modelControlMode === 'none') {
+      throw invalidArg("'--model-memory-budget' requires '--model-control-mode=explicit' or 'poll'");
+    }
     const wildcard = options.startupModels.includes('*');
     if (wildcard && options.startupModels.length > 1) {
       throw invalidArg("Wildcard model name '*' must be the ONLY startup model if specified at all.");
@@ -166,7 +170,10 @@ export class InferenceServer implements InferenceCore {
       this.#repository.get(name, '');
       models = this.#repository.loaded(name);
     } else models = [this.#repository.get(name, version)];
-    const stats: ModelStatistics[] = models.map((model) => model.statistics());
+    const stats: ModelStatistics[] = models.map((model) => {
+      const budget = this.#repository.budgetStatistics(model.name);
+      return budget === undefined ? model.statistics() : { ...model.statistics(), model_memory_budget: budget };
+    });
     return { model_stats: stats };
   }
 
@@ -247,12 +254,39 @@ export class InferenceServer implements InferenceCore {
     }
     let model;
     try {
-      model = this.#repository.get(request.modelName, request.modelVersion);
+      model = this.#repository.forInference(request.modelName, request.modelVersion);
     } catch (error) {
+      if (this.#repository.loadsOnDemand && error instanceof ServerError && error.code === 'NOT_FOUND') {
+        return this.#inferOnDemand(request, options?.signal, startNs, error);
+      }
       return Promise.reject(error);
     }
     if (!usesSharedMemory(request)) return model.infer(request, options?.signal, startNs);
     return this.#inferWithSharedMemory(model, request, options?.signal, startNs);
+  }
+
+  /**
+   * With `--model-memory-budget`: the request waits (up to `--model-load-on-demand-timeout-secs`)
+   * while the model it names loads, then runs. A model in no repository keeps its not-found error.
+   */
+  async #inferOnDemand(request: InferRequestInit, signal: CancelSignal | undefined, startNs: number, notLoaded: ServerError): Promise<InferResponse> {
+    const timeoutSecs = this.#options.modelLoadOnDemandTimeoutSecs;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(unavailable(`timed out after ${timeoutSecs} s waiting for model '${request.modelName}' to load on demand`)),
+        timeoutSecs * 1000,
+      );
+    });
+    try {
+      const loaded = await Promise.race([this.#repository.loadOnDemand(request.modelName), timeout]);
+      if (!loaded) throw notLoaded;
+    } finally {
+      clearTimeout(timer);
+    }
+    const model = this.#repository.forInference(request.modelName, request.modelVersion);
+    if (!usesSharedMemory(request)) return model.infer(request, signal, startNs);
+    return this.#inferWithSharedMemory(model, request, signal, startNs);
   }
 
   async #inferWithSharedMemory(

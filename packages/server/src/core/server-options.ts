@@ -38,6 +38,10 @@ export interface ServerOptions {
   readonly modelLoadThreadCount: number;
   /** `--model-load-retry-count`: extra attempts for a version that fails to load. */
   readonly modelLoadRetryCount: number;
+  /** `--model-memory-budget` (Nereid's own): bytes the loaded models may take; 0 = no budget, no on-demand loading. */
+  readonly modelMemoryBudgetBytes: number;
+  /** `--model-load-on-demand-timeout-secs` (Nereid's own). */
+  readonly modelLoadOnDemandTimeoutSecs: number;
   /** `--exit-timeout-secs` */
   readonly exitTimeoutSecs: number;
   readonly http: HttpOptions;
@@ -99,6 +103,8 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = Object.freeze({
   modelConfigName: '',
   modelLoadThreadCount: 4,
   modelLoadRetryCount: 0,
+  modelMemoryBudgetBytes: 0,
+  modelLoadOnDemandTimeoutSecs: 60,
   exitTimeoutSecs: 30,
   http: Object.freeze({
     allow: true,

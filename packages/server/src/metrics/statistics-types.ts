@@ -56,6 +56,15 @@ export interface ModelStatistics {
    * refused or dropped. Triton's clients ignore the extra key.
    */
   batcher_stats?: BatcherStatistics;
+  /** Nereid's addition, with `--model-memory-budget`: the model's estimated footprint and how often it came and went. */
+  model_memory_budget?: ModelBudgetStatistics;
+}
+
+/** Loads on demand and evictions of one model under `--model-memory-budget` (kept across its loads). */
+export interface ModelBudgetStatistics {
+  readonly footprint_bytes: number;
+  readonly on_demand_loads: number;
+  readonly evictions: number;
 }
 
 /** The dynamic batcher's counts (see scheduler/dynamic/batch-former.ts CloseReason). */

@@ -69,6 +69,8 @@ export class ModelVersion {
   readonly #scheduler: Scheduler;
   readonly #stats: ModelStatisticsRecorder;
   readonly #releaseLimits: () => void;
+  /** Requests handed to the scheduler and not completed yet. */
+  #inFlight = 0;
   /** Set when both the model and the server enable the response cache. */
   readonly #cache: ModelResponseCache | undefined;
 
@@ -150,12 +152,14 @@ export class ModelVersion {
     const enqueuedNs = nowNs();
     const cached = this.#cache?.lookup(request);
     if (cached?.outputs !== undefined) return this.#answerFromCache(init, request, cached, startNs, enqueuedNs);
+    this.#inFlight++;
     return new Promise<InferResponse>((resolve, reject) => {
       this.#scheduler.enqueue({
         request,
         enqueuedNs,
         signal,
         complete: (outcome) => {
+          this.#inFlight--;
           if (!outcome.ok) {
             this.#stats.recordFailure(nowNs() - startNs);
             reject(outcome.error);
@@ -193,6 +197,11 @@ export class ModelVersion {
       this.#stats.recordFailure(nowNs() - startNs);
       return Promise.reject(toServerError(error));
     }
+  }
+
+  /** Requests queued or running on this version (0: it can be unloaded without waiting). */
+  get inFlight(): number {
+    return this.#inFlight;
   }
 
   statistics(): ModelStatistics {

@@ -20,6 +20,8 @@ export interface ModelSource {
 export interface ModelFingerprint {
   readonly config: string;
   readonly versions: ReadonlyMap<bigint, string>;
+  /** Bytes of each version folder's files (what the memory budget counts). */
+  readonly bytes: ReadonlyMap<bigint, number>;
 }
 
 /** Triton's `configs/<name>.pbtxt` when `--model-config-name` names one that exists, else config.pbtxt. */
@@ -41,25 +43,31 @@ const MAX_FILES = 100_000;
 export async function fingerprintOf(source: ModelSource, warn: (message: string) => void = () => {}): Promise<ModelFingerprint> {
   const config = source.configFile === undefined ? '' : await readModelFile(source.dir, source.configFile, 'model configuration file');
   const versions = new Map<bigint, string>();
-  const budget = { files: MAX_FILES };
+  const bytes = new Map<bigint, number>();
+  const budget = { files: MAX_FILES, bytes: 0 };
   for (const version of await listVersions(source.dir, warn)) {
     const hash = createHash('sha256');
+    budget.bytes = 0;
     await digestFolder(join(source.dir, String(version)), '', hash, budget);
     versions.set(version, hash.digest('hex'));
+    bytes.set(version, budget.bytes);
   }
-  // Files beside the versions (labels, initial_state/, warmup/) change every version's result.
+  // Files beside the versions (labels, initial_state/, warmup/) change every version's result. The
+  // config files are left out: the manager compares configs itself (an instance-count-only edit
+  // must not look like new files).
   const shared = createHash('sha256');
-  await digestFolder(source.dir, '', shared, budget, (entry) => !/^[1-9][0-9]*$/.test(entry));
+  const beside = (entry: string): boolean => !/^[1-9][0-9]*$/.test(entry) && entry !== 'config.pbtxt' && entry !== 'configs';
+  await digestFolder(source.dir, '', shared, budget, beside);
   const sharedDigest = shared.digest('hex');
   for (const [version, digest] of versions) versions.set(version, `${digest}:${sharedDigest}`);
-  return { config, versions };
+  return { config, versions, bytes };
 }
 
 async function digestFolder(
   dir: string,
   prefix: string,
   hash: ReturnType<typeof createHash>,
-  budget: { files: number },
+  budget: { files: number; bytes: number },
   include: (entry: string) => boolean = () => true,
 ): Promise<void> {
   const entries = (await readdir(dir, { withFileTypes: true }).catch(() => [])).sort((a, b) => (a.name < b.name ? -1 : 1));
@@ -74,6 +82,7 @@ async function digestFolder(
       await digestFolder(path, `${prefix}${entry.name}/`, hash, budget);
     } else {
       hash.update(`f:${prefix}${entry.name}:${info.size}:${info.mtimeMs}:${info.ino}\n`);
+      budget.bytes += info.size;
     }
   }
 }

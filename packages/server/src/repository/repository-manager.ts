@@ -16,6 +16,8 @@ import { Semaphore } from '../util/semaphore.js';
 import { NO_OVERRIDES, materializeOverrides, type LoadOverrides } from './load-overrides.js';
 import { compareVersions, listVersions, scanRepositories } from './model-dir.js';
 import { fingerprintOf, resolveSource, type ModelFingerprint, type ModelSource } from './model-source.js';
+import type { ModelBudgetStatistics } from '../metrics/statistics-types.js';
+import { planEvictions } from './memory-budget.js';
 import { resolveBackend } from './resolve-backend.js';
 import { selectVersions } from './version-policy.js';
 
@@ -46,6 +48,14 @@ interface ModelEntry {
   overrideDir: string | undefined;
   /** Serialises loads and unloads of this model. */
   queue: Promise<unknown>;
+  /** Loads or unloads of this model running or queued. */
+  busy: number;
+  /** Memory budget: estimated bytes of the versions loaded or loading (0 when none). */
+  footprint: number;
+  /** Memory budget: monotonic ms of the last inference request. */
+  lastUsedMs: number;
+  onDemandLoads: number;
+  evictions: number;
 }
 
 export interface RepositoryManagerOptions {
@@ -63,6 +73,8 @@ export interface RepositoryManagerOptions {
   readonly loadThreadCount?: number;
   /** `--model-load-retry-count`. */
   readonly loadRetryCount?: number;
+  /** `--model-memory-budget` in bytes; 0 or absent: no budget and no loading on demand. */
+  readonly memoryBudgetBytes?: number;
 }
 
 export interface IndexEntry {
@@ -79,6 +91,8 @@ export interface LoadOutcome {
   /** Versions whose instances changed in place (same weights). */
   readonly reshaped: readonly bigint[];
   readonly unloaded: readonly bigint[];
+  /** Memory budget: an unrequested load (start-up, poll) left for when a request names the model. */
+  readonly deferred?: boolean;
 }
 
 const UNLOADED = 'unloaded';
@@ -97,9 +111,92 @@ export class RepositoryManager {
   /** Old versions being released after a swap; awaited by unloadAll. */
   readonly #releasing = new Set<Promise<void>>();
 
+  /** `--model-memory-budget` in bytes (0: none). */
+  readonly #budget: number;
+  /** Loads on demand in progress, so concurrent requests for one model share one load. */
+  readonly #onDemand = new Map<string, Promise<void>>();
+
   constructor(options: RepositoryManagerOptions) {
     this.#options = options;
     this.#loads = new Semaphore(options.loadThreadCount ?? 4);
+    this.#budget = options.memoryBudgetBytes ?? 0;
+  }
+
+  /** Whether requests for models that are not loaded load them (a memory budget is set). */
+  get loadsOnDemand(): boolean {
+    return this.#budget > 0;
+  }
+
+  /**
+   * With a memory budget: loads a model that a request names and that is in a repository but not
+   * loaded. Resolves false when there is no such model (the request keeps its not-found error);
+   * a model whose last load failed on unchanged files is not retried (its reason is the error).
+   */
+  loadOnDemand(name: string): Promise<boolean> {
+    const entry = this.#models.get(name);
+    if (entry !== undefined && entry.reason !== '') return Promise.reject(unavailable(entry.reason));
+    const failed = entry === undefined ? undefined : [...entry.versions.values()].find((slot) => slot.state === 'UNAVAILABLE' && !slot.reason.startsWith(UNLOADED));
+    if (failed !== undefined && ![...entry!.versions.values()].some((slot) => slot.state === 'READY')) {
+      return Promise.reject(unavailable(`model '${name}' failed to load: ${failed.reason}`));
+    }
+    let pending = this.#onDemand.get(name);
+    if (pending === undefined) {
+      pending = (async () => {
+        if (!(await this.modelsOnDisk()).has(name)) return;
+        this.#entry(name).onDemandLoads++;
+        this.#options.logger.info(`loading '${name}' on demand`);
+        await this.loadModel(name);
+      })().finally(() => this.#onDemand.delete(name));
+      this.#onDemand.set(name, pending);
+    }
+    return pending.then(() => this.isReady(name, ''));
+  }
+
+  /**
+   * Reserves `needBytes` of the budget for `entry`, unloading the least recently used idle models
+   * first when `mayEvict`; throws when models in use hold too much. Without `mayEvict` (loads nobody
+   * asked for: start-up, a model poll found) it returns false instead of evicting or throwing.
+   */
+  #makeRoom(entry: ModelEntry, needBytes: number, mayEvict: boolean): boolean {
+    const others = [...this.#models.values()].filter((other) => other !== entry && other.footprint > 0);
+    const plan = planEvictions(
+      others.map((other) => ({ name: other.name, footprint: other.footprint, lastUsedMs: other.lastUsedMs, idle: this.#isIdle(other) })),
+      needBytes,
+      this.#budget,
+    );
+    if (!mayEvict && (!plan.fits || plan.evict.length > 0)) return false;
+    if (!plan.fits) {
+      throw unavailable(
+        `model '${entry.name}' needs ${needBytes} bytes, but the model memory budget of ${this.#budget} bytes is held by ` +
+          `models in use (${plan.shortBytes} bytes short)`,
+      );
+    }
+    for (const name of plan.evict) this.#evict(this.#models.get(name)!, entry.name);
+    entry.footprint = needBytes;
+    return true;
+  }
+
+  #isIdle(entry: ModelEntry): boolean {
+    return entry.busy === 0 && [...entry.versions.values()].every((slot) => (slot.model?.inFlight ?? 0) === 0);
+  }
+
+  /** Unloads an idle model to make room; poll mode does not bring it back unless its files change. */
+  #evict(victim: ModelEntry, forModel: string): void {
+    const reason = `${UNLOADED}: evicted, least recently used, to make room for '${forModel}' within the model memory budget of ${this.#budget} bytes`;
+    this.#options.logger.info(`evicting '${victim.name}' (${victim.footprint} bytes) to load '${forModel}'`);
+    victim.evictions++;
+    victim.footprint = 0;
+    victim.loadedConfig = undefined;
+    for (const slot of victim.versions.values()) {
+      if (slot.model !== undefined) void this.#release(victim, slot, reason);
+    }
+  }
+
+  /** What the statistics extension adds per model under a memory budget. */
+  budgetStatistics(name: string): ModelBudgetStatistics | undefined {
+    const entry = this.#models.get(name);
+    if (this.#budget === 0 || entry === undefined) return undefined;
+    return { footprint_bytes: entry.footprint, on_demand_loads: entry.onDemandLoads, evictions: entry.evictions };
   }
 
   /** Names of the model folders in the repositories (a name in two repositories is refused). */
@@ -116,7 +213,14 @@ export class RepositoryManager {
   async loadAll(): Promise<string[]> {
     const onDisk = await this.modelsOnDisk();
     const duplicates = [...this.#models.values()].filter((entry) => entry.reason !== '').map((entry) => entry.reason);
-    const results = await Promise.all([...onDisk.keys()].map((name) => this.loadModel(name).then(() => '', (error) => toServerError(error).message)));
+    const results = await Promise.all(
+      [...onDisk.keys()].map((name) =>
+        Promise.resolve()
+          .then(() => validateModelName(name))
+          .then(() => this.#serialised(name, () => this.#load(name, NO_OVERRIDES, true)))
+          .then(() => '', (error) => toServerError(error).message),
+      ),
+    );
     return duplicates.concat(results.filter((message) => message !== ''));
   }
 
@@ -147,7 +251,7 @@ export class RepositoryManager {
           const source = await resolveSource(name, dir, this.#options.modelConfigName ?? '');
           const seen = digest(await fingerprintOf(source).catch(() => undefined));
           if (entry !== undefined && entry.attempted === seen) return;
-          await this.#load(name, NO_OVERRIDES).catch((error) => failures.push(toServerError(error).message));
+          await this.#load(name, NO_OVERRIDES, true).catch((error) => failures.push(toServerError(error).message));
         }),
       );
     }
@@ -161,21 +265,25 @@ export class RepositoryManager {
 
   #serialised<T>(name: string, task: () => Promise<T>): Promise<T> {
     const entry = this.#entry(name);
+    entry.busy++;
     const result = entry.queue.then(task, task);
-    entry.queue = result.catch(() => undefined);
+    entry.queue = result.catch(() => undefined).finally(() => entry.busy--);
     return result;
   }
 
   #entry(name: string): ModelEntry {
     let entry = this.#models.get(name);
     if (entry === undefined) {
-      entry = { name, reason: '', versions: new Map(), loadedConfig: undefined, attempted: '', overrideDir: undefined, queue: Promise.resolve() };
+      entry = {
+        name, reason: '', versions: new Map(), loadedConfig: undefined, attempted: '', overrideDir: undefined, queue: Promise.resolve(),
+        busy: 0, footprint: 0, lastUsedMs: 0, onDemandLoads: 0, evictions: 0,
+      };
       this.#models.set(name, entry);
     }
     return entry;
   }
 
-  async #load(name: string, overrides: LoadOverrides): Promise<LoadOutcome> {
+  async #load(name: string, overrides: LoadOverrides, unrequested = false): Promise<LoadOutcome> {
     const entry = this.#entry(name);
     const { logger } = this.#options;
     let source: ModelSource;
@@ -228,6 +336,22 @@ export class RepositoryManager {
       if (entry.versions.size === 0) entry.reason = message;
       throw invalidArg(`load failed for model '${name}': ${message}\n`);
     }
+    if (this.#budget > 0) {
+      const need = wanted.reduce((sum, version) => sum + (fingerprint.bytes.get(version) ?? 0), 0);
+      // Loads nobody asked for do not push out models, they wait to be requested.
+      const requested = !unrequested || [...entry.versions.values()].some((slot) => slot.model !== undefined);
+      let reserved;
+      try {
+        reserved = this.#makeRoom(entry, need, requested);
+      } catch (error) {
+        if (overrideDir !== undefined) await rm(overrideDir, { recursive: true, force: true });
+        throw error;
+      }
+      if (!reserved) {
+        logger.info(`'${name}' (${need} bytes) does not fit the model memory budget now; it loads when requested`);
+        return { loaded: [], reshaped: [], unloaded: [], deferred: true };
+      }
+    }
     const changed = wanted.filter((version) => {
       const slot = entry.versions.get(version);
       return slot?.model === undefined || reloadAll || slot.loadedFrom !== fingerprint.versions.get(version);
@@ -243,6 +367,7 @@ export class RepositoryManager {
     if (failures.length < changed.length || changed.length === 0) {
       for (const slot of stale) this.#release(entry, slot);
     }
+    if (![...entry.versions.values()].some((slot) => slot.model !== undefined)) entry.footprint = 0;
     if (failures.length === 0) {
       entry.loadedConfig = config;
       if (overrideDir !== undefined || entry.overrideDir !== undefined) {
@@ -345,7 +470,7 @@ export class RepositoryManager {
   }
 
   /** Stops serving a version now; it is released once its requests in flight have finished. */
-  #release(entry: ModelEntry, slot: VersionEntry): Promise<void> {
+  #release(entry: ModelEntry, slot: VersionEntry, reason = UNLOADED): Promise<void> {
     const model = slot.model;
     if (model === undefined) return Promise.resolve();
     slot.model = undefined;
@@ -356,7 +481,7 @@ export class RepositoryManager {
         // A load may have put a new model in this slot meanwhile.
         if (slot.model === undefined) {
           slot.state = 'UNAVAILABLE';
-          slot.reason = UNLOADED;
+          slot.reason = reason;
         }
         this.#options.logger.info(`successfully unloaded '${entry.name}' version ${slot.version}`);
         noteModelReleased();
@@ -375,6 +500,7 @@ export class RepositoryManager {
     for (const slot of entry.versions.values()) void this.#release(entry, slot);
     entry.loadedConfig = undefined;
     entry.attempted = '';
+    entry.footprint = 0;
     if (entry.overrideDir !== undefined) {
       await rm(entry.overrideDir, { recursive: true, force: true });
       entry.overrideDir = undefined;
@@ -411,6 +537,13 @@ export class RepositoryManager {
     return slot.model;
   }
 
+  /** `get` for an inference request: also marks the model used (the memory budget evicts the least recently used). */
+  forInference(name: string, version: string): ModelVersion {
+    const model = this.get(name, version);
+    if (this.#budget > 0) this.#models.get(name)!.lastUsedMs = performance.now();
+    return model;
+  }
+
   isReady(name: string, version: string): boolean {
     try {
       this.get(name, version);
@@ -426,7 +559,7 @@ export class RepositoryManager {
     for (const entry of this.#models.values()) {
       if (entry.reason !== '') return false;
       for (const slot of entry.versions.values()) {
-        if (slot.state === 'READY' || (slot.state === 'UNAVAILABLE' && slot.reason === UNLOADED) || slot.state === 'UNLOADING') continue;
+        if (slot.state === 'READY' || (slot.state === 'UNAVAILABLE' && slot.reason.startsWith(UNLOADED)) || slot.state === 'UNLOADING') continue;
         return false;
       }
     }

@@ -69,6 +69,8 @@ test('each implemented flag lands in its ServerOptions field', () => {
     modelConfigName: 'h100',
     modelLoadThreadCount: 2,
     modelLoadRetryCount: 3,
+    modelMemoryBudgetBytes: 0,
+    modelLoadOnDemandTimeoutSecs: 60,
     exitTimeoutSecs: 5,
     http: { allow: false, port: 18000, address: '127.0.0.1', maxInputSize: 1024, bodyTimeoutSecs: 5, maxConnections: 16 },
     grpc: {
@@ -289,4 +291,13 @@ test('--help wins over a missing repository and returns the usage text', () => {
   assert.match(text, /--metrics-port <integer>\n\s+Port for Prometheus metrics\. \(default: 8002; accepted, not implemented/);
   assert.equal(parseCommandLine([REPO, '--http-port=1', '--help']).kind, 'help');
   assert.ok(text.split('\n').every((line) => line.length <= 80), 'usage lines fit 80 columns');
+});
+
+test('--model-memory-budget takes a size with a unit and needs explicit or poll mode', () => {
+  const o = options('--model-control-mode=explicit', '--model-memory-budget=2GiB', '--model-load-on-demand-timeout-secs=5');
+  assert.equal(o.modelMemoryBudgetBytes, 2 * 2 ** 30);
+  assert.equal(o.modelLoadOnDemandTimeoutSecs, 5);
+  assert.equal(options('--model-control-mode=poll', '--model-memory-budget', '1000').modelMemoryBudgetBytes, 1000);
+  assert.match(errorOf(REPO, '--model-memory-budget=1GB'), /'--model-memory-budget' requires '--model-control-mode=explicit' or 'poll'/);
+  assert.match(errorOf(REPO, '--model-control-mode=explicit', '--model-memory-budget=lots'), /^--model-memory-budget: expected a size in bytes/);
 });
