@@ -66,6 +66,36 @@ interface IndexEntry {
   readonly reason?: string;
 }
 
+/** Models whose model_warmup is refused at load, each named for what is wrong with it. */
+function addInvalidModels(repo: string): void {
+  const simple = (name: string, inputs: Record<string, WarmupInputSpec>) =>
+    addModel(repo, name, join(EXAMPLE_MODELS, 'simple'), configOf(EXAMPLE_MODELS, 'simple', name, warmup(sample('s', 1, inputs))));
+  const int32 = (dims: readonly number[], data = ZERO): WarmupInputSpec => ({ type: 'TYPE_INT32', dims, data });
+  simple('bad_missing_input', { INPUT0: int32([16]) });
+  simple('bad_datatype', { INPUT0: { type: 'TYPE_FP32', dims: [16], data: ZERO }, INPUT1: int32([16]) });
+  simple('bad_dims', { INPUT0: int32([8]), INPUT1: int32([16]) });
+  simple('bad_no_data', { INPUT0: int32([16], ''), INPUT1: int32([16]) });
+  simple('bad_unknown_input', { INPUT0: int32([16]), INPUT1: int32([16]), BOGUS: int32([16]) });
+  const identity = (name: string, text: string, files?: Record<string, Uint8Array>) =>
+    addModel(repo, name, join(FIXTURE_MODELS, 'identity_fp32'), configOf(FIXTURE_MODELS, 'identity_fp32', name, text), files);
+  const input = (dims: readonly number[], data: string): Record<string, WarmupInputSpec> => ({ INPUT0: { type: 'TYPE_FP32', dims, data } });
+  identity('bad_wildcard', warmup(sample('s', 1, input([-1], ZERO))));
+  identity('bad_dim', warmup(sample('s', 1, input([-2], ZERO))));
+  identity('bad_batch_size', warmup(sample('big', 9, input([2], ZERO))));
+  identity('bad_short_file', warmup(sample('s', 1, input([4], file('short')))), { short: fp32([1, 2]) });
+  identity('bad_no_file', warmup(sample('s', 1, input([4], file('absent')))));
+  identity('bad_escape', warmup(sample('s', 1, input([4], file('../config.pbtxt')))));
+  identity('bad_link', warmup(sample('s', 1, input([4], file('link')))), { other: fp32([1, 2, 3, 4]) });
+  symlinkSync(join(repo, 'bad_short_file', 'warmup', 'short'), join(repo, 'bad_link', 'warmup', 'link'));
+  // A model that does not batch takes one request a run.
+  addModel(
+    repo,
+    'bad_batch_unbatched',
+    join(FIXTURE_MODELS, 'fixed_batch_dim'),
+    'name: "bad_batch_unbatched"\nplatform: "onnxruntime_onnx"\nmax_batch_size: 0\n' + warmup(sample('pair', 2, input([2, 3], ZERO))),
+  );
+}
+
 describe('model warm-up (model_warmup)', () => {
   let repo: string;
   let server: RunningServer;
@@ -121,6 +151,21 @@ describe('model warm-up (model_warmup)', () => {
       numbers,
       few: strings(['1', '2']),
     });
+    // Sequence models are warmed without the sequence batcher: control and state tensors are named
+    // in the sample and reach the backend as given (Triton's override inputs).
+    const int32 = (data: string): WarmupInputSpec => ({ type: 'TYPE_INT32', dims: [1], data });
+    addModel(
+      repo,
+      'warm_sequence',
+      join(FIXTURE_MODELS, 'sequence_accumulator'),
+      configOf(FIXTURE_MODELS, 'sequence_accumulator', 'warm_sequence', warmup(
+        sample('sequence sample', 2, {
+          INPUT: int32(ZERO), START: int32(ZERO), END: int32(ZERO), READY: int32(ZERO),
+          CORRID: { type: 'TYPE_UINT64', dims: [1], data: ZERO }, STATE_IN: int32(RANDOM),
+        }, 2),
+      )),
+    );
+    addInvalidModels(repo);
     server = await startServer({
       modelRepositories: [repo],
       modelControlMode: 'explicit',
@@ -175,5 +220,94 @@ describe('model warm-up (model_warmup)', () => {
       await reasonOf('warm_strings_count'),
       "[request id: <id_unknown>] expected 16 string elements for inference input 'INPUT1' for model 'warm_strings_count', got 2",
     );
+  });
+
+  it('sequence models: control and state tensors named in the sample reach the backend', async () => {
+    const stats = await statistics('warm_sequence');
+    assert.equal(stats.execution_count, 2);
+    assert.equal(stats.inference_count, 4);
+  });
+
+  it("refuses invalid samples at load with Triton's messages", async () => {
+    const dir = (name: string) => join(repo, name);
+    const expected: Record<string, string | RegExp> = {
+      bad_missing_input:
+        "[request id: <id_unknown>] expected 2 inputs but got 1 inputs for model 'bad_missing_input'. Got input(s) ['INPUT0'], " +
+        "but missing required input(s) ['INPUT1']. Please provide all required input(s).",
+      bad_datatype: "[request id: <id_unknown>] inference input 'INPUT0' data-type is 'FP32', but model 'bad_datatype' expects 'INT32'",
+      bad_dims: /^\[request id: <id_unknown>\] unexpected shape for input 'INPUT0' for model 'bad_dims'\. Expected \[-1,16\], got \[1,8\]\. NOTE:/,
+      bad_no_data: "[request id: <id_unknown>] warmup setting expects input 'INPUT0' to have input_data_type set",
+      bad_unknown_input: /^failed to run warmup sample 's': onnx runtime error: .*BOGUS.*; $/s,
+      bad_wildcard: "warmup setting expects all variable-size dimensions are specified for input 'INPUT0'",
+      bad_dim: "tensor 'INPUT0' contains an invalid dimension [-2]",
+      bad_batch_size: `failed to run warmup sample 'big': ${"batch size 9 for 'bad_batch_size', max allowed is 8; ".repeat(9)}`,
+      bad_batch_unbatched: `failed to run warmup sample 'pair': ${"batch size 2 for 'bad_batch_unbatched', max allowed is 0; ".repeat(2)}`,
+      bad_short_file: '[request id: <id_unknown>] warmup setting expects 16 bytes, but the data provided from shortonly has 8 bytes',
+      bad_no_file: `failed to open text file for read ${join(dir('bad_no_file'), 'warmup', 'absent')}: No such file or directory`,
+      bad_escape: "warmup input_data_file '../config.pbtxt' must name a file inside the model's 'warmup/' folder",
+      bad_link: /^warmup input_data_file '.*bad_link\/warmup\/link' is outside the model folder/,
+    };
+    for (const [model, reason] of Object.entries(expected)) {
+      const actual = await reasonOf(model);
+      if (typeof reason === 'string') assert.equal(actual, reason, model);
+      else assert.match(actual, reason, model);
+    }
+  });
+
+  it('over the load API: ready only once warm-up ran; a failing warm-up fails the load with its reason', async () => {
+    const slow = (extra: string) =>
+      configOf(FIXTURE_MODELS, 'slow_identity', 'slow_warm', 'instance_group [ { count: 1 kind: KIND_CPU } ]\n' + extra);
+    // Each run of slow_identity takes ~20 ms: six iterations keep the load busy long enough to watch.
+    addModel(repo, 'slow_warm', join(FIXTURE_MODELS, 'slow_identity'), slow(warmup(sample('slow', 1, { INPUT0: fp32Input([4], ZERO) }, 6))));
+    let settled = false;
+    const loading = post('/v2/repository/models/slow_warm/load').finally(() => (settled = true));
+    let polls = 0;
+    while (!settled) {
+      const state = (await index()).get('slow_warm')?.state;
+      if (state === 'READY' || (await get('/v2/models/slow_warm/ready')).status === 200) {
+        // Ready (the load answer may still be on its way): every warm-up run has happened.
+        assert.equal((await statistics('slow_warm')).execution_count, 6);
+        break;
+      }
+      polls++;
+    }
+    assert.equal((await loading).status, 200);
+    assert.ok(polls > 0, 'the load was watched while it ran');
+    assert.equal((await get('/v2/models/slow_warm/ready')).status, 200);
+    assert.equal((await statistics('slow_warm')).execution_count, 6);
+
+    // A reload whose second sample fails in the backend: the loaded version serves throughout.
+    writeFileSync(
+      join(repo, 'slow_warm', 'config.pbtxt'),
+      slow(warmup(sample('fine', 1, { INPUT0: fp32Input([4], ZERO) }, 3), sample('bogus', 1, { INPUT0: fp32Input([4], ZERO), BOGUS: fp32Input([4], ZERO) }))),
+    );
+    settled = false;
+    const reloading = post('/v2/repository/models/slow_warm/load').finally(() => (settled = true));
+    const body = JSON.stringify({ inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [1, 2], data: [1, 2] }] });
+    let served = 0;
+    while (!settled) {
+      const reply = await httpCall(base, 'POST', '/v2/models/slow_warm/infer', { body });
+      assert.equal(reply.status, 200, reply.body.toString());
+      served++;
+    }
+    const answer = await reloading;
+    assert.equal(answer.status, 400);
+    assert.match((replyJson(answer) as { error: string }).error, /failed to run warmup sample 'bogus': onnx runtime error: .*BOGUS/s);
+    assert.ok(served > 0);
+    assert.equal((await index()).get('slow_warm')?.state, 'READY');
+    assert.equal((await statistics('slow_warm')).execution_count, 6 + served, 'the old version served every request');
+
+    // A first load that fails: the answer and the index carry the reason.
+    addModel(
+      repo,
+      'late_fail',
+      join(FIXTURE_MODELS, 'runtime_error'),
+      'name: "late_fail"\nplatform: "onnxruntime_onnx"\n' + warmup(sample('four', 1, { INPUT0: fp32Input([4], ZERO) })),
+    );
+    const failed = await post('/v2/repository/models/late_fail/load');
+    assert.equal(failed.status, 400);
+    const error = (replyJson(failed) as { error: string }).error;
+    assert.match(error, /^load failed for model 'late_fail': version 1 is at UNAVAILABLE state: failed to run warmup sample 'four': onnx runtime error: /);
+    assert.match(await reasonOf('late_fail'), /^failed to run warmup sample 'four': onnx runtime error: .*Input shape:\{1,4\}, requested shape:\{-1,3\}/s);
   });
 });
