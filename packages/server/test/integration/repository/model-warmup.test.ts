@@ -202,6 +202,26 @@ describe('model warm-up (model_warmup)', () => {
     assert.equal((await get('/v2/models/warm_file/ready')).status, 200);
   });
 
+  it('a config override in the load API brings its own model_warmup (JSON)', async () => {
+    const config = {
+      name: 'warm_random',
+      platform: 'onnxruntime_onnx',
+      max_batch_size: 8,
+      input: [{ name: 'INPUT0', data_type: 'TYPE_FP32', dims: [-1] }],
+      output: [{ name: 'OUTPUT0', data_type: 'TYPE_FP32', dims: [-1] }],
+      instance_group: [{ count: 1, kind: 'KIND_CPU' }],
+      model_warmup: [{ name: 'json', batch_size: 2, count: 3, inputs: { INPUT0: { data_type: 'TYPE_FP32', dims: [2], zero_data: true } } }],
+    };
+    const reply = await post('/v2/repository/models/warm_random/load', { parameters: { config: JSON.stringify(config) } });
+    assert.equal(reply.status, 200, reply.body.toString());
+    const stats = await statistics('warm_random');
+    assert.deepEqual([stats.execution_count, stats.inference_count], [3, 6]);
+    const served = replyJson(await get('/v2/models/warm_random/config')) as { model_warmup: unknown[] };
+    assert.deepEqual(served.model_warmup, [
+      { name: 'json', batch_size: 2, count: 3, inputs: { INPUT0: { data_type: 'TYPE_FP32', dims: [2], zero_data: true } } },
+    ]);
+  });
+
   it('BYTES input files are length-prefixed elements, as Triton reads them', async () => {
     assert.equal((await statistics('warm_strings')).execution_count, 1);
     assert.equal((await statistics('warm_strings')).inference_count, 2);
