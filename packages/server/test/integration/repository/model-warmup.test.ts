@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { encodeBytesElements } from '@nereid/protocol';
 import { startServer, type RunningServer } from '../../../src/cli/start-server.js';
 import type { ModelStatistics } from '../../../src/metrics/statistics-types.js';
-import { silentLogger } from '../../../src/observability/logger.js';
+import { createLogger } from '../../../src/observability/logger.js';
 import { httpCall, keepAliveAgent, replyJson, type HttpReply } from '../../helpers/http-client.js';
 import { EXAMPLE_MODELS, FIXTURE_MODELS } from '../../helpers/paths.js';
 
@@ -100,6 +100,8 @@ describe('model warm-up (model_warmup)', () => {
   let repo: string;
   let server: RunningServer;
   let base: string;
+  /** What the server logged at --log-verbose=1 (warnings and errors off). */
+  const logged: string[] = [];
   const get = (path: string): Promise<HttpReply> => httpCall(base, 'GET', path);
   const post = (path: string, body?: unknown): Promise<HttpReply> =>
     httpCall(base, 'POST', path, body === undefined ? {} : { body: JSON.stringify(body) });
@@ -173,7 +175,7 @@ describe('model warm-up (model_warmup)', () => {
       exitOnError: false,
       http: { port: 0, address: '127.0.0.1' },
       grpc: { allow: false },
-      logger: silentLogger,
+      logger: createLogger({ info: false, warning: false, error: false, verboseLevel: 1 }, (line) => logged.push(line)),
     });
     base = `http://127.0.0.1:${server.http!.port}`;
   });
@@ -192,6 +194,16 @@ describe('model warm-up (model_warmup)', () => {
     assert.equal(stats.inference_stats.success.count, 12);
     assert.equal(stats.inference_stats.fail.count, 0);
     assert.deepEqual(stats.batch_stats.map((batch) => [batch.batch_size, batch.compute_infer.count]), [[3, 4]]);
+  });
+
+  it("logs Triton's warm-up lines at --log-verbose=1 (Triton's L0_warmup greps them)", () => {
+    const lines = logged.filter((line) => line.includes("warmup sample 'zeros'"));
+    const running = lines.filter((line) => / model 'warm_zero' instance \S+ is running warmup sample 'zeros' for iteration [12]$/.test(line.trimEnd()));
+    assert.equal(running.length, 4, lines.join(''));
+    assert.ok(logged.some((line) => line.trimEnd().endsWith("Generating warmup sample data for 'zeros'")));
+    assert.ok(logged.some((line) => line.trimEnd().endsWith("Skipping batch 0 warmup sample 'skipped'")));
+    assert.ok(!logged.some((line) => line.includes("failed to run warmup sample 'zeros'")));
+    assert.ok(logged.some((line) => /instance \S+ failed to run warmup sample 'four'/.test(line)));
   });
 
   it('random_data and input_data_file samples run; a file longer than the input uses its first bytes', async () => {
