@@ -234,6 +234,25 @@ describe('model warm-up (model_warmup)', () => {
     ]);
   });
 
+  it('an instance-group-only change applied in place warms the new instances before they serve', async () => {
+    const config = (count: number) =>
+      JSON.stringify({
+        name: 'warm_in_place',
+        platform: 'onnxruntime_onnx',
+        max_batch_size: 8,
+        input: [{ name: 'INPUT0', data_type: 'TYPE_FP32', dims: [-1] }],
+        output: [{ name: 'OUTPUT0', data_type: 'TYPE_FP32', dims: [-1] }],
+        instance_group: [{ count, kind: 'KIND_CPU' }],
+        model_warmup: [{ name: 'twice', batch_size: 1, count: 2, inputs: { INPUT0: { data_type: 'TYPE_FP32', dims: [2], zero_data: true } } }],
+      });
+    addModel(repo, 'warm_in_place', join(FIXTURE_MODELS, 'identity_fp32'), configOf(FIXTURE_MODELS, 'identity_fp32', 'warm_in_place', ''));
+    assert.equal((await post('/v2/repository/models/warm_in_place/load', { parameters: { config: config(1) } })).status, 200);
+    assert.equal((await statistics('warm_in_place')).execution_count, 2);
+    assert.equal((await post('/v2/repository/models/warm_in_place/load', { parameters: { config: config(3) } })).status, 200);
+    // The statistics are kept across an in-place change: 2 before, then 3 new instances x 2 runs.
+    assert.equal((await statistics('warm_in_place')).execution_count, 8);
+  });
+
   it('BYTES input files are length-prefixed elements, as Triton reads them', async () => {
     assert.equal((await statistics('warm_strings')).execution_count, 1);
     assert.equal((await statistics('warm_strings')).inference_count, 2);
