@@ -16,6 +16,11 @@ import { internal, invalidArg, notFound } from '../errors/index.js';
  * INVALID_ARG when it escapes the folder, INTERNAL when it cannot be read or is not a regular file.
  */
 export async function readModelFile(modelDir: string, name: string, what: string): Promise<string> {
+  return (await readModelFileBytes(modelDir, name, what)).toString('utf8');
+}
+
+/** {@link readModelFile}, for a file read as raw bytes (warm-up inputs): the same checks and errors. */
+export async function readModelFileBytes(modelDir: string, name: string, what: string): Promise<Buffer> {
   const shown = `${modelDir.replace(/\/+$/, '')}${sep}${name}`;
   const fail = (error: unknown): never => {
     const code = (error as NodeJS.ErrnoException).code;
@@ -36,7 +41,7 @@ export async function readModelFile(modelDir: string, name: string, what: string
   const file = await open(realFile, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(fail);
   try {
     if (!(await file.stat()).isFile()) throw internal(`failed to read ${what} '${shown}': not a regular file`);
-    return await file.readFile('utf8');
+    return await file.readFile();
   } finally {
     await file.close();
   }

@@ -20,10 +20,12 @@ import { normalizeRequest } from '../request/normalize.js';
 import { buildResponseOutputs } from '../request/response-outputs.js';
 import { createScheduler } from '../scheduler/create-scheduler.js';
 import type { RateLimitedTarget, RateLimiter } from '../scheduler/rate-limiter.js';
-import type { Scheduler } from '../scheduler/scheduler.js';
+import type { ExecutionTarget, Scheduler } from '../scheduler/scheduler.js';
 import { loadStateSpecs, type StateSpec } from '../scheduler/sequence/implicit-state.js';
 import { nowNs } from '../util/clock.js';
 import { createInstances, type ModelInstance } from './instances.js';
+import { warmUp } from './warmup.js';
+import { buildWarmupSamples, type WarmupSample } from './warmup-samples.js';
 import type { CancelSignal } from '../util/cancel-signal.js';
 
 export interface ModelVersionLoadOptions {
@@ -71,6 +73,8 @@ export class ModelVersion {
   readonly #releaseLimits: () => void;
   /** Requests handed to the scheduler and not completed yet. */
   #inFlight = 0;
+  /** The instances that take requests, as the scheduler reaches them (rate-limited when it is on). */
+  readonly #targets: readonly ExecutionTarget[];
   /** Set when both the model and the server enable the response cache. */
   readonly #cache: ModelResponseCache | undefined;
 
@@ -94,9 +98,10 @@ export class ModelVersion {
     this.#cache = ModelResponseCache.forModel(this.config, options.responseCache, this.name, this.version);
     const limited = limitInstances(options, instances.filter((instance) => !instance.passive));
     this.#releaseLimits = () => limited.forEach((entry) => entry.release());
+    this.#targets = limited.map((entry) => entry.target);
     this.#scheduler = createScheduler({
       config: this.config,
-      targets: limited.map((entry) => entry.target),
+      targets: this.#targets,
       onExecution: (batchSize, timings) =>
         this.#stats.recordExecution(batchSize, timings.computeInputNs, timings.computeInferNs, timings.computeOutputNs),
       logger: options.logger,
@@ -127,13 +132,21 @@ export class ModelVersion {
       validateModelConfig(config, { gpus: NO_GPUS });
       const signature = buildModelSignature(config, await readLabels(config, modelDir));
       const sequenceStates = await loadStateSpecs(config, modelDir);
+      const warmup = await buildWarmupSamples({ config, signature, version, modelDir, logger: options.logger });
       const instances = await createInstances(backendModel, config);
+      let model: ModelVersion;
       try {
-        return new ModelVersion(options, signature, { model: backendModel, users: 1 }, instances, sequenceStates);
+        model = new ModelVersion(options, signature, { model: backendModel, users: 1 }, instances, sequenceStates);
       } catch (error) {
         await Promise.allSettled(instances.map((instance) => instance.close()));
         throw error;
       }
+      // Ready only once warm: a reload keeps the previous version serving until this resolves.
+      await model.#warmUp(warmup, options.logger).catch(async (error: unknown) => {
+        await model.unload();
+        throw error;
+      });
+      return model;
     } catch (error) {
       await backendModel.close().catch(() => undefined);
       throw error;
@@ -220,15 +233,28 @@ export class ModelVersion {
     config.instanceGroup = groups.map((group) => clone(ModelInstanceGroupSchema, group));
     normalizeInstanceGroups(config, { defaultCpuInstanceCount: this.#options.backend.defaultCpuInstanceCount, gpus: NO_GPUS });
     validateModelConfig(config, { gpus: NO_GPUS });
+    const { modelDir, logger } = this.#options;
+    const warmup = await buildWarmupSamples({ config, signature: this.signature, version: this.version, modelDir, logger });
     const instances = await createInstances(this.#backendModel.model, config);
     this.#backendModel.users++;
+    let next: ModelVersion;
     try {
-      return new ModelVersion({ ...this.#options, config }, this.signature, this.#backendModel, instances, this.#sequenceStates, this.#stats);
+      next = new ModelVersion({ ...this.#options, config }, this.signature, this.#backendModel, instances, this.#sequenceStates, this.#stats);
     } catch (error) {
       this.#backendModel.users--;
       await Promise.allSettled(instances.map((instance) => instance.close()));
       throw error;
     }
+    // New instances are warmed before they take traffic, as Triton warms every instance it creates.
+    await next.#warmUp(warmup, logger).catch(async (error: unknown) => {
+      await next.unload();
+      throw error;
+    });
+    return next;
+  }
+
+  #warmUp(samples: readonly WarmupSample[], logger: Logger): Promise<void> {
+    return warmUp({ modelName: this.name, targets: this.#targets, samples, statistics: this.#stats, logger });
   }
 
   /** Waits for in-flight requests, then frees instances and (if no other version shares it) the backend model. */
