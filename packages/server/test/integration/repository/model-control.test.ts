@@ -229,6 +229,21 @@ describe('--model-control-mode=poll', () => {
     await until(async () => JSON.stringify((await harness.configOf('p'))['parameters'] ?? {}).includes('fixed'), 'the fixed config');
   });
 
+  it('an instance-count edit of config.pbtxt is applied in place (statistics kept)', async () => {
+    const withInstances = (count: number): string =>
+      simpleConfig('p', `instance_group [ { kind: KIND_CPU count: ${count} } ]\nparameters { key: "generation" value { string_value: "fixed" } }\n`);
+    writeFileSync(join(repo, 'p', 'config.pbtxt'), withInstances(1));
+    await until(async () => JSON.stringify((await harness.configOf('p'))['instance_group']).includes('"count":1'), 'one instance');
+    for (let i = 0; i < 3; i++) assert.equal((await harness.inferSimple('p')).status, 200);
+    const inferences = async (): Promise<number> =>
+      (replyJson(await httpCall(harness.base, 'GET', '/v2/models/p/stats')) as { model_stats: { inference_count: number }[] }).model_stats[0]!.inference_count;
+    const before = await inferences();
+    assert.ok(before >= 3);
+    writeFileSync(join(repo, 'p', 'config.pbtxt'), withInstances(2));
+    await until(async () => JSON.stringify((await harness.configOf('p'))['instance_group']).includes('"count":2'), 'two instances');
+    assert.equal(await inferences(), before, 'same weights, same statistics: not reloaded');
+  });
+
   it('20 reloads from changed files under steady load: no request fails', async () => {
     const load = steadyLoad(harness, 'p', 4);
     for (let i = 0; i < 20; i++) {
