@@ -7,6 +7,7 @@ import {
 } from '@nereid/protocol/generated/model_config_pb';
 import { invalidArg } from '../errors/index.js';
 import { WILDCARD_DIM, fixedElementCount, toNumbers } from './dims.js';
+import { validateEnsembleScheduling } from './ensemble-graph.js';
 
 /**
  * Checks a normalised configuration the way Triton's ValidateModelConfig does. Each failure is an
@@ -21,6 +22,7 @@ export function validateModelConfig(config: ModelConfig, options: { readonly gpu
   if (config.maxBatchSize < 0) throw invalidArg(`'max_batch_size' must be non-negative value for ${model}`);
   if (!config.versionPolicy) throw invalidArg(`must specify 'version policy' for ${model}`);
   validateVersionPolicy(config);
+  validateEnsembleScheduling(config);
   validateScheduling(config);
   validateTensors(config.input, 'input', config.maxBatchSize, model);
   validateTensors(config.output, 'output', config.maxBatchSize, model);

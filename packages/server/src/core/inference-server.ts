@@ -83,6 +83,8 @@ export class InferenceServer implements InferenceCore {
       loadThreadCount: options.modelLoadThreadCount,
       loadRetryCount: options.modelLoadRetryCount,
       memoryBudgetBytes: options.modelMemoryBudgetBytes,
+      // Ensemble steps are inference requests to their members, as a client's would be.
+      runStep: (request, signal) => this.infer(request, signal === undefined ? {} : { signal }),
     });
   }
 
@@ -187,9 +189,9 @@ export class InferenceServer implements InferenceCore {
     await this.#repository.loadModel(name, readLoadOverrides(name, parameters));
   }
 
-  async unloadModel(name: string): Promise<void> {
+  async unloadModel(name: string, options: { readonly unloadDependents: boolean } = { unloadDependents: false }): Promise<void> {
     this.#checkModelControl();
-    await this.#repository.unloadModel(name);
+    await this.#repository.unloadModel(name, options);
   }
 
   #checkModelControl(): void {

@@ -18,7 +18,9 @@ import type { InferenceRequest } from '../request/inference-request.js';
 import { buildModelSignature, type ModelSignature } from '../request/model-signature.js';
 import { normalizeRequest } from '../request/normalize.js';
 import { buildResponseOutputs } from '../request/response-outputs.js';
+import { validateEnsembleMembers, type EnsembleStep } from '../config/ensemble-graph.js';
 import { createScheduler } from '../scheduler/create-scheduler.js';
+import type { StepRunner } from '../scheduler/ensemble/ensemble-scheduler.js';
 import type { RateLimitedTarget, RateLimiter } from '../scheduler/rate-limiter.js';
 import type { ExecutionTarget, Scheduler } from '../scheduler/scheduler.js';
 import { loadStateSpecs, type StateSpec } from '../scheduler/sequence/implicit-state.js';
@@ -28,15 +30,14 @@ import { warmUp } from './warmup.js';
 import { buildWarmupSamples, type WarmupSample } from './warmup-samples.js';
 import type { CancelSignal } from '../util/cancel-signal.js';
 
-export interface ModelVersionLoadOptions {
+/** What every model version is made from. */
+interface VersionOptions {
   readonly modelName: string;
   /** int64, exact: its folder is `<modelDir>/<version>`. */
   readonly version: bigint;
   readonly modelDir: string;
   /** Configuration with name, backend, platform and default_model_filename resolved. */
   readonly config: ModelConfig;
-  readonly backend: Backend;
-  readonly backendConfig: ReadonlyMap<string, string>;
   readonly autoCompleteConfig: boolean;
   /** The server's rate limiter; instances are registered with it (a no-op when it is off). */
   readonly rateLimiter?: RateLimiter;
@@ -44,6 +45,22 @@ export interface ModelVersionLoadOptions {
   /** The server's response cache (`--cache-config`), if it has one. */
   readonly responseCache?: ResponseCache | undefined;
 }
+
+/** A model run by a backend. */
+export interface ModelVersionLoadOptions extends VersionOptions {
+  readonly backend: Backend;
+  readonly backendConfig: ReadonlyMap<string, string>;
+}
+
+/** An ensemble: its steps run on the member models (`platform: "ensemble"`). */
+export interface EnsembleLoadOptions extends VersionOptions {
+  /** Runs one step's request on a member, through the core (so the member's scheduler and statistics see it). */
+  readonly runStep: StepRunner;
+  /** The completed config of the member a step runs (the member is loaded before the ensemble). */
+  readonly memberConfig: (step: EnsembleStep) => ModelConfig;
+}
+
+type ConstructionOptions = VersionOptions & { readonly backend?: Backend; readonly runStep?: StepRunner };
 
 /** A backend model and how many versions serve from it. */
 interface SharedBackendModel {
@@ -64,8 +81,8 @@ export class ModelVersion {
   readonly config: ModelConfig;
   readonly signature: ModelSignature;
   /** Shared with the versions made from this one by `withInstanceGroups`; closed by the last. */
-  readonly #backendModel: SharedBackendModel;
-  readonly #options: ModelVersionLoadOptions;
+  readonly #backendModel: SharedBackendModel | undefined;
+  readonly #options: ConstructionOptions;
   readonly #sequenceStates: readonly StateSpec[];
   readonly #instances: readonly ModelInstance[];
   readonly #scheduler: Scheduler;
@@ -79,9 +96,9 @@ export class ModelVersion {
   readonly #cache: ModelResponseCache | undefined;
 
   private constructor(
-    options: ModelVersionLoadOptions,
+    options: ConstructionOptions,
     signature: ModelSignature,
-    backendModel: SharedBackendModel,
+    backendModel: SharedBackendModel | undefined,
     instances: readonly ModelInstance[],
     sequenceStates: readonly StateSpec[],
     stats?: ModelStatisticsRecorder,
@@ -106,7 +123,21 @@ export class ModelVersion {
         this.#stats.recordExecution(batchSize, timings.computeInputNs, timings.computeInferNs, timings.computeOutputNs),
       logger: options.logger,
       sequenceStates,
+      runStep: options.runStep,
     });
+  }
+
+  /**
+   * An ensemble version: no backend and no instances; its scheduler runs the steps on the members,
+   * whose completed configs the pipeline is checked against first (Triton's ValidateEnsembleConfig).
+   */
+  static async loadEnsemble(options: EnsembleLoadOptions): Promise<ModelVersion> {
+    const { config } = options;
+    normalizeModelConfig(config, { defaultCpuInstanceCount: 0, gpus: NO_GPUS });
+    validateModelConfig(config, { gpus: NO_GPUS });
+    validateEnsembleMembers(config, options.memberConfig);
+    const signature = buildModelSignature(config, await readLabels(config, options.modelDir));
+    return new ModelVersion(options, signature, undefined, [], []);
   }
 
   static async load(options: ModelVersionLoadOptions): Promise<ModelVersion> {
@@ -229,19 +260,22 @@ export class ModelVersion {
    * backend model and the statistics; this one is unloaded by the caller once traffic has moved.
    */
   async withInstanceGroups(groups: readonly ModelInstanceGroup[]): Promise<ModelVersion> {
+    const backend = this.#options.backend;
+    const shared = this.#backendModel;
+    if (backend === undefined || shared === undefined) throw invalidArg(`instance group should not be specified for ensemble '${this.name}'`);
     const config = clone(ModelConfigSchema, this.config);
     config.instanceGroup = groups.map((group) => clone(ModelInstanceGroupSchema, group));
-    normalizeInstanceGroups(config, { defaultCpuInstanceCount: this.#options.backend.defaultCpuInstanceCount, gpus: NO_GPUS });
+    normalizeInstanceGroups(config, { defaultCpuInstanceCount: backend.defaultCpuInstanceCount, gpus: NO_GPUS });
     validateModelConfig(config, { gpus: NO_GPUS });
     const { modelDir, logger } = this.#options;
     const warmup = await buildWarmupSamples({ config, signature: this.signature, version: this.version, modelDir, logger });
-    const instances = await createInstances(this.#backendModel.model, config);
-    this.#backendModel.users++;
+    const instances = await createInstances(shared.model, config);
+    shared.users++;
     let next: ModelVersion;
     try {
-      next = new ModelVersion({ ...this.#options, config }, this.signature, this.#backendModel, instances, this.#sequenceStates, this.#stats);
+      next = new ModelVersion({ ...this.#options, config }, this.signature, shared, instances, this.#sequenceStates, this.#stats);
     } catch (error) {
-      this.#backendModel.users--;
+      shared.users--;
       await Promise.allSettled(instances.map((instance) => instance.close()));
       throw error;
     }
@@ -263,7 +297,7 @@ export class ModelVersion {
     this.#releaseLimits();
     this.#cache?.close();
     await Promise.allSettled(this.#instances.map((instance) => instance.close()));
-    if (--this.#backendModel.users === 0) await this.#backendModel.model.close();
+    if (this.#backendModel !== undefined && --this.#backendModel.users === 0) await this.#backendModel.model.close();
   }
 }
 
@@ -271,7 +305,7 @@ export class ModelVersion {
  * Registers the active instances with the rate limiter (each execution then holds the group's
  * resources); if one cannot be registered, those before it are taken out again.
  */
-function limitInstances(options: ModelVersionLoadOptions, instances: readonly ModelInstance[]): RateLimitedTarget[] {
+function limitInstances(options: VersionOptions, instances: readonly ModelInstance[]): RateLimitedTarget[] {
   const limiter = options.rateLimiter;
   if (limiter === undefined) return instances.map((target) => ({ target, release: () => {} }));
   const limited: RateLimitedTarget[] = [];

@@ -18,6 +18,8 @@ import { compareVersions, listVersions, scanRepositories } from './model-dir.js'
 import { fingerprintOf, resolveSource, type ModelFingerprint, type ModelSource } from './model-source.js';
 import type { ModelBudgetStatistics } from '../metrics/statistics-types.js';
 import { planEvictions } from './memory-budget.js';
+import { ensembleSteps, isEnsemble } from '../config/ensemble-graph.js';
+import type { StepRunner } from '../scheduler/ensemble/ensemble-scheduler.js';
 import { resolveBackend } from './resolve-backend.js';
 import { selectVersions } from './version-policy.js';
 
@@ -56,6 +58,13 @@ interface ModelEntry {
   lastUsedMs: number;
   onDemandLoads: number;
   evictions: number;
+  /** An ensemble's member models and the versions its steps name (-1: latest); empty for other models. */
+  members: readonly EnsembleMember[];
+}
+
+interface EnsembleMember {
+  readonly name: string;
+  readonly version: bigint;
 }
 
 export interface RepositoryManagerOptions {
@@ -75,6 +84,8 @@ export interface RepositoryManagerOptions {
   readonly loadRetryCount?: number;
   /** `--model-memory-budget` in bytes; 0 or absent: no budget and no loading on demand. */
   readonly memoryBudgetBytes?: number;
+  /** How ensembles run their steps: an inference request to a member, through the core. */
+  readonly runStep?: StepRunner;
 }
 
 export interface IndexEntry {
@@ -113,6 +124,8 @@ export class RepositoryManager {
 
   /** `--model-memory-budget` in bytes (0: none). */
   readonly #budget: number;
+  /** Ensembles loading their members, and which. */
+  readonly #waitingFor = new Map<string, ReadonlySet<string>>();
   /** Loads on demand in progress, so concurrent requests for one model share one load. */
   readonly #onDemand = new Map<string, Promise<void>>();
 
@@ -233,10 +246,18 @@ export class RepositoryManager {
     return this.#serialised(name, () => this.#load(name, overrides));
   }
 
-  /** Unloads every version of a model (requests in flight finish on it). Unknown names succeed, as in Triton. */
-  unloadModel(name: string): Promise<void> {
-    if (!this.#models.has(name)) return Promise.resolve();
-    return this.#serialised(name, () => this.#unload(this.#models.get(name)!));
+  /**
+   * Unloads every version of a model (requests in flight finish on it). Unknown names succeed, as in
+   * Triton. With `unloadDependents`, an ensemble's members are unloaded too (nested ones with theirs).
+   */
+  async unloadModel(name: string, options: { readonly unloadDependents?: boolean } = {}): Promise<void> {
+    const entry = this.#models.get(name);
+    if (entry === undefined) return;
+    const members = entry.members.map((member) => member.name);
+    await this.#serialised(name, () => this.#unload(entry));
+    if (options.unloadDependents === true) {
+      await Promise.all([...new Set(members)].filter((member) => member !== name).map((member) => this.unloadModel(member, options)));
+    }
   }
 
   /** Poll mode: loads added and changed models, unloads removed ones. Resolves with load errors. */
@@ -276,14 +297,14 @@ export class RepositoryManager {
     if (entry === undefined) {
       entry = {
         name, reason: '', versions: new Map(), loadedConfig: undefined, attempted: '', overrideDir: undefined, queue: Promise.resolve(),
-        busy: 0, footprint: 0, lastUsedMs: 0, onDemandLoads: 0, evictions: 0,
+        busy: 0, footprint: 0, lastUsedMs: 0, onDemandLoads: 0, evictions: 0, members: [],
       };
       this.#models.set(name, entry);
     }
     return entry;
   }
 
-  async #load(name: string, overrides: LoadOverrides, unrequested = false): Promise<LoadOutcome> {
+  async #load(name: string, overrides: LoadOverrides, unrequested = false, ancestors: readonly string[] = []): Promise<LoadOutcome> {
     const entry = this.#entry(name);
     const { logger } = this.#options;
     let source: ModelSource;
@@ -321,6 +342,7 @@ export class RepositoryManager {
       throw internal(`failed to load '${name}', failed to poll from model repository: ${reason}`);
     }
     entry.reason = '';
+    if (isEnsemble(config)) await this.#loadMembers(entry, config, ancestors);
     // Triton's rule (ConfigChangeRequiresReload): a config that differs in more than its instance
     // groups and version policy reloads every version; new files reload their version; a change of
     // instance groups alone is applied to the loaded weights in place.
@@ -380,6 +402,71 @@ export class RepositoryManager {
     }
     if (failures.length > 0) throw invalidArg(failures.map((failure) => `load failed for model '${name}': ${failure}\n`).join(''));
     return { loaded: changed, reshaped, unloaded: stale.map((slot) => slot.version) };
+  }
+
+  /**
+   * Loads an ensemble's members first (as Triton's dependency graph does, in every mode), then checks
+   * each has the versions the steps name, with Triton's texts. A member that is itself an ensemble
+   * loads its own members; a chain that comes back to an ensemble on the way is refused.
+   */
+  async #loadMembers(entry: ModelEntry, config: ModelConfig, ancestors: readonly string[]): Promise<void> {
+    const chain = [...ancestors, entry.name];
+    const members = ensembleSteps(config).map((step) => ({ name: step.modelName, version: step.modelVersion }));
+    const names = [...new Set(members.map((member) => member.name))];
+    const fail = (message: string): never => {
+      if (![...entry.versions.values()].some((slot) => slot.model !== undefined)) entry.reason = message;
+      this.#options.logger.error(`failed to load '${entry.name}': ${message}`);
+      throw invalidArg(message);
+    };
+    // Ensembles waiting for their members: waiting on one that (transitively) waits on us is a cycle,
+    // refused before it could deadlock the two loads.
+    for (const member of names) {
+      if (chain.includes(member) || this.#waitsOn(member, entry.name)) {
+        fail(`circular dependency between ensembles: ${member} -> ... -> ${entry.name} -> ${member}`);
+      }
+    }
+    this.#waitingFor.set(entry.name, new Set(names));
+    const outcomes = await Promise.all(
+      names.map((member) =>
+        Promise.resolve()
+          .then(() => validateModelName(member))
+          .then(() => this.#serialised(member, () => this.#load(member, NO_OVERRIDES, false, chain)))
+          .then(() => '', (error: unknown) => toServerError(error).message),
+      ),
+    ).finally(() => this.#waitingFor.delete(entry.name));
+    names.forEach((member, i) => {
+      if (this.readyVersions(member).length > 0) return;
+      const failure = outcomes[i] ?? '';
+      fail(
+        `ensemble '${entry.name}' depends on '${member}' which has no loaded version.` +
+          (failure === '' ? '' : ` Model '${member}' loading failed with error: ${failure}`),
+      );
+    });
+    for (const member of members) {
+      if (member.version >= 0n && !this.readyVersions(member.name).includes(String(member.version))) {
+        fail(`ensemble '${entry.name}' depends on '${member.name}' whose required version ${member.version} is not loaded.`);
+      }
+    }
+    entry.members = members;
+  }
+
+  /** Whether ensemble `from` waits, directly or through other ensembles, for `to` to load. */
+  #waitsOn(from: string, to: string, seen = new Set<string>()): boolean {
+    if (seen.has(from)) return false;
+    seen.add(from);
+    for (const next of this.#waitingFor.get(from) ?? []) {
+      if (next === to || this.#waitsOn(next, to, seen)) return true;
+    }
+    return false;
+  }
+
+  /** Why an ensemble cannot serve now: the first member version its steps name that is not ready (members that are ensembles check theirs). */
+  #missingMember(entry: ModelEntry): string | undefined {
+    for (const member of entry.members) {
+      if (this.isReady(member.name, member.version < 0n ? '' : String(member.version))) continue;
+      return `ensemble '${entry.name}' depends on '${member.name}' which has no loaded version.`;
+    }
+    return undefined;
   }
 
   #readConfig(name: string, source: ModelSource, text: string): ModelConfig {
@@ -451,6 +538,23 @@ export class RepositoryManager {
 
   async #createVersion(name: string, modelDir: string, baseConfig: ModelConfig, version: bigint): Promise<ModelVersion> {
     const config = clone(ModelConfigSchema, baseConfig);
+    if (isEnsemble(config)) {
+      if (config.name === '') config.name = name;
+      const runStep = this.#options.runStep;
+      if (runStep === undefined) throw unavailable(`ensemble '${name}' cannot run without a server core`);
+      return ModelVersion.loadEnsemble({
+        modelName: name,
+        version,
+        modelDir,
+        config,
+        autoCompleteConfig: this.#options.autoCompleteConfig,
+        rateLimiter: this.#options.rateLimiter,
+        logger: this.#options.logger,
+        responseCache: this.#options.responseCache,
+        runStep,
+        memberConfig: (step) => this.get(step.modelName, step.modelVersion < 0n ? '' : String(step.modelVersion)).config,
+      });
+    }
     const files = await readdir(join(modelDir, String(version)));
     const backend = resolveBackend(config, name, files, this.#options.registry);
     const global = this.#options.backendConfig.get('') ?? new Map<string, string>();
@@ -501,6 +605,7 @@ export class RepositoryManager {
     entry.loadedConfig = undefined;
     entry.attempted = '';
     entry.footprint = 0;
+    entry.members = [];
     if (entry.overrideDir !== undefined) {
       await rm(entry.overrideDir, { recursive: true, force: true });
       entry.overrideDir = undefined;
@@ -513,8 +618,22 @@ export class RepositoryManager {
     void work.finally(() => this.#releasing.delete(work));
   }
 
-  /** The version that serves a request; '' picks the highest READY version. Triton's messages. */
+  /**
+   * The version that serves a request; '' picks the highest READY version. Triton's messages. An
+   * ensemble serves only while the member versions its steps name are ready (with a memory budget,
+   * members load on demand instead).
+   */
   get(name: string, version: string): ModelVersion {
+    const model = this.#version(name, version);
+    const entry = this.#models.get(name)!;
+    if (entry.members.length > 0 && this.#budget === 0) {
+      const missing = this.#missingMember(entry);
+      if (missing !== undefined) throw unavailable(missing);
+    }
+    return model;
+  }
+
+  #version(name: string, version: string): ModelVersion {
     const entry = this.#models.get(name);
     if (!entry || (entry.versions.size === 0 && entry.reason === '')) {
       throw notFound(`Request for unknown model: '${quoted(name)}' is not found`);
@@ -603,10 +722,13 @@ export class RepositoryManager {
         if (!readyOnly) entries.push({ name: entry.name, state: 'UNAVAILABLE', reason: entry.reason });
         continue;
       }
+      const missing = entry.members.length > 0 && this.#budget === 0 ? this.#missingMember(entry) : undefined;
       for (const slot of [...entry.versions.values()].sort((a, b) => compareVersions(a.version, b.version))) {
-        if (readyOnly && slot.state !== 'READY') continue;
-        const base = { name: entry.name, version: String(slot.version), state: slot.state };
-        entries.push(slot.reason === '' ? base : { ...base, reason: slot.reason });
+        // An ensemble whose member went away is not available, whatever its own state.
+        const [state, reason] = slot.state === 'READY' && missing !== undefined ? ['UNAVAILABLE', missing] : [slot.state, slot.reason];
+        if (readyOnly && state !== 'READY') continue;
+        const base = { name: entry.name, version: String(slot.version), state };
+        entries.push(reason === '' ? base : { ...base, reason });
       }
     }
     return entries;

@@ -6,6 +6,8 @@ import { AdaptiveDelay } from './dynamic/adaptive-delay.js';
 import { batchKeyOf, refuseRaggedBatching } from './dynamic/batch-key.js';
 import { DynamicBatcher, type FormedBatch } from './dynamic/dynamic-batcher.js';
 import { processClock, type SchedulerClock } from './scheduler-clock.js';
+import { ensembleSteps } from '../config/ensemble-graph.js';
+import { EnsembleScheduler, type StepRunner } from './ensemble/ensemble-scheduler.js';
 import { createSequenceBatcher } from './sequence/create-sequence-batcher.js';
 import type { StateSpec } from './sequence/implicit-state.js';
 import type { ExecutionTarget, Scheduler } from './scheduler.js';
@@ -20,7 +22,9 @@ export interface SchedulerContext {
   readonly logger: Logger;
   readonly clock?: SchedulerClock;
   /** Implicit states of a sequence model, read at load (sequence/implicit-state.ts). */
-  readonly sequenceStates?: readonly StateSpec[];
+  readonly sequenceStates?: readonly StateSpec[] | undefined;
+  /** An ensemble's way to run its steps on the member models. */
+  readonly runStep?: StepRunner | undefined;
 }
 
 /**
@@ -30,6 +34,16 @@ export interface SchedulerContext {
 export function createScheduler(context: SchedulerContext): Scheduler {
   const { config, targets, onExecution, logger } = context;
   const scheduling = config.schedulingChoice;
+  if (scheduling.case === 'ensembleScheduling') {
+    if (context.runStep === undefined) throw invalidArg(`ensemble '${config.name}' cannot run its steps here`);
+    return new EnsembleScheduler({
+      ensembleName: config.name,
+      steps: ensembleSteps(config),
+      inputs: config.input.map((input) => input.name),
+      maxInflightRequests: scheduling.value.maxInflightRequests,
+      runStep: context.runStep,
+    });
+  }
   if (scheduling.case === 'sequenceBatching') {
     return createSequenceBatcher({
       config,
