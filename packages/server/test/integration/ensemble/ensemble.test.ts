@@ -306,3 +306,58 @@ describe('a stateful member inside an ensemble keeps the request\'s sequence', (
     }
   });
 });
+
+describe('a client that goes away stops the ensemble between steps', () => {
+  const harness = new Harness();
+  let repo: string;
+  before(async () => {
+    repo = mkdtempSync(join(tmpdir(), 'nereid-ensemble-cancel-'));
+    for (const name of ['slow_identity', 'identity_fp32']) cpSync(join(FIXTURE_MODELS, name), join(repo, name), { recursive: true });
+    mkdirSync(join(repo, 'slow_then_fast', '1'), { recursive: true });
+    writeFileSync(
+      join(repo, 'slow_then_fast', 'config.pbtxt'),
+      'name: "slow_then_fast"\nplatform: "ensemble"\nmax_batch_size: 8\n' +
+        'input [ { name: "IN" data_type: TYPE_FP32 dims: [ -1 ] } ]\noutput [ { name: "OUT" data_type: TYPE_FP32 dims: [ -1 ] } ]\n' +
+        `ensemble_scheduling { step [ ${step('slow_identity', { INPUT0: 'IN' }, { OUTPUT0: 'mid' })}, ${step('identity_fp32', { INPUT0: 'mid' }, { OUTPUT0: 'OUT' })} ] }\n`,
+    );
+    await harness.start({ modelRepositories: [repo] });
+  });
+  after(async () => {
+    await harness.stop();
+    rmSync(repo, { recursive: true, force: true });
+  });
+
+  it('the step after the one running when the socket closed never runs', async () => {
+    const ok = await postInfer(harness.base, 'slow_then_fast', { inputs: [{ name: 'IN', datatype: 'FP32', shape: [1, 2], data: [1, 2] }] });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(ok.outputs.get('OUT')?.data, [1, 2]);
+    const body = JSON.stringify({ inputs: [{ name: 'IN', datatype: 'FP32', shape: [1, 2], data: [1, 2] }] });
+    const { request } = await import('node:http');
+    // The socket closes while slow_identity (~20 ms) computes; on a busy machine the request may not
+    // have arrived by then, so the attempt is repeated with a later close until it had.
+    let arrived = false;
+    for (const closeAfterMs of [5, 8, 12]) {
+      const fastBefore = await inferenceCount(harness, 'identity_fp32');
+      const slowBefore = await inferenceCount(harness, 'slow_identity');
+      await new Promise<void>((resolve) => {
+        const req = request(`${harness.base}/v2/models/slow_then_fast/infer`, { method: 'POST', headers: { 'Content-Length': Buffer.byteLength(body) } });
+        req.on('error', () => resolve());
+        req.end(body);
+        setTimeout(() => {
+          req.destroy();
+          resolve();
+        }, closeAfterMs);
+      });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      if ((await inferenceCount(harness, 'slow_identity')) === slowBefore) continue;
+      arrived = true;
+      assert.equal(await inferenceCount(harness, 'identity_fp32'), fastBefore, 'the next step never started');
+      break;
+    }
+    assert.ok(arrived, 'the request reached the first step');
+    const stats = replyJson(await httpCall(harness.base, 'GET', '/v2/models/slow_then_fast/stats')) as {
+      model_stats: { inference_stats: { fail: { count: number } } }[];
+    };
+    assert.equal(stats.model_stats[0]!.inference_stats.fail.count, 1);
+  });
+});
