@@ -9,6 +9,7 @@ import { readLoadOverrides } from '../repository/load-overrides.js';
 import { RepositoryPoller } from '../repository/repository-poller.js';
 import type { ModelStatistics } from '../metrics/statistics-types.js';
 import type { Logger } from '../observability/logger.js';
+import { RequestLog } from '../observability/request-log.js';
 import type { InferRequestInit } from '../request/infer-request-init.js';
 import type { InferResponse } from '../request/infer-response.js';
 import type { TensorSpec } from '../request/model-signature.js';
@@ -35,11 +36,13 @@ import type { CancelSignal } from '../util/cancel-signal.js';
 
 const VERSION = packageVersion();
 
-/** Protocol extensions this server implements, as `GET /v2` lists them. */
+/** Protocol extensions this server implements, as `GET /v2` lists them (Triton's order; `trace` once tracing exists). */
 const EXTENSIONS: readonly string[] = Object.freeze([
   'classification',
+  'sequence',
   'model_repository',
   'model_repository(unload_dependents)',
+  'schedule_policy',
   'model_configuration',
   'system_shared_memory',
   'cuda_shared_memory',
@@ -62,6 +65,7 @@ export class InferenceServer implements InferenceCore {
   readonly #systemShm = new SystemSharedMemoryManager();
   #state: ServerState = 'INITIALIZING';
   #poller: RepositoryPoller | undefined;
+  readonly requestLog: RequestLog | undefined;
 
   private constructor(
     options: ServerOptions,
@@ -71,6 +75,8 @@ export class InferenceServer implements InferenceCore {
   ) {
     this.#options = options;
     this.#logger = logger;
+    this.requestLog =
+      options.requestLog === '' ? undefined : new RequestLog({ destination: options.requestLog, payloadBytes: options.requestLogPayloadBytes });
     this.#repository = new RepositoryManager({
       repositories: options.modelRepositories,
       registry,
@@ -241,7 +247,7 @@ export class InferenceServer implements InferenceCore {
   }
 
   logSettings(): LogSettingsPayload {
-    return logSettingsPayload(this.#logger.settings);
+    return logSettingsPayload(this.#logger.settings, this.#logger.file);
   }
 
   updateLogSettings(update: Readonly<Record<string, unknown>>): LogSettingsPayload {
@@ -322,6 +328,7 @@ export class InferenceServer implements InferenceCore {
     this.#logger.info('unloading models');
     await this.#repository.unloadAll();
     this.#systemShm.unregisterAll();
+    await this.requestLog?.close();
     this.#state = 'STOPPED';
   }
 }

@@ -214,8 +214,10 @@ export class ModelVersion {
             if (cached !== undefined) {
               this.#stats.recordCacheMiss(cached.lookupNs + this.#cache!.insert(cached, request, outcome.outputs));
             }
-            this.#stats.recordSuccess({ requestNs: nowNs() - startNs, ...outcome.timings }, request.batchSize);
-            resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: {}, outputs });
+            const { timings } = outcome;
+            this.#stats.recordSuccess({ requestNs: nowNs() - startNs, ...timings }, request.batchSize);
+            const stats = { queueNs: timings.queueNs, computeNs: timings.computeInputNs + timings.computeInferNs + timings.computeOutputNs, batchSize: request.batchSize };
+            resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: {}, outputs, stats });
           } catch (error) {
             this.#stats.recordFailure(nowNs() - startNs);
             reject(toServerError(error));
