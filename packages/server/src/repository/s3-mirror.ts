@@ -13,6 +13,9 @@ import { localPathOf, objectUrl, type S3Location } from './s3-url.js';
 /** Objects downloaded at once by one mirror. */
 const DOWNLOAD_CONCURRENCY = 8;
 
+/** Keys per listing page: S3's maximum. */
+const PAGE_SIZE = 1000;
+
 /** Thrown by downloads not started because another one failed. */
 const ABANDONED = Symbol('abandoned');
 
@@ -67,6 +70,7 @@ export class S3Mirror {
   /** Keys already reported as skipped (reported once, not at every poll). */
   readonly #reported = new Set<string>();
   readonly #abort = new AbortController();
+  readonly #pageSize: number;
   #running: Promise<SyncReport> | undefined;
   #queued: Promise<SyncReport> | undefined;
   #staged = 0;
@@ -74,8 +78,9 @@ export class S3Mirror {
   #opened = false;
   #closed = false;
 
-  private constructor(location: S3Location, client: S3Client, root: string, logger: Logger) {
+  private constructor(location: S3Location, client: S3Client, root: string, logger: Logger, pageSize: number) {
     this.location = location;
+    this.#pageSize = pageSize;
     this.#client = client;
     this.#root = root;
     this.dir = join(root, 'repository');
@@ -86,10 +91,11 @@ export class S3Mirror {
   /**
    * Checks that the repository can be read (Triton's CheckClient and IsDirectory, with their
    * texts) and copies it into a new folder under `parent`; on failure nothing is left behind.
+   * `pageSize` is the keys per listing request (S3 returns at most 1000).
    */
-  static async open(location: S3Location, client: S3Client, parent: string, logger: Logger): Promise<S3Mirror> {
+  static async open(location: S3Location, client: S3Client, parent: string, logger: Logger, pageSize = PAGE_SIZE): Promise<S3Mirror> {
     const root = await mkdtemp(join(parent, 'nereid-s3-'));
-    const mirror = new S3Mirror(location, client, root, logger);
+    const mirror = new S3Mirror(location, client, root, logger, pageSize);
     try {
       await mkdir(mirror.dir);
       await mkdir(mirror.#staging);
@@ -167,7 +173,7 @@ export class S3Mirror {
       let page;
       try {
         page = await this.#client.send(
-          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token === undefined ? {} : { ContinuationToken: token }) }),
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: this.#pageSize, ...(token === undefined ? {} : { ContinuationToken: token }) }),
           { abortSignal: this.#abort.signal },
         );
       } catch (error) {
