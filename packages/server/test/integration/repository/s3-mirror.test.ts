@@ -83,17 +83,22 @@ describe('S3Mirror: the local copy of an s3:// repository, on s3rver', () => {
     }
   });
 
-  it('syncs asked for while one runs share one more sync, which sees what changed before they asked', async () => {
+  it('syncs asked for while one runs share one more sync, which runs after it', async () => {
     await s3.put(BUCKET, 'busy/m/config.pbtxt', 'v1');
     const mirror = await open('busy', []);
     try {
-      const first = mirror.sync();
       await s3.put(BUCKET, 'busy/m/config.pbtxt', 'v2');
+      const order: string[] = [];
+      const first = mirror.sync();
       const second = mirror.sync();
       const third = mirror.sync();
       assert.notEqual(first, second);
       assert.equal(second, third, 'one queued sync for all who asked meanwhile');
-      await Promise.all([first, second]);
+      void first.then(() => order.push('first'));
+      void second.then(() => order.push('second'));
+      assert.deepEqual(await first, { fetched: 1, bytes: 2, removed: 0 });
+      assert.deepEqual(await second, { fetched: 0, bytes: 0, removed: 0 }, 'the queued sync lists again, after the first');
+      assert.deepEqual(order, ['first', 'second']);
       assert.equal(readFileSync(join(mirror.dir, 'm', 'config.pbtxt'), 'utf8'), 'v2');
     } finally {
       await mirror.close();
