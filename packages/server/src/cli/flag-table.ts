@@ -68,7 +68,7 @@ const MODEL_REPOSITORY = group('Model Repository:', [
   flag('model-store', nonEmpty('<path>'), { default: '', help: 'Same as --model-repository.' }, addRepository),
   flag('model-repository', nonEmpty('<path>'), {
     default: '',
-    help: 'Path to a model repository; repeat the flag to serve several (at least one is required).',
+    help: 'Path to a model repository, or s3://[[http[s]://]host:port/]bucket/path; repeat the flag to serve several (at least one is required).',
   }, addRepository),
   flag('exit-on-error', BOOL, {
     default: String(D.exitOnError),

@@ -15,6 +15,7 @@ import type { InferResponse } from '../request/infer-response.js';
 import type { TensorSpec } from '../request/model-signature.js';
 import type { ModelVersion } from '../model/model-version.js';
 import { RepositoryManager } from '../repository/repository-manager.js';
+import { S3Repositories } from '../repository/s3-repositories.js';
 import { SharedMemoryBinding, usesSharedMemory } from '../request/shared-memory-tensors.js';
 import { SystemSharedMemoryManager } from '../shm/system-shared-memory.js';
 import { applyLogSettings, logSettingsPayload } from './log-settings.js';
@@ -62,6 +63,7 @@ export class InferenceServer implements InferenceCore {
   readonly #options: ServerOptions;
   readonly #repository: RepositoryManager;
   readonly #logger: Logger;
+  readonly #s3: S3Repositories;
   readonly #systemShm = new SystemSharedMemoryManager();
   #state: ServerState = 'INITIALIZING';
   #poller: RepositoryPoller | undefined;
@@ -72,13 +74,16 @@ export class InferenceServer implements InferenceCore {
     registry: BackendRegistry,
     logger: Logger,
     responseCache: ResponseCache | undefined,
+    s3: S3Repositories,
   ) {
     this.#options = options;
     this.#logger = logger;
     this.requestLog =
       options.requestLog === '' ? undefined : new RequestLog({ destination: options.requestLog, payloadBytes: options.requestLogPayloadBytes });
+    this.#s3 = s3;
     this.#repository = new RepositoryManager({
-      repositories: options.modelRepositories,
+      repositories: s3.localPaths,
+      beforeScan: s3.remote ? s3.sync : undefined,
       registry,
       autoCompleteConfig: options.autoCompleteConfig,
       backendConfig: options.backendConfig,
@@ -109,7 +114,8 @@ export class InferenceServer implements InferenceCore {
     }
     const responseCache = createResponseCache(options.cacheConfig);
     if (responseCache) logger.info(`Response Cache is created with size ${responseCache.capacityBytes}`);
-    const server = new InferenceServer(options, registry, logger, responseCache);
+    const s3 = await S3Repositories.open(options.modelRepositories, logger);
+    const server = new InferenceServer(options, registry, logger, responseCache, s3);
     const failures = await server.#loadAtStart();
     if (failures.length > 0 && options.exitOnError) {
       await server.stop();
@@ -327,6 +333,7 @@ export class InferenceServer implements InferenceCore {
     this.#poller?.stop();
     this.#logger.info('unloading models');
     await this.#repository.unloadAll();
+    await this.#s3.close();
     this.#systemShm.unregisterAll();
     await this.requestLog?.close();
     this.#state = 'STOPPED';

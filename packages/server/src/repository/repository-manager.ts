@@ -86,6 +86,8 @@ export interface RepositoryManagerOptions {
   readonly memoryBudgetBytes?: number;
   /** How ensembles run their steps: an inference request to a member, through the core. */
   readonly runStep?: StepRunner;
+  /** Runs before every scan of the repositories (brings the local copies of s3:// ones up to date). */
+  readonly beforeScan?: (() => Promise<void>) | undefined;
 }
 
 export interface IndexEntry {
@@ -214,6 +216,7 @@ export class RepositoryManager {
 
   /** Names of the model folders in the repositories (a name in two repositories is refused). */
   async modelsOnDisk(): Promise<Map<string, string>> {
+    await this.#options.beforeScan?.();
     const scan = await scanRepositories(this.#options.repositories);
     for (const [name, paths] of scan.duplicates) {
       const entry = this.#entry(name);
