@@ -17,7 +17,7 @@
 import { Driver, epochMs, loadConfig, summarize, type DriverSamples, type WindowSummary } from './drivers.js';
 import { removeTempRepositories, tempRepository } from './engine-model.js';
 import { FAST_REPEAT, SLOW_REPEAT, benchCall, writeEnsembleRepository } from './ensemble-models.js';
-import { httpOk } from './infer-calls.js';
+import { binaryOutputs, httpOk } from './infer-calls.js';
 import { machineBusySeconds, processCpuSeconds } from './proc-stats.js';
 import { freePort, startChild, stopChild } from './servers.js';
 
@@ -223,9 +223,9 @@ async function main(): Promise<void> {
       ['mlp', 'mlp_ensemble'],
     ] as const) {
       if (!CASES.includes(member)) continue;
-      // Both outputs must be what the member says, before anything is timed.
-      const [a, b] = await Promise.all([member, ensemble].map((model) => httpOk(port, 'POST', benchCall(model).path, benchCall(model).body, benchCall(model).headers)));
-      if (!a!.body.subarray(-64).equals(b!.body.subarray(-64))) throw new Error(`${ensemble} answers differently from ${member}`);
+      // The ensemble must answer what the member answers, output by output, before anything is timed.
+      const [a, b] = await Promise.all([member, ensemble].map(async (model) => binaryOutputs(await httpOk(port, 'POST', benchCall(model).path, benchCall(model).body, benchCall(model).headers))));
+      if (a!.size === 0 || [...a!].some(([name, bytes]) => !b!.get(name)?.equals(bytes))) throw new Error(`${ensemble} answers differently from ${member}`);
       for (const concurrency of [1, 16]) {
         const [direct, viaEnsemble] = await compare(port, pid, [member, ensemble], concurrency);
         printRow(direct!);
