@@ -11,8 +11,14 @@
  * Targets (issue 12): mlp_ensemble adds ≤ 5 % to p50 and takes ≤ 5 % off throughput; simple_ensemble
  * adds ≤ 30 µs to p50; two_branch's p50 is close to the slower branch, not the sum.
  *
- * BENCH_SECONDS: window per case and round (default 2); BENCH_ROUNDS (default 3);
- * BENCH_CPU_PROF=<dir>: the server runs with --cpu-prof, its profile written to <dir> when it exits.
+ * Beside the client's figures: the server's CPU per request, and from the statistics of the same
+ * windows the ensemble's time in the core minus its member requests' (what the ensemble layer adds,
+ * steadier than the client's figures on a busy machine). For two_branch the same comparison tells
+ * whether the branches overlapped even when the machine has too few free cores to show it end to end.
+ *
+ * BENCH_SECONDS: window per case and round (default 2); BENCH_ROUNDS (default 3); BENCH_CASES:
+ * sections to run (simple,mlp,branches); BENCH_CPU_PROF=<dir>: the server runs with --cpu-prof, its
+ * profile written to <dir> when it exits.
  */
 import { Driver, epochMs, loadConfig, summarize, type DriverSamples, type WindowSummary } from './drivers.js';
 import { removeTempRepositories, tempRepository } from './engine-model.js';
