@@ -642,10 +642,13 @@ export class RepositoryManager {
       throw notFound(`Request for unknown model: '${quoted(name)}' is not found`);
     }
     if (version === '' || version === '-1') {
-      const ready = [...entry.versions.values()].filter((v) => v.state === 'READY').sort((a, b) => compareVersions(b.version, a.version));
-      const latest = ready[0]?.model;
-      if (!latest) throw notFound(`Request for unknown model: '${quoted(name)}' has no available versions`);
-      return latest;
+      // Every request without a version comes here: a scan, no arrays.
+      let latest: VersionEntry | undefined;
+      for (const slot of entry.versions.values()) {
+        if (slot.state === 'READY' && slot.model !== undefined && (latest === undefined || slot.version > latest.version)) latest = slot;
+      }
+      if (latest === undefined) throw notFound(`Request for unknown model: '${quoted(name)}' has no available versions`);
+      return latest.model!;
     }
     if (!/^[0-9]+$/.test(version)) {
       throw invalidArg(`Request for unknown model: '${quoted(name)}' version '${quoted(version)}' is not a valid version number`);
