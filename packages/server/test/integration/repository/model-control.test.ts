@@ -292,3 +292,23 @@ describe('--model-config-name and --model-load-retry-count', () => {
     assert.equal((await harness.index()).get('broken_onnx')?.[0]?.state, 'UNAVAILABLE');
   });
 });
+
+describe('--load-model=* in explicit mode', () => {
+  it('loads every model; * beside another name is refused with Triton\'s text', async () => {
+    const repo = mkdtempSync(join(tmpdir(), 'nereid-mc-wildcard-'));
+    for (const name of ['w1', 'w2']) addModel(repo, name, simpleConfig(name));
+    const harness = new Harness();
+    await harness.start({ modelRepositories: [repo], modelControlMode: 'explicit', startupModels: ['*'] });
+    try {
+      const index = await harness.index();
+      assert.deepEqual([index.get('w1')?.[0]?.state, index.get('w2')?.[0]?.state], ['READY', 'READY']);
+    } finally {
+      await harness.stop();
+    }
+    await assert.rejects(
+      new Harness().start({ modelRepositories: [repo], modelControlMode: 'explicit', startupModels: ['*', 'w1'] }),
+      /Wildcard model name '\*' must be the ONLY startup model if specified at all\./,
+    );
+    rmSync(repo, { recursive: true, force: true });
+  });
+});
