@@ -11,7 +11,7 @@ import type { ModelStatistics } from '../metrics/statistics-types.js';
 import type { Logger } from '../observability/logger.js';
 import { RequestLog } from '../observability/request-log.js';
 import type { InferRequestInit } from '../request/infer-request-init.js';
-import type { InferResponse } from '../request/infer-response.js';
+import type { InferResponse, StreamListener } from '../request/infer-response.js';
 import type { TensorSpec } from '../request/model-signature.js';
 import type { ModelVersion } from '../model/model-version.js';
 import { RepositoryManager } from '../repository/repository-manager.js';
@@ -301,6 +301,33 @@ export class InferenceServer implements InferenceCore {
     const model = this.#repository.forInference(request.modelName, request.modelVersion);
     if (!usesSharedMemory(request)) return model.infer(request, signal, startNs);
     return this.#inferWithSharedMemory(model, request, signal, startNs);
+  }
+
+  inferStream(request: InferRequestInit, options: { readonly signal?: CancelSignal; readonly listen: StreamListener }): Promise<void> {
+    const startNs = nowNs();
+    if (this.#state !== 'READY' && this.#state !== 'EXITING') return Promise.reject(unavailable('Server not ready'));
+    let model: ModelVersion;
+    try {
+      model = this.#repository.forInference(request.modelName, request.modelVersion);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (!model.decoupled) {
+      // Shared memory and the rest of the one-response path.
+      return this.infer(request, options.signal === undefined ? {} : { signal: options.signal }).then((response) =>
+        options.listen({ response, final: true }),
+      );
+    }
+    if (usesSharedMemory(request)) return Promise.reject(unsupported('shared memory is not supported for models with the decoupled transaction policy'));
+    return model.inferStream(request, options.signal, startNs, options.listen);
+  }
+
+  isModelDecoupled(name: string, version: string): boolean {
+    try {
+      return this.#repository.get(name, version).decoupled;
+    } catch {
+      return false;
+    }
   }
 
   async #inferWithSharedMemory(

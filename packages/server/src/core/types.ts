@@ -1,7 +1,7 @@
 import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
 import type { InferRequestInit } from '../request/infer-request-init.js';
 import type { ModelStatistics } from '../metrics/statistics-types.js';
-import type { InferResponse } from '../request/infer-response.js';
+import type { InferResponse, StreamListener } from '../request/infer-response.js';
 
 export type {
   InferBatchStatistics,
@@ -66,6 +66,15 @@ export interface InferenceCore {
    * parameters, so frontends send no bytes for them.
    */
   infer(request: InferRequestInit, options?: { readonly signal?: CancelSignal }): Promise<InferResponse>;
+  /**
+   * A request answered by events (ModelStreamInfer, generate_stream): many for a decoupled model,
+   * one final response for any other. Rejects, with no event sent, when it fails before its first
+   * response. Shared-memory outputs are not supported here (Triton's streaming clients use them
+   * only through ModelInfer).
+   */
+  inferStream(request: InferRequestInit, options: { readonly signal?: CancelSignal; readonly listen: StreamListener }): Promise<void>;
+  /** Whether a model version uses the decoupled transaction policy (false for unknown models). */
+  isModelDecoupled(name: string, version: string): boolean;
 }
 
 export interface ServerMetadata {

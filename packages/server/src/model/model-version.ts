@@ -8,13 +8,13 @@ import type { ResponseCache } from '../cache/response-cache.js';
 import { readModelFile } from '../config/model-file.js';
 import { normalizeInstanceGroups, normalizeModelConfig } from '../config/normalize.js';
 import { validateModelConfig } from '../config/validate.js';
-import { invalidArg, toServerError } from '../errors/index.js';
+import { invalidArg, toServerError, type ServerError } from '../errors/index.js';
 import { ModelStatisticsRecorder } from '../metrics/statistics.js';
 import type { ModelStatistics } from '../metrics/statistics-types.js';
 import type { Logger } from '../observability/logger.js';
 import type { InferRequestInit } from '../request/infer-request-init.js';
-import type { InferResponse } from '../request/infer-response.js';
-import type { InferenceRequest } from '../request/inference-request.js';
+import type { InferResponse, StreamEvent, StreamListener } from '../request/infer-response.js';
+import type { DecoupledResponse, InferenceRequest, RequestedOutput } from '../request/inference-request.js';
 import { buildModelSignature, type ModelSignature } from '../request/model-signature.js';
 import { normalizeRequest } from '../request/normalize.js';
 import { buildResponseOutputs } from '../request/response-outputs.js';
@@ -227,6 +227,82 @@ export class ModelVersion {
     });
   }
 
+  /** `model_transaction_policy { decoupled: true }`: zero or more responses per request. */
+  get decoupled(): boolean {
+    return this.config.modelTransactionPolicy?.decoupled === true;
+  }
+
+  /**
+   * Runs a request whose responses arrive as events (ModelStreamInfer, generate_stream): a decoupled
+   * model's backend sends them through the request's responder; any other model answers once, final.
+   * Resolves after the final event. Rejects, sending no event, when the request fails before its
+   * first response (so a frontend can still answer with an error status); a later failure is an
+   * error event, final.
+   */
+  inferStream(init: InferRequestInit, signal: CancelSignal | undefined, startNs: number, listen: StreamListener): Promise<void> {
+    if (!this.decoupled) return this.infer(init, signal, startNs).then((response) => listen({ response, final: true }));
+    let request: InferenceRequest;
+    try {
+      request = normalizeRequest(init, this.signature, this.version);
+    } catch (error) {
+      this.#stats.recordFailure(nowNs() - startNs);
+      return Promise.reject(error);
+    }
+    return new Promise<void>((resolve, reject) => {
+      let sent = 0;
+      let finished = false;
+      const finish = (event: StreamEvent | undefined, failure?: ServerError): void => {
+        finished = true;
+        if (failure !== undefined && sent === 0) {
+          this.#stats.recordFailure(nowNs() - startNs);
+          reject(failure);
+          return;
+        }
+        if (event !== undefined) listen(event);
+        if (failure !== undefined) this.#stats.recordFailure(nowNs() - startNs);
+        else this.#stats.recordSuccess({ requestNs: nowNs() - startNs, queueNs: 0, computeInputNs: 0, computeInferNs: 0, computeOutputNs: 0 }, request.batchSize);
+        resolve();
+      };
+      const responder = {
+        send: (response: DecoupledResponse): void => {
+          if (finished) return;
+          if (response.error !== undefined) {
+            finish({ error: response.error, final: true }, response.error);
+            return;
+          }
+          let event: StreamEvent = { final: response.final };
+          if (response.outputs !== undefined) {
+            try {
+              const outputs = buildResponseOutputs({ ...request, requestedOutputs: requestedOf(request, response.outputs) }, this.signature, response.outputs);
+              event = { response: { modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: response.parameters ?? {}, outputs }, final: response.final };
+            } catch (error) {
+              const failure = toServerError(error);
+              finish({ error: failure, final: true }, failure);
+              return;
+            }
+          }
+          if (response.final) {
+            finish(event);
+            return;
+          }
+          sent++;
+          listen(event);
+        },
+      };
+      this.#inFlight++;
+      this.#scheduler.enqueue({
+        request: { ...request, responder },
+        enqueuedNs: nowNs(),
+        signal,
+        complete: (outcome) => {
+          this.#inFlight--;
+          // The execution is over; a decoupled model may still answer later, unless it failed.
+          if (!outcome.ok && !finished) finish({ error: outcome.error, final: true }, outcome.error);
+        },
+      });
+    });
+  }
+
   /** A cache hit: the stored outputs shaped for this request, without the queue or the backend. */
   #answerFromCache(
     init: InferRequestInit,
@@ -331,4 +407,12 @@ async function readLabels(config: ModelConfig, modelDir: string): Promise<Map<st
     labels.set(output.name, text.split(/\r?\n/).filter((line, i, all) => line !== '' || i < all.length - 1));
   }
   return labels;
+}
+
+/**
+ * The requested outputs a decoupled response answers: the request's, limited to those the response
+ * carries (a decoupled model may send some outputs in one response and others in the next).
+ */
+function requestedOf(request: InferenceRequest, outputs: readonly { readonly name: string }[]): readonly RequestedOutput[] {
+  return request.requestedOutputs.filter((requested) => outputs.some((output) => output.name === requested.name));
 }

@@ -15,7 +15,7 @@ import type {
 } from '../../src/core/types.js';
 import { ServerError, invalidArg, notFound, unavailable, unsupported, type ErrorCode } from '../../src/errors/index.js';
 import type { InferRequestInit } from '../../src/request/infer-request-init.js';
-import type { InferResponse, OutputTensor } from '../../src/request/infer-response.js';
+import type { InferResponse, OutputTensor, StreamListener } from '../../src/request/infer-response.js';
 
 /**
  * A deterministic InferenceCore for frontend tests. Every ready model echoes each input back as an
@@ -197,6 +197,16 @@ export class EchoCore implements InferenceCore {
     if (!this.allowClientShm) {
       throw unsupported("Client shared memory is disabled. Start the server with '--allow-client-shm=true' to enable.");
     }
+  }
+
+  /** One final response per request: the echo core has no decoupled models. */
+  async inferStream(request: InferRequestInit, options: { readonly signal?: AbortSignal; readonly listen: StreamListener }): Promise<void> {
+    const response = await this.infer(request, options.signal === undefined ? {} : { signal: options.signal });
+    options.listen({ response, final: true });
+  }
+
+  isModelDecoupled(): boolean {
+    return false;
   }
 
   async infer(request: InferRequestInit, options?: { readonly signal?: AbortSignal }): Promise<InferResponse> {

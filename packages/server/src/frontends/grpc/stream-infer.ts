@@ -110,14 +110,24 @@ class InferStream {
       .then((parsed) => {
         sink.enableEmptyFinalResponse = parsed.enableEmptyFinalResponse;
         if (controller.aborted) throw new ServerError('CANCELLED', 'the stream was cancelled');
+        if (sink.decoupled) {
+          // Zero or more responses, then the final flag (alone unless empty final responses were asked for).
+          return this.#core.inferStream(parsed.init, {
+            signal: controller,
+            listen: (event) => {
+              if (event.error !== undefined) sink.fail(event.error);
+              else if (event.response !== undefined) sink.send(event.response, event.final);
+              else if (event.final) sink.finish();
+            },
+          });
+        }
         return inferWithRequestLog(this.#core, 'grpc-stream', parsed.init, this.#call.metadata, (logged) =>
           this.#core.infer(logged, { signal: controller }),
-        );
+        ).then((response) => sink.send(response, true));
       })
       .then(
-      (response) => {
+      () => {
         this.#inflight.delete(controller);
-        sink.send(response, true);
       },
       (error: unknown) => {
         this.#inflight.delete(controller);
@@ -126,7 +136,7 @@ class InferStream {
     );
   }
 
-  #sinkFor(request: ModelInferRequest): StreamResponseSink & { enableEmptyFinalResponse: boolean } {
+  #sinkFor(request: ModelInferRequest): StreamResponseSink & { enableEmptyFinalResponse: boolean; readonly decoupled: boolean } {
     let decoupled = false;
     try {
       decoupled = this.#isDecoupled(request.modelName, request.modelVersion);
@@ -143,6 +153,7 @@ class InferStream {
       this.#emit(slot, message, final);
     };
     const sink = {
+      decoupled,
       enableEmptyFinalResponse: false,
       send: (response: InferResponse, final: boolean): void => {
         let message: ModelStreamInferResponse;

@@ -3,7 +3,7 @@ import { elementCount, isDatatype } from '@nereid/protocol';
 import type { TensorMetadata } from '../../../core/types.js';
 import { ServerError, internal, invalidArg, quoted, toServerError } from '../../../errors/index.js';
 import type { InputTensorInit } from '../../../request/infer-request-init.js';
-import type { OutputTensor } from '../../../request/infer-response.js';
+import type { InferResponse, OutputTensor } from '../../../request/infer-response.js';
 import type { ParameterValue } from '../../../tensor/tensor.js';
 import { jsonTooLarge, readBody } from '../body.js';
 import { bytesLeavesSize, encodeJsonLeaves, writeJsonData, type JsonSink } from '../codec/json-tensor.js';
@@ -45,21 +45,54 @@ async function generate(http: HttpContext, req: IncomingMessage, res: ServerResp
   request.convert(json, true);
   const id = json['id'];
   if (id !== undefined && typeof id !== 'string' && !(id instanceof JsonBytes)) throw invalidArg('id field must be a string');
-  const response = await http.core.infer({
+  const init = {
     modelName: model,
     modelVersion: version,
     id: id === undefined ? '' : typeof id === 'string' ? id : Buffer.from(id.bytes).toString('utf8'),
     parameters: request.parameters,
     inputs: request.inputs,
     outputs: undefined,
-  });
-  const text = generateResponseJson(response.id, response.modelName, response.modelVersion, response.parameters, response.outputs);
+  };
+  const texts: string[] = [];
   if (!streaming) {
-    sendJson(res, 200, text);
+    let failure: ServerError | undefined;
+    await http.core.inferStream(init, {
+      listen: (event) => {
+        if (event.error !== undefined) failure ??= event.error;
+        else if (event.response !== undefined) texts.push(responseText(event.response));
+      },
+    });
+    if (failure !== undefined) throw failure;
+    if (texts.length !== 1) {
+      throw internal(
+        'generate expects model to produce exactly 1 response, use generate stream for model that generates various number of responses',
+      );
+    }
+    sendJson(res, 200, texts[0]!);
     return;
   }
-  res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8' });
-  res.end(`data: ${text}\n\n`);
+  // Events as they come; the status goes with the first one, so a later error is an error event.
+  const send = (text: string): void => {
+    if (!res.headersSent) res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8' });
+    res.write(`data: ${text}\n\n`);
+  };
+  try {
+    await http.core.inferStream(init, {
+      listen: (event) => {
+        if (event.error !== undefined) send(JSON.stringify({ error: event.error.message }));
+        else if (event.response !== undefined) send(responseText(event.response));
+      },
+    });
+  } catch (error) {
+    if (!res.headersSent) throw error;
+    send(JSON.stringify({ error: toServerError(error).message }));
+  }
+  if (!res.headersSent) res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8' });
+  res.end();
+}
+
+function responseText(response: InferResponse): string {
+  return generateResponseJson(response.id, response.modelName, response.modelVersion, response.parameters, response.outputs);
 }
 
 /** Builds the request's inputs and parameters from the generate JSON (Triton's ConvertGenerateRequest). */

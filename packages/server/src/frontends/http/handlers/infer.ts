@@ -27,6 +27,9 @@ export async function handleInfer(
   params: readonly string[],
 ): Promise<void> {
   const [model = '', version = ''] = params;
+  if (http.core.isModelDecoupled(model, version)) {
+    throw unsupported("HTTP end point doesn't support models with decoupled transaction policy");
+  }
   const compression = requestCompression(req.headers['content-encoding']);
   if (compression === undefined) {
     sendError(res, unsupported('Unsupported compression type'), http.logger, { 'Accept-Encoding': 'gzip, deflate' });
