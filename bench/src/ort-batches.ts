@@ -15,6 +15,9 @@ import type { BatchingModel } from './batching-models.js';
 export const SERVER_CONCURRENT_RUNS = Number(process.env['BENCH_ORT_WORKERS'] ?? 2);
 const INTRA = Math.max(1, Math.floor(availableParallelism() / SERVER_CONCURRENT_RUNS));
 
+/** What the baseline needs of a model: its file and every input of the graph at one row. */
+export type OrtModel = Pick<BatchingModel, 'file' | 'inputs'>;
+
 export class OrtBatches {
   readonly #workers: Worker[];
   readonly #ms: number;
@@ -25,7 +28,7 @@ export class OrtBatches {
   }
 
   /** Opens the sessions; `ms` is the window per batch size. */
-  static async open(model: BatchingModel, ms: number): Promise<OrtBatches> {
+  static async open(model: OrtModel, ms: number): Promise<OrtBatches> {
     const workers = await Promise.all(
       Array.from({ length: SERVER_CONCURRENT_RUNS }, async () => {
         const worker = new Worker(new URL('./ort-batch-worker.js', import.meta.url), { workerData: { file: model.file, inputs: model.inputs, intra: INTRA } });
@@ -55,17 +58,27 @@ export class OrtBatches {
 
   /**
    * Inferences per second raw ORT reaches executing exactly the batches the server formed, `parallel`
-   * at once: all their inferences over the time the same batches take here, Σ executions_b / runs/s_b.
-   * The sizes that carry 95 % of the inferences are measured; each of the rest (a long tail once the
-   * batcher forms many sizes) is timed as the nearest measured size, scaled by its batch size.
+   * at once: all their inferences over the time the same batches take here (secondsFor).
    */
   async throughputFor(executions: ReadonlyMap<number, number>, parallel: number): Promise<number> {
+    const rows = [...executions].reduce((sum, [batch, count]) => sum + batch * count, 0);
+    const seconds = await this.secondsFor(executions, parallel);
+    return seconds > 0 ? rows / seconds : NaN;
+  }
+
+  /**
+   * The time raw ORT takes to execute `executions` (count per batch size), `parallel` runs at once:
+   * Σ executions_b / runs/s_b. The sizes that carry 95 % of the rows are measured; each of the rest
+   * (a long tail once the batcher forms many sizes) is timed as the nearest measured size, scaled by
+   * its batch size.
+   */
+  async secondsFor(executions: ReadonlyMap<number, number>, parallel: number): Promise<number> {
     const bySize = [...executions].sort((a, b) => a[0] - b[0]);
-    const inferences = bySize.reduce((sum, [batch, count]) => sum + batch * count, 0);
+    const rows = bySize.reduce((sum, [batch, count]) => sum + batch * count, 0);
     const measured = new Map<number, number>();
     let covered = 0;
     for (const [batch, count] of [...bySize].sort((a, b) => b[0] * b[1] - a[0] * a[1])) {
-      if (measured.size > 0 && covered >= 0.95 * inferences) break;
+      if (measured.size > 0 && covered >= 0.95 * rows) break;
       measured.set(batch, await this.runsPerSecond(batch, parallel));
       covered += batch * count;
     }
@@ -79,7 +92,7 @@ export class OrtBatches {
       const nearest = [...measured.keys()].reduce((best, size) => (Math.abs(size - batch) < Math.abs(best - batch) ? size : best));
       seconds += (count * batch) / nearest / measured.get(nearest)!;
     }
-    return seconds > 0 ? inferences / seconds : NaN;
+    return seconds;
   }
 
   async close(): Promise<void> {

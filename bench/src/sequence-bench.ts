@@ -1,0 +1,210 @@
+/**
+ * Sequence batching benchmark (not part of the test suite; `npm run bench:sequence`). In one run:
+ *   - Nereid (child process) serves a temporary repository holding every model of sequence-models.ts
+ *     once per strategy (direct with Triton's defaults, direct waiting for full slots, oldest), same
+ *     instances (2) and slots per instance (16);
+ *   - this process drives 32 concurrent sequences of 100 steps each over HTTP (sequence-driver.ts),
+ *     one warm-up round then BENCH_ROUNDS measured rounds per case, every answer checked against raw
+ *     ORT carrying the state by hand (sequence-reference.ts): throughput in steps/s, per-step latency
+ *     p50/p99; the statistics extension tells the batches executed over the measured rounds (batch_stats
+ *     counts the direct strategy's null rows, inference_count only real steps);
+ *   - raw ONNX Runtime in this process (ort-batches.ts), right after each case, executing exactly
+ *     those batches, null rows included, as many at once as the model has instances: the ceiling for
+ *     the batches formed; and once per model at full batches: the ceiling for any batching.
+ * The load generator shares the machine's cores with the server (its CPU is in the `cli` column).
+ *
+ * BENCH_ROUNDS: measured rounds per case (default 3); BENCH_SEQUENCES / BENCH_STEPS (32 / 100);
+ * BENCH_MODELS=seq_mlp,silero_vad and BENCH_STRATEGIES=direct,oldest: only these; BENCH_QUICK=1: one
+ * round, short raw ORT windows; BENCH_HTTP_PORT: the server's port (default: a free one).
+ */
+import { averageBatch, batchMix, batchSnapshot, batchesBetween, type BatchSnapshot } from './batch-stats.js';
+import { quantile } from './drivers.js';
+import { removeTempRepositories, tempRepository } from './engine-model.js';
+import { OrtBatches } from './ort-batches.js';
+import { machineBusySeconds, processCpuSeconds } from './proc-stats.js';
+import { runRound, type RoundResult } from './sequence-driver.js';
+import { STRATEGIES, ortInputs, sequenceModels, servedName, writeStrategies, type SequenceModel, type Strategy } from './sequence-models.js';
+import { referenceOutputs } from './sequence-reference.js';
+import { freePort, startChild, stopChild } from './servers.js';
+
+const QUICK = process.env['BENCH_QUICK'] === '1';
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? (QUICK ? 1 : 3));
+const SEQUENCES = Number(process.env['BENCH_SEQUENCES'] ?? 32);
+const STEPS = Number(process.env['BENCH_STEPS'] ?? 100);
+/** Raw ORT window per batch size. */
+const ORT_MS = QUICK ? 100 : 300;
+const list = (name: string): string[] => (process.env[name] ?? '').split(',').filter(Boolean);
+const ONLY = list('BENCH_MODELS');
+const ONLY_STRATEGIES = list('BENCH_STRATEGIES');
+
+interface CaseResult {
+  readonly model: string;
+  readonly strategy: Strategy;
+  readonly steps: number;
+  readonly seconds: number;
+  readonly p50Us: number;
+  readonly p99Us: number;
+  readonly errors: number;
+  readonly mismatches: number;
+  readonly batches: BatchSnapshot;
+  /** Seconds raw ORT takes for the same batches, null rows included. */
+  readonly rawSeconds: number;
+  /** CPU of this process (the clients), of the server, and of everything else, as shares of one core. */
+  readonly clientCpu: number;
+  readonly serverCpu: number;
+  readonly otherCpu: number;
+}
+
+/** One case: a warm-up round, then the measured rounds with their batches and CPU. */
+async function runCase(port: number, serverPid: number, model: SequenceModel, strategy: Strategy, reference: Float32Array[][], ort: OrtBatches, nextId: () => number) {
+  const served = servedName(model, strategy);
+  const round = (): Promise<RoundResult> => runRound({ port, served, model, sequences: SEQUENCES, steps: STEPS, firstId: nextId(), reference });
+  const warm = await round();
+  if (warm.errors) throw new Error(`${served}: ${warm.errors} failed steps in the warm-up round; first: ${warm.firstProblem}`);
+  const before = await batchSnapshot(port, served);
+  const self = (): number => {
+    const usage = process.cpuUsage();
+    return (usage.user + usage.system) / 1e6;
+  };
+  const cpu = (): [number, number, number] => [self(), processCpuSeconds(serverPid), machineBusySeconds()];
+  const [clientStart, serverStart, machineStart] = cpu();
+  const rounds: RoundResult[] = [];
+  for (let r = 0; r < ROUNDS; r++) rounds.push(await round());
+  const [clientEnd, serverEnd, machineEnd] = cpu();
+  const batches = batchesBetween(before, await batchSnapshot(port, served));
+  const seconds = rounds.reduce((sum, r) => sum + r.seconds, 0);
+  const latencies = rounds.flatMap((r) => r.latenciesUs).sort((a, b) => a - b);
+  const problem = rounds.find((r) => r.firstProblem)?.firstProblem;
+  if (problem) console.log(`  ${served}: ${problem}`);
+  const client = clientEnd - clientStart;
+  const server = serverEnd - serverStart;
+  return {
+    model: model.name,
+    strategy,
+    steps: latencies.length,
+    seconds,
+    p50Us: quantile(latencies, 0.5),
+    p99Us: quantile(latencies, 0.99),
+    errors: rounds.reduce((sum, r) => sum + r.errors, 0),
+    mismatches: rounds.reduce((sum, r) => sum + r.mismatches, 0),
+    batches,
+    rawSeconds: await ort.secondsFor(batches.bySize, model.instances),
+    clientCpu: client / seconds,
+    serverCpu: server / seconds,
+    otherCpu: Math.max(0, machineEnd - machineStart - client - server) / seconds,
+  } satisfies CaseResult;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+const COLUMNS = ['steps/s', 'p50 ms', 'p99 ms', 'steps/exec', 'rows/exec', 'batch sizes (execs)', 'raw ORT/s', 'vs raw', 'cli CPU', 'srv CPU', 'other', 'err', 'bad'];
+const WIDTHS = [8, 7, 7, 10, 9, 22, 9, 6, 7, 7, 5, 4, 4];
+const line = (label: string, cells: readonly string[]): string =>
+  label.padEnd(24) + cells.map((cell, i) => cell.padStart((WIDTHS[i] ?? 8) + 1)).join('');
+const fixed = (value: number | undefined, digits: number): string => (value !== undefined && Number.isFinite(value) ? value.toFixed(digits) : '-');
+const pct = (value: number): string => `${(value * 100).toFixed(0)}%`;
+
+const rowsPerExecution = (b: BatchSnapshot): number => [...b.bySize].reduce((sum, [size, count]) => sum + size * count, 0) / b.executions;
+const served = (r: CaseResult): number => r.steps / r.seconds;
+const raw = (r: CaseResult): number => r.steps / r.rawSeconds;
+
+function printRow(r: CaseResult): void {
+  console.log(
+    line(`${r.model} ${r.strategy}`, [
+      fixed(served(r), 0),
+      fixed(r.p50Us / 1000, 2),
+      fixed(r.p99Us / 1000, 2),
+      fixed(averageBatch(r.batches), 2),
+      fixed(rowsPerExecution(r.batches), 2),
+      batchMix(r.batches),
+      fixed(raw(r), 0),
+      fixed(served(r) / raw(r), 2),
+      pct(r.clientCpu),
+      pct(r.serverCpu),
+      pct(r.otherCpu),
+      String(r.errors),
+      String(r.mismatches),
+    ]),
+  );
+}
+
+function printSummary(results: readonly CaseResult[], ceilings: ReadonlyMap<string, number>): void {
+  console.log('\nPer model: steps/s against raw ORT at full batches (every slot busy, no null rows), and oldest / direct:');
+  for (const [model, ceiling] of ceilings) {
+    const mine = results.filter((r) => r.model === model);
+    const parts = mine.map((r) => `${r.strategy} ${fixed(served(r) / ceiling, 2)}`);
+    const of = (strategy: Strategy): CaseResult | undefined => mine.find((r) => r.strategy === strategy);
+    const oldest = of('oldest');
+    const versus = (strategy: Strategy): string => {
+      const other = of(strategy);
+      return oldest && other ? `oldest/${strategy} ${fixed(served(oldest) / served(other), 2)}` : '';
+    };
+    console.log(`  ${model}: full-batch raw ORT ${fixed(ceiling, 0)} rows/s; served / that: ${parts.join(', ')}; ${[versus('direct'), versus('direct_wait')].filter(Boolean).join(', ')}`);
+  }
+}
+
+const LEGEND = [
+  `steps/s: completed steps per second over ${ROUNDS} round(s) of ${SEQUENCES} concurrent sequences x ${STEPS} steps (HTTP, binary tensors, closed loop per sequence)`,
+  'p50/p99: per-step latency the client saw',
+  'steps/exec: inference_count / execution_count (real steps per batch); rows/exec: rows executed per batch, the direct',
+  "  strategy's null rows included; batch sizes: the most frequent executed sizes, share of executions",
+  'raw ORT/s: the steps over the time onnxruntime-node in this process takes for the same batches (null rows included),',
+  "  as many at once as the model has instances, with the server's intra-op threads; vs raw = steps/s / raw ORT/s",
+  'cli/srv CPU: the clients (this process) / the server over the rounds, as a share of one core (they share the machine);',
+  '  other: CPU the rest of the machine used meanwhile (anything well above 0 makes the row unreliable)',
+  'err: failed steps; bad: answers that differ from raw ORT run with the state carried by hand (must be 0)',
+].join('\n');
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const repository = tempRepository('nereid-sequence-');
+  const generated = tempRepository('nereid-sequence-files-');
+  const models = sequenceModels(generated, ONLY);
+  const strategies = ONLY_STRATEGIES.length ? STRATEGIES.filter((s) => ONLY_STRATEGIES.includes(s)) : STRATEGIES;
+  writeStrategies(repository, models, strategies);
+  const port = Number(process.env['BENCH_HTTP_PORT'] ?? (await freePort()));
+  const nereid = await startChild(
+    process.execPath,
+    ['packages/server/bin/nereid.js', '--model-repository', repository, '--http-port', String(port), '--allow-grpc', 'false', '--allow-metrics', 'false'],
+    /Started HTTPService/,
+  );
+  const results: CaseResult[] = [];
+  const ceilings = new Map<string, number>();
+  let id = 1;
+  const nextId = (): number => {
+    const first = id;
+    id += SEQUENCES;
+    return first;
+  };
+  console.log(
+    `Sequence batching benchmark: ${SEQUENCES} sequences x ${STEPS} steps, ${ROUNDS} measured round(s) after one warm-up, node ${process.version}${QUICK ? ' (quick)' : ''}\n`,
+  );
+  console.log(line('model strategy', COLUMNS));
+  try {
+    for (const model of models) {
+      const reference = await referenceOutputs(model, SEQUENCES, STEPS);
+      const ort = await OrtBatches.open({ file: model.file, inputs: ortInputs(model) }, ORT_MS);
+      try {
+        for (const strategy of strategies) {
+          const result = await runCase(port, nereid.pid!, model, strategy, reference, ort, nextId);
+          results.push(result);
+          printRow(result);
+        }
+        ceilings.set(model.name, model.maxBatchSize * (await ort.runsPerSecond(model.maxBatchSize, model.instances)));
+      } finally {
+        await ort.close();
+      }
+    }
+  } finally {
+    await stopChild(nereid);
+    removeTempRepositories();
+  }
+  printSummary(results, ceilings);
+  console.log(`\n${LEGEND}\n(run took ${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  if (results.some((r) => r.errors || r.mismatches)) process.exitCode = 1;
+}
+
+await main();
