@@ -283,6 +283,19 @@ MLP_HIDDEN_REPEAT = 16
 MLP_HIDDEN_GAIN = 1.035
 
 
+def mlp_weights(seed, width):
+    """W_in [256, width], W_hidden [width, width], W_out [width, 10]: He-scaled normals (the hidden one
+    with MLP_HIDDEN_GAIN) from a fixed legacy RandomState seed (a frozen stream), FP32."""
+    rng = np.random.RandomState(seed)
+    w_in = rng.standard_normal((256, width)) * np.sqrt(2.0 / 256)
+    w_hidden = rng.standard_normal((width, width)) * (np.sqrt(2.0 / width) * MLP_HIDDEN_GAIN)
+    w_out = rng.standard_normal((width, 10)) * np.sqrt(2.0 / width)
+    return [
+        numpy_helper.from_array(values.astype(np.float32), name)
+        for name, values in (("W_in", w_in), ("W_hidden", w_hidden), ("W_out", w_out))
+    ]
+
+
 def mlp():
     """FP32 MLP: 256 -> 1024, then one 1024x1024 layer applied 16 times, -> 10 (MatMul + ReLU, no biases).
 
@@ -292,14 +305,7 @@ def mlp():
     cost per inference falls ~4-5x: a compute-bound model for the dynamic batching benchmark.
     Weights are He-scaled normals from a fixed legacy RandomState seed (a frozen stream): deterministic.
     """
-    rng = np.random.RandomState(9)
-    w_in = rng.standard_normal((256, MLP_WIDTH)) * np.sqrt(2.0 / 256)
-    w_hidden = rng.standard_normal((MLP_WIDTH, MLP_WIDTH)) * (np.sqrt(2.0 / MLP_WIDTH) * MLP_HIDDEN_GAIN)
-    w_out = rng.standard_normal((MLP_WIDTH, 10)) * np.sqrt(2.0 / MLP_WIDTH)
-    weights = [
-        numpy_helper.from_array(values.astype(np.float32), name)
-        for name, values in (("W_in", w_in), ("W_hidden", w_hidden), ("W_out", w_out))
-    ]
+    weights = mlp_weights(9, MLP_WIDTH)
     nodes = [helper.make_node("MatMul", ["INPUT0", "W_in"], ["M0"]), helper.make_node("Relu", ["M0"], ["H0"])]
     for i in range(1, MLP_HIDDEN_REPEAT + 1):
         nodes.append(helper.make_node("MatMul", [f"H{i - 1}", "W_hidden"], [f"M{i}"]))
@@ -339,14 +345,7 @@ def seq_mlp():
     as batches grow. Deterministic weights (legacy RandomState seed).
     """
     width = SEQ_MLP_WIDTH
-    rng = np.random.RandomState(10)
-    w_in = rng.standard_normal((256, width)) * np.sqrt(2.0 / 256)
-    w_hidden = rng.standard_normal((width, width)) * (np.sqrt(2.0 / width) * MLP_HIDDEN_GAIN)
-    w_out = rng.standard_normal((width, 10)) * np.sqrt(2.0 / width)
-    weights = [
-        numpy_helper.from_array(values.astype(np.float32), name)
-        for name, values in (("W_in", w_in), ("W_hidden", w_hidden), ("W_out", w_out))
-    ]
+    weights = mlp_weights(10, width)
     weights.append(numpy_helper.from_array(np.zeros([width], dtype=np.float32), "zeros"))
     weights.append(numpy_helper.from_array(np.array(SEQ_MLP_STATE_GAIN, dtype=np.float32), "state_gain"))
     nodes = [
