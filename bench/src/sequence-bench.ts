@@ -22,7 +22,7 @@ import { quantile } from './drivers.js';
 import { removeTempRepositories, tempRepository } from './engine-model.js';
 import { OrtBatches } from './ort-batches.js';
 import { machineBusySeconds, processCpuSeconds } from './proc-stats.js';
-import { runRound, type RoundResult } from './sequence-driver.js';
+import { runRound, type Protocol, type RoundResult } from './sequence-driver.js';
 import { STRATEGIES, ortInputs, sequenceModels, servedName, writeStrategies, type SequenceModel, type Strategy } from './sequence-models.js';
 import { referenceOutputs } from './sequence-reference.js';
 import { freePort, startChild, stopChild } from './servers.js';
@@ -36,9 +36,11 @@ const ORT_MS = QUICK ? 100 : 300;
 const list = (name: string): string[] => (process.env[name] ?? '').split(',').filter(Boolean);
 const ONLY = list('BENCH_MODELS');
 const ONLY_STRATEGIES = list('BENCH_STRATEGIES');
+const PROTOCOLS = (list('BENCH_PROTOCOLS').length ? list('BENCH_PROTOCOLS') : ['http', 'grpc']) as Protocol[];
 
 interface CaseResult {
   readonly model: string;
+  readonly protocol: Protocol;
   readonly strategy: Strategy;
   readonly steps: number;
   readonly seconds: number;
@@ -56,30 +58,40 @@ interface CaseResult {
 }
 
 /** One case: a warm-up round, then the measured rounds with their batches and CPU. */
-async function runCase(port: number, serverPid: number, model: SequenceModel, strategy: Strategy, reference: Float32Array[][], ort: OrtBatches, nextId: () => number) {
+async function runCase(
+  server: { readonly pid: number; readonly httpPort: number; readonly grpcPort: number },
+  protocol: Protocol,
+  model: SequenceModel,
+  strategy: Strategy,
+  reference: Float32Array[][],
+  ort: OrtBatches,
+  nextId: () => number,
+) {
   const served = servedName(model, strategy);
-  const round = (): Promise<RoundResult> => runRound({ port, served, model, sequences: SEQUENCES, steps: STEPS, firstId: nextId(), reference });
+  const port = protocol === 'grpc' ? server.grpcPort : server.httpPort;
+  const round = (): Promise<RoundResult> => runRound({ protocol, port, served, model, sequences: SEQUENCES, steps: STEPS, firstId: nextId(), reference });
   const warm = await round();
   if (warm.errors) throw new Error(`${served}: ${warm.errors} failed steps in the warm-up round; first: ${warm.firstProblem}`);
-  const before = await batchSnapshot(port, served);
+  const before = await batchSnapshot(server.httpPort, served);
   const self = (): number => {
     const usage = process.cpuUsage();
     return (usage.user + usage.system) / 1e6;
   };
-  const cpu = (): [number, number, number] => [self(), processCpuSeconds(serverPid), machineBusySeconds()];
+  const cpu = (): [number, number, number] => [self(), processCpuSeconds(server.pid), machineBusySeconds()];
   const [clientStart, serverStart, machineStart] = cpu();
   const rounds: RoundResult[] = [];
   for (let r = 0; r < ROUNDS; r++) rounds.push(await round());
   const [clientEnd, serverEnd, machineEnd] = cpu();
-  const batches = batchesBetween(before, await batchSnapshot(port, served));
+  const batches = batchesBetween(before, await batchSnapshot(server.httpPort, served));
   const seconds = rounds.reduce((sum, r) => sum + r.seconds, 0);
   const latencies = rounds.flatMap((r) => r.latenciesUs).sort((a, b) => a - b);
   const problem = rounds.find((r) => r.firstProblem)?.firstProblem;
-  if (problem) console.log(`  ${served}: ${problem}`);
-  const client = clientEnd - clientStart;
-  const server = serverEnd - serverStart;
+  if (problem) console.log(`  ${served} (${protocol}): ${problem}`);
+  const clientSeconds = clientEnd - clientStart;
+  const serverSeconds = serverEnd - serverStart;
   return {
     model: model.name,
+    protocol,
     strategy,
     steps: latencies.length,
     seconds,
@@ -89,9 +101,9 @@ async function runCase(port: number, serverPid: number, model: SequenceModel, st
     mismatches: rounds.reduce((sum, r) => sum + r.mismatches, 0),
     batches,
     rawSeconds: await ort.secondsFor(batches.bySize, model.instances),
-    clientCpu: client / seconds,
-    serverCpu: server / seconds,
-    otherCpu: Math.max(0, machineEnd - machineStart - client - server) / seconds,
+    clientCpu: clientSeconds / seconds,
+    serverCpu: serverSeconds / seconds,
+    otherCpu: Math.max(0, machineEnd - machineStart - clientSeconds - serverSeconds) / seconds,
   } satisfies CaseResult;
 }
 
@@ -101,7 +113,7 @@ async function runCase(port: number, serverPid: number, model: SequenceModel, st
 const COLUMNS = ['steps/s', 'p50 ms', 'p99 ms', 'steps/exec', 'rows/exec', 'batch sizes (execs)', 'raw ORT/s', 'vs raw', 'cli CPU', 'srv CPU', 'other', 'err', 'bad'];
 const WIDTHS = [8, 7, 7, 10, 9, 22, 9, 6, 7, 7, 5, 4, 4];
 const line = (label: string, cells: readonly string[]): string =>
-  label.padEnd(24) + cells.map((cell, i) => cell.padStart((WIDTHS[i] ?? 8) + 1)).join('');
+  label.padEnd(28) + cells.map((cell, i) => cell.padStart((WIDTHS[i] ?? 8) + 1)).join('');
 const fixed = (value: number | undefined, digits: number): string => (value !== undefined && Number.isFinite(value) ? value.toFixed(digits) : '-');
 const pct = (value: number): string => `${(value * 100).toFixed(0)}%`;
 
@@ -111,7 +123,7 @@ const raw = (r: CaseResult): number => r.steps / r.rawSeconds;
 
 function printRow(r: CaseResult): void {
   console.log(
-    line(`${r.model} ${r.strategy}`, [
+    line(`${r.model} ${r.protocol} ${r.strategy}`, [
       fixed(served(r), 0),
       fixed(r.p50Us / 1000, 2),
       fixed(r.p99Us / 1000, 2),
@@ -130,22 +142,26 @@ function printRow(r: CaseResult): void {
 }
 
 function printSummary(results: readonly CaseResult[], ceilings: ReadonlyMap<string, number>): void {
-  console.log('\nPer model: steps/s against raw ORT at full batches (every slot busy, no null rows), and oldest / direct:');
+  console.log('\nsteps/s against raw ORT at full batches (every slot busy, no null rows), and oldest against each direct:');
   for (const [model, ceiling] of ceilings) {
-    const mine = results.filter((r) => r.model === model);
-    const parts = mine.map((r) => `${r.strategy} ${fixed(served(r) / ceiling, 2)}`);
-    const of = (strategy: Strategy): CaseResult | undefined => mine.find((r) => r.strategy === strategy);
-    const oldest = of('oldest');
-    const versus = (strategy: Strategy): string => {
-      const other = of(strategy);
-      return oldest && other ? `oldest/${strategy} ${fixed(served(oldest) / served(other), 2)}` : '';
-    };
-    console.log(`  ${model}: full-batch raw ORT ${fixed(ceiling, 0)} rows/s; served / that: ${parts.join(', ')}; ${[versus('direct'), versus('direct_wait')].filter(Boolean).join(', ')}`);
+    console.log(`  ${model}: raw ORT at full batches ${fixed(ceiling, 0)} rows/s`);
+    for (const protocol of PROTOCOLS) {
+      const mine = results.filter((r) => r.model === model && r.protocol === protocol);
+      const of = (strategy: Strategy): CaseResult | undefined => mine.find((r) => r.strategy === strategy);
+      const oldest = of('oldest');
+      const versus = (strategy: Strategy): string[] => {
+        const other = of(strategy);
+        return oldest && other ? [`oldest/${strategy} ${fixed(served(oldest) / served(other), 2)}`] : [];
+      };
+      const parts = mine.map((r) => `${r.strategy} ${fixed(served(r) / ceiling, 2)}`);
+      console.log(`    ${protocol}: ${[...parts, ...versus('direct'), ...versus('direct_wait')].join(', ')}`);
+    }
   }
 }
 
 const LEGEND = [
-  `steps/s: completed steps per second over ${ROUNDS} round(s) of ${SEQUENCES} concurrent sequences x ${STEPS} steps (HTTP, binary tensors, closed loop per sequence)`,
+  `steps/s: completed steps per second over ${ROUNDS} round(s) of ${SEQUENCES} concurrent sequences x ${STEPS} steps (HTTP, binary tensors, closed loop per sequence;',
+  '  http: binary tensor extension, a keep-alive connection per sequence; grpc: a ModelStreamInfer stream per sequence)`,
   'p50/p99: per-step latency the client saw',
   'steps/exec: inference_count / execution_count (real steps per batch); rows/exec: rows executed per batch, the direct',
   "  strategy's null rows included; batch sizes: the most frequent executed sizes, share of executions",
@@ -159,18 +175,21 @@ const LEGEND = [
 // ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
+  if (!(STEPS >= 2)) throw new Error('BENCH_STEPS must be at least 2 (a START step and an END step)');
   const started = Date.now();
   const repository = tempRepository('nereid-sequence-');
   const generated = tempRepository('nereid-sequence-files-');
   const models = sequenceModels(generated, ONLY);
   const strategies = ONLY_STRATEGIES.length ? STRATEGIES.filter((s) => ONLY_STRATEGIES.includes(s)) : STRATEGIES;
   writeStrategies(repository, models, strategies);
-  const port = Number(process.env['BENCH_HTTP_PORT'] ?? (await freePort()));
+  const httpPort = Number(process.env['BENCH_HTTP_PORT'] ?? (await freePort()));
+  const grpcPort = Number(process.env['BENCH_GRPC_PORT'] ?? (await freePort()));
   const nereid = await startChild(
     process.execPath,
-    ['packages/server/bin/nereid.js', '--model-repository', repository, '--http-port', String(port), '--allow-grpc', 'false', '--allow-metrics', 'false'],
+    ['packages/server/bin/nereid.js', '--model-repository', repository, '--http-port', String(httpPort), '--grpc-port', String(grpcPort), '--allow-metrics', 'false'],
     /Started HTTPService/,
   );
+  const server = { pid: nereid.pid!, httpPort, grpcPort };
   const results: CaseResult[] = [];
   const ceilings = new Map<string, number>();
   let id = 1;
@@ -182,16 +201,18 @@ async function main(): Promise<void> {
   console.log(
     `Sequence batching benchmark: ${SEQUENCES} sequences x ${STEPS} steps, ${ROUNDS} measured round(s) after one warm-up, node ${process.version}${QUICK ? ' (quick)' : ''}\n`,
   );
-  console.log(line('model strategy', COLUMNS));
+  console.log(line('model protocol strategy', COLUMNS));
   try {
     for (const model of models) {
       const reference = await referenceOutputs(model, SEQUENCES, STEPS);
       const ort = await OrtBatches.open({ file: model.file, inputs: ortInputs(model) }, ORT_MS);
       try {
-        for (const strategy of strategies) {
-          const result = await runCase(port, nereid.pid!, model, strategy, reference, ort, nextId);
-          results.push(result);
-          printRow(result);
+        for (const protocol of PROTOCOLS) {
+          for (const strategy of strategies) {
+            const result = await runCase(server, protocol, model, strategy, reference, ort, nextId);
+            results.push(result);
+            printRow(result);
+          }
         }
         ceilings.set(model.name, model.maxBatchSize * (await ort.runsPerSecond(model.maxBatchSize, model.instances)));
       } finally {
