@@ -42,6 +42,7 @@ interface CaseResult {
   readonly model: string;
   readonly protocol: Protocol;
   readonly strategy: Strategy;
+  readonly instances: number;
   readonly steps: number;
   readonly seconds: number;
   readonly p50Us: number;
@@ -93,6 +94,7 @@ async function runCase(
     model: model.name,
     protocol,
     strategy,
+    instances: model.instances,
     steps: latencies.length,
     seconds,
     p50Us: quantile(latencies, 0.5),
@@ -110,8 +112,8 @@ async function runCase(
 // ---------------------------------------------------------------------------------------------
 // Report
 
-const COLUMNS = ['steps/s', 'p50 ms', 'p99 ms', 'steps/exec', 'rows/exec', 'batch sizes (execs)', 'raw ORT/s', 'vs raw', 'cli CPU', 'srv CPU', 'other', 'err', 'bad'];
-const WIDTHS = [8, 7, 7, 10, 9, 22, 9, 6, 7, 7, 5, 4, 4];
+const COLUMNS = ['steps/s', 'p50 ms', 'p99 ms', 'busy', 'steps/exec', 'rows/exec', 'batch sizes (execs)', 'raw ORT/s', 'vs raw', 'cli CPU', 'srv CPU', 'other', 'err', 'bad'];
+const WIDTHS = [8, 7, 7, 5, 10, 9, 22, 9, 6, 7, 7, 5, 4, 4];
 const line = (label: string, cells: readonly string[]): string =>
   label.padEnd(28) + cells.map((cell, i) => cell.padStart((WIDTHS[i] ?? 8) + 1)).join('');
 const fixed = (value: number | undefined, digits: number): string => (value !== undefined && Number.isFinite(value) ? value.toFixed(digits) : '-');
@@ -127,6 +129,7 @@ function printRow(r: CaseResult): void {
       fixed(served(r), 0),
       fixed(r.p50Us / 1000, 2),
       fixed(r.p99Us / 1000, 2),
+      pct(r.batches.computeInferNs / 1e9 / r.instances / r.seconds),
       fixed(averageBatch(r.batches), 2),
       fixed(rowsPerExecution(r.batches), 2),
       batchMix(r.batches),
@@ -160,9 +163,10 @@ function printSummary(results: readonly CaseResult[], ceilings: ReadonlyMap<stri
 }
 
 const LEGEND = [
-  `steps/s: completed steps per second over ${ROUNDS} round(s) of ${SEQUENCES} concurrent sequences x ${STEPS} steps (HTTP, binary tensors, closed loop per sequence;',
-  '  http: binary tensor extension, a keep-alive connection per sequence; grpc: a ModelStreamInfer stream per sequence)`,
-  'p50/p99: per-step latency the client saw',
+  `steps/s: completed steps per second over ${ROUNDS} round(s) of ${SEQUENCES} concurrent sequences x ${STEPS} steps, closed loop per sequence;`,
+  '  http: binary tensor extension, a keep-alive connection per sequence; grpc: a ModelStreamInfer stream per sequence',
+  'p50/p99: per-step latency the client saw; busy: share of the rounds the instances spent in ORT runs',
+  '  (batch_stats compute_infer over instances x wall time)',
   'steps/exec: inference_count / execution_count (real steps per batch); rows/exec: rows executed per batch, the direct',
   "  strategy's null rows included; batch sizes: the most frequent executed sizes, share of executions",
   'raw ORT/s: the steps over the time onnxruntime-node in this process takes for the same batches (null rows included),',
