@@ -3,20 +3,22 @@
  *   - Nereid (child process) serves a temporary repository holding every model of sequence-models.ts
  *     once per strategy (direct with Triton's defaults, direct waiting for full slots, oldest), same
  *     instances (2) and slots per instance (16);
- *   - this process drives 32 concurrent sequences of 100 steps each over HTTP (sequence-driver.ts),
+ *   - this process drives 32 concurrent sequences of 100 steps each (sequence-driver.ts) over HTTP
+ *     (a keep-alive connection per sequence) and over gRPC (a ModelStreamInfer stream per sequence),
  *     one warm-up round then BENCH_ROUNDS measured rounds per case, every answer checked against raw
  *     ORT carrying the state by hand (sequence-reference.ts): throughput in steps/s, per-step latency
  *     p50/p99; the statistics extension tells the batches executed over the measured rounds (batch_stats
- *     counts the direct strategy's null rows, inference_count only real steps);
+ *     counts the direct strategy's null rows, inference_count only real steps) and how long the
+ *     instances spent in ORT runs;
  *   - raw ONNX Runtime in this process (ort-batches.ts), right after each case, executing exactly
  *     those batches, null rows included, as many at once as the model has instances: the ceiling for
  *     the batches formed; and once per model at full batches: the ceiling for any batching.
  * The load generator shares the machine's cores with the server (its CPU is in the `cli` column).
  *
  * BENCH_ROUNDS: measured rounds per case (default 3); BENCH_SEQUENCES / BENCH_STEPS (32 / 100);
- * BENCH_MODELS=seq_mlp,silero_vad and BENCH_STRATEGIES=direct,oldest: only these; BENCH_QUICK=1: one
- * round, short raw ORT windows; BENCH_HTTP_PORT: the server's port (default: a free one).
- */
+ * BENCH_MODELS=seq_mlp,silero_vad, BENCH_STRATEGIES=direct,oldest and BENCH_PROTOCOLS=grpc: only
+ * these; BENCH_QUICK=1: one round, short raw ORT windows; BENCH_HTTP_PORT / BENCH_GRPC_PORT: the
+ * server's ports (default: free ones). */
 import { averageBatch, batchMix, batchSnapshot, batchesBetween, type BatchSnapshot } from './batch-stats.js';
 import { quantile } from './drivers.js';
 import { removeTempRepositories, tempRepository } from './engine-model.js';
