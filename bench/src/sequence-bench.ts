@@ -52,8 +52,11 @@ interface CaseResult {
   readonly errors: number;
   readonly mismatches: number;
   readonly batches: BatchSnapshot;
-  /** Seconds raw ORT takes for the same batches, null rows included. */
+  /** Wall and CPU seconds raw ORT takes for the same batches, null rows included. */
   readonly rawSeconds: number;
+  readonly rawCpuSeconds: number;
+  /** CPU seconds the server used over the rounds. */
+  readonly serverSeconds: number;
   /** CPU of this process (the clients), of the server, and of everything else, as shares of one core. */
   readonly clientCpu: number;
   readonly serverCpu: number;
@@ -104,18 +107,25 @@ async function runCase(
     errors: rounds.reduce((sum, r) => sum + r.errors, 0),
     mismatches: rounds.reduce((sum, r) => sum + r.mismatches, 0),
     batches,
-    rawSeconds: await ort.secondsFor(batches.bySize, model.instances),
+    ...(await rawCost(ort, batches, model.instances)),
+    serverSeconds,
     clientCpu: clientSeconds / seconds,
     serverCpu: serverSeconds / seconds,
     otherCpu: Math.max(0, machineEnd - machineStart - clientSeconds - serverSeconds) / seconds,
   } satisfies CaseResult;
 }
 
+/** What raw ORT takes for `batches`, `parallel` at once. */
+async function rawCost(ort: OrtBatches, batches: BatchSnapshot, parallel: number): Promise<{ rawSeconds: number; rawCpuSeconds: number }> {
+  const { seconds, cpuSeconds } = await ort.costOf(batches.bySize, parallel);
+  return { rawSeconds: seconds, rawCpuSeconds: cpuSeconds };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Report
 
-const COLUMNS = ['steps/s', 'p50 ms', 'p99 ms', 'busy', 'steps/exec', 'rows/exec', 'batch sizes (execs)', 'raw ORT/s', 'vs raw', 'cli CPU', 'srv CPU', 'other', 'err', 'bad'];
-const WIDTHS = [8, 7, 7, 5, 10, 9, 22, 9, 6, 7, 7, 5, 4, 4];
+const COLUMNS = ['steps/s', 'p50 ms', 'p99 ms', 'busy', 'steps/exec', 'rows/exec', 'batch sizes (execs)', 'raw ORT/s', 'vs raw', 'srv µs', 'ORT µs', 'ratio', 'cli CPU', 'srv CPU', 'other', 'err', 'bad'];
+const WIDTHS = [8, 7, 7, 5, 10, 9, 22, 9, 6, 6, 6, 5, 7, 7, 5, 4, 4];
 const line = (label: string, cells: readonly string[]): string =>
   label.padEnd(28) + cells.map((cell, i) => cell.padStart((WIDTHS[i] ?? 8) + 1)).join('');
 const fixed = (value: number | undefined, digits: number): string => (value !== undefined && Number.isFinite(value) ? value.toFixed(digits) : '-');
@@ -137,6 +147,9 @@ function printRow(r: CaseResult): void {
       batchMix(r.batches),
       fixed(raw(r), 0),
       fixed(served(r) / raw(r), 2),
+      fixed((r.serverSeconds / r.steps) * 1e6, 0),
+      fixed((r.rawCpuSeconds / r.steps) * 1e6, 0),
+      fixed(r.serverSeconds / r.rawCpuSeconds, 2),
       pct(r.clientCpu),
       pct(r.serverCpu),
       pct(r.otherCpu),
@@ -173,6 +186,8 @@ const LEGEND = [
   "  strategy's null rows included; batch sizes: the most frequent executed sizes, share of executions",
   'raw ORT/s: the steps over the time onnxruntime-node in this process takes for the same batches (null rows included),',
   "  as many at once as the model has instances, with the server's intra-op threads; vs raw = steps/s / raw ORT/s",
+  'srv µs: server CPU (all threads) per step; ORT µs: raw ORT CPU per step for the same batches; ratio = srv / ORT µs:',
+  '  what serving costs over the model runs, in CPU time (steadier than wall time when the machine is shared)',
   'cli/srv CPU: the clients (this process) / the server over the rounds, as a share of one core (they share the machine);',
   '  other: CPU the rest of the machine used meanwhile (anything well above 0 makes the row unreliable)',
   'err: failed steps; bad: answers that differ from raw ORT run with the state carried by hand (must be 0)',
