@@ -45,6 +45,13 @@ export function batchesBetween(before: BatchSnapshot, after: BatchSnapshot): Bat
   };
 }
 
+/** The batches of two windows together. */
+export function addBatches(a: BatchSnapshot, b: BatchSnapshot): BatchSnapshot {
+  const bySize = new Map(a.bySize);
+  for (const [size, count] of b.bySize) bySize.set(size, (bySize.get(size) ?? 0) + count);
+  return { inferences: a.inferences + b.inferences, executions: a.executions + b.executions, bySize, computeInferNs: a.computeInferNs + b.computeInferNs };
+}
+
 /** inference_count / execution_count. */
 export const averageBatch = (s: BatchSnapshot): number => (s.executions > 0 ? s.inferences / s.executions : NaN);
 

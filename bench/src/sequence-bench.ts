@@ -5,21 +5,23 @@
  *     instances (2) and slots per instance (16);
  *   - this process drives 32 concurrent sequences of 100 steps each (sequence-driver.ts) over HTTP
  *     (a keep-alive connection per sequence) and over gRPC (a ModelStreamInfer stream per sequence),
- *     one warm-up round then BENCH_ROUNDS measured rounds per case, every answer checked against raw
- *     ORT carrying the state by hand (sequence-reference.ts): throughput in steps/s, per-step latency
+ *     one warm-up round then BENCH_ROUNDS measured rounds per case (the strategies taking turns
+ *     round by round, so a busy moment of the shared machine falls on all alike), every answer
+ *     checked against raw ORT carrying the state by hand (sequence-reference.ts): throughput in steps/s, per-step latency
  *     p50/p99; the statistics extension tells the batches executed over the measured rounds (batch_stats
  *     counts the direct strategy's null rows, inference_count only real steps) and how long the
  *     instances spent in ORT runs;
- *   - raw ONNX Runtime in this process (ort-batches.ts), right after each case, executing exactly
- *     those batches, null rows included, as many at once as the model has instances: the ceiling for
- *     the batches formed; and once per model at full batches: the ceiling for any batching.
+ *   - raw ONNX Runtime in this process (ort-batches.ts), right after each round, executing exactly
+ *     that round's batches, null rows included, as many at once as the model has instances: the
+ *     ceiling for the batches formed; and after each turn of rounds at full batches: the ceiling for
+ *     any batching.
  * The load generator shares the machine's cores with the server (its CPU is in the `cli` column).
  *
- * BENCH_ROUNDS: measured rounds per case (default 3); BENCH_SEQUENCES / BENCH_STEPS (32 / 100);
+ * BENCH_ROUNDS: measured rounds per case (default 5); BENCH_SEQUENCES / BENCH_STEPS (32 / 100);
  * BENCH_MODELS=seq_mlp,silero_vad, BENCH_STRATEGIES=direct,oldest and BENCH_PROTOCOLS=grpc: only
  * these; BENCH_QUICK=1: one round, short raw ORT windows; BENCH_HTTP_PORT / BENCH_GRPC_PORT: the
  * server's ports (default: free ones). */
-import { averageBatch, batchMix, batchSnapshot, batchesBetween, type BatchSnapshot } from './batch-stats.js';
+import { addBatches, averageBatch, batchMix, batchSnapshot, batchesBetween, type BatchSnapshot } from './batch-stats.js';
 import { quantile } from './drivers.js';
 import { removeTempRepositories, tempRepository } from './engine-model.js';
 import { OrtBatches } from './ort-batches.js';
@@ -30,11 +32,11 @@ import { referenceOutputs } from './sequence-reference.js';
 import { freePort, startChild, stopChild } from './servers.js';
 
 const QUICK = process.env['BENCH_QUICK'] === '1';
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? (QUICK ? 1 : 3));
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? (QUICK ? 1 : 5));
 const SEQUENCES = Number(process.env['BENCH_SEQUENCES'] ?? 32);
 const STEPS = Number(process.env['BENCH_STEPS'] ?? 100);
-/** Raw ORT window per batch size. */
-const ORT_MS = QUICK ? 100 : 300;
+/** Raw ORT window per batch size, after each round. */
+const ORT_MS = QUICK ? 50 : 100;
 const list = (name: string): string[] => (process.env[name] ?? '').split(',').filter(Boolean);
 const ONLY = list('BENCH_MODELS');
 const ONLY_STRATEGIES = list('BENCH_STRATEGIES');
@@ -63,56 +65,113 @@ interface CaseResult {
   readonly otherCpu: number;
 }
 
-/** One case: a warm-up round, then the measured rounds with their batches and CPU. */
-async function runCase(
-  server: { readonly pid: number; readonly httpPort: number; readonly grpcPort: number },
+interface Server {
+  readonly pid: number;
+  readonly httpPort: number;
+  readonly grpcPort: number;
+}
+
+/** One measured round of one case: what the clients saw, the batches executed, CPU seconds meanwhile. */
+interface MeasuredRound {
+  readonly round: RoundResult;
+  readonly batches: BatchSnapshot;
+  readonly clientSeconds: number;
+  readonly serverSeconds: number;
+  readonly otherSeconds: number;
+  /** What raw ORT takes for the same batches, measured right after the round. */
+  readonly rawSeconds: number;
+  readonly rawCpuSeconds: number;
+}
+
+/** A round of `strategy` over `protocol`. */
+function round(server: Server, protocol: Protocol, model: SequenceModel, strategy: Strategy, reference: Float32Array[][], firstId: number): Promise<RoundResult> {
+  const port = protocol === 'grpc' ? server.grpcPort : server.httpPort;
+  return runRound({ protocol, port, served: servedName(model, strategy), model, sequences: SEQUENCES, steps: STEPS, firstId, reference });
+}
+
+const ownCpuSeconds = (): number => {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6;
+};
+
+async function measuredRound(server: Server, run: () => Promise<RoundResult>, served: string, ort: OrtBatches, instances: number): Promise<MeasuredRound> {
+  const before = await batchSnapshot(server.httpPort, served);
+  const cpu = (): [number, number, number] => [ownCpuSeconds(), processCpuSeconds(server.pid), machineBusySeconds()];
+  const [clientStart, serverStart, machineStart] = cpu();
+  const result = await run();
+  const [clientEnd, serverEnd, machineEnd] = cpu();
+  const clientSeconds = clientEnd - clientStart;
+  const serverSeconds = serverEnd - serverStart;
+  const batches = batchesBetween(before, await batchSnapshot(server.httpPort, served));
+  return {
+    round: result,
+    batches,
+    clientSeconds,
+    serverSeconds,
+    otherSeconds: Math.max(0, machineEnd - machineStart - clientSeconds - serverSeconds),
+    ...(await rawCost(ort, batches, instances)),
+  };
+}
+
+/**
+ * Every strategy over one protocol: a warm-up round each, then the measured rounds taking turns
+ * (round 1 of each strategy, round 2 of each, ...) so that whatever else the machine does falls on
+ * all of them alike, each followed by raw ORT executing that round's batches, and each turn by raw
+ * ORT at full batches (pushed to `fullBatch`, rows/s).
+ */
+async function runStrategies(
+  server: Server,
   protocol: Protocol,
   model: SequenceModel,
-  strategy: Strategy,
+  strategies: readonly Strategy[],
   reference: Float32Array[][],
   ort: OrtBatches,
   nextId: () => number,
-) {
-  const served = servedName(model, strategy);
-  const port = protocol === 'grpc' ? server.grpcPort : server.httpPort;
-  const round = (): Promise<RoundResult> => runRound({ protocol, port, served, model, sequences: SEQUENCES, steps: STEPS, firstId: nextId(), reference });
-  const warm = await round();
-  if (warm.errors) throw new Error(`${served}: ${warm.errors} failed steps in the warm-up round; first: ${warm.firstProblem}`);
-  const before = await batchSnapshot(server.httpPort, served);
-  const self = (): number => {
-    const usage = process.cpuUsage();
-    return (usage.user + usage.system) / 1e6;
-  };
-  const cpu = (): [number, number, number] => [self(), processCpuSeconds(server.pid), machineBusySeconds()];
-  const [clientStart, serverStart, machineStart] = cpu();
-  const rounds: RoundResult[] = [];
-  for (let r = 0; r < ROUNDS; r++) rounds.push(await round());
-  const [clientEnd, serverEnd, machineEnd] = cpu();
-  const batches = batchesBetween(before, await batchSnapshot(server.httpPort, served));
-  const seconds = rounds.reduce((sum, r) => sum + r.seconds, 0);
-  const latencies = rounds.flatMap((r) => r.latenciesUs).sort((a, b) => a - b);
-  const problem = rounds.find((r) => r.firstProblem)?.firstProblem;
-  if (problem) console.log(`  ${served} (${protocol}): ${problem}`);
-  const clientSeconds = clientEnd - clientStart;
-  const serverSeconds = serverEnd - serverStart;
-  return {
-    model: model.name,
-    protocol,
-    strategy,
-    instances: model.instances,
-    steps: latencies.length,
-    seconds,
-    p50Us: quantile(latencies, 0.5),
-    p99Us: quantile(latencies, 0.99),
-    errors: rounds.reduce((sum, r) => sum + r.errors, 0),
-    mismatches: rounds.reduce((sum, r) => sum + r.mismatches, 0),
-    batches,
-    ...(await rawCost(ort, batches, model.instances)),
-    serverSeconds,
-    clientCpu: clientSeconds / seconds,
-    serverCpu: serverSeconds / seconds,
-    otherCpu: Math.max(0, machineEnd - machineStart - clientSeconds - serverSeconds) / seconds,
-  } satisfies CaseResult;
+  fullBatch: number[],
+): Promise<CaseResult[]> {
+  for (const strategy of strategies) {
+    const warm = await round(server, protocol, model, strategy, reference, nextId());
+    if (warm.errors) throw new Error(`${servedName(model, strategy)} (${protocol}): ${warm.errors} failed steps in the warm-up round; first: ${warm.firstProblem}`);
+  }
+  const measured = new Map<Strategy, MeasuredRound[]>(strategies.map((strategy) => [strategy, []]));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const strategy of strategies) {
+      const run = (): Promise<RoundResult> => round(server, protocol, model, strategy, reference, nextId());
+      measured.get(strategy)!.push(await measuredRound(server, run, servedName(model, strategy), ort, model.instances));
+    }
+    fullBatch.push(model.maxBatchSize * (await ort.runsPerSecond(model.maxBatchSize, model.instances)));
+  }
+  const results: CaseResult[] = [];
+  for (const strategy of strategies) {
+    const rounds = measured.get(strategy)!;
+    const total = (of: (m: MeasuredRound) => number): number => rounds.reduce((sum, m) => sum + of(m), 0);
+    const seconds = total((m) => m.round.seconds);
+    const latencies = rounds.flatMap((m) => m.round.latenciesUs).sort((a, b) => a - b);
+    const problem = rounds.find((m) => m.round.firstProblem)?.round.firstProblem;
+    if (problem) console.log(`  ${servedName(model, strategy)} (${protocol}): ${problem}`);
+    const batches = rounds.map((m) => m.batches).reduce(addBatches);
+    const serverSeconds = total((m) => m.serverSeconds);
+    results.push({
+      model: model.name,
+      protocol,
+      strategy,
+      instances: model.instances,
+      steps: latencies.length,
+      seconds,
+      p50Us: quantile(latencies, 0.5),
+      p99Us: quantile(latencies, 0.99),
+      errors: total((m) => m.round.errors),
+      mismatches: total((m) => m.round.mismatches),
+      batches,
+      rawSeconds: total((m) => m.rawSeconds),
+      rawCpuSeconds: total((m) => m.rawCpuSeconds),
+      serverSeconds,
+      clientCpu: total((m) => m.clientSeconds) / seconds,
+      serverCpu: serverSeconds / seconds,
+      otherCpu: total((m) => m.otherSeconds) / seconds,
+    });
+  }
+  return results;
 }
 
 /** What raw ORT takes for `batches`, `parallel` at once. */
@@ -160,7 +219,7 @@ function printRow(r: CaseResult): void {
 }
 
 function printSummary(results: readonly CaseResult[], ceilings: ReadonlyMap<string, number>): void {
-  console.log('\nsteps/s against raw ORT at full batches (every slot busy, no null rows), and oldest against each direct:');
+  console.log('\nsteps/s against raw ORT at full batches (every slot busy, no null rows; mean of a measurement after each turn of rounds),\nand oldest against each direct:');
   for (const [model, ceiling] of ceilings) {
     console.log(`  ${model}: raw ORT at full batches ${fixed(ceiling, 0)} rows/s`);
     for (const protocol of PROTOCOLS) {
@@ -185,7 +244,8 @@ const LEGEND = [
   'steps/exec: inference_count / execution_count (real steps per batch); rows/exec: rows executed per batch, the direct',
   "  strategy's null rows included; batch sizes: the most frequent executed sizes, share of executions",
   'raw ORT/s: the steps over the time onnxruntime-node in this process takes for the same batches (null rows included),',
-  "  as many at once as the model has instances, with the server's intra-op threads; vs raw = steps/s / raw ORT/s",
+  "  measured right after each round, as many at once as the model has instances, with the server's intra-op threads;",
+  '  vs raw = steps/s / raw ORT/s',
   'srv µs: server CPU (all threads) per step; ORT µs: raw ORT CPU per step for the same batches; ratio = srv / ORT µs:',
   '  what serving costs over the model runs, in CPU time (steadier than wall time when the machine is shared)',
   'cli/srv CPU: the clients (this process) / the server over the rounds, as a share of one core (they share the machine);',
@@ -227,15 +287,15 @@ async function main(): Promise<void> {
     for (const model of models) {
       const reference = await referenceOutputs(model, SEQUENCES, STEPS);
       const ort = await OrtBatches.open({ file: model.file, inputs: ortInputs(model) }, ORT_MS);
+      const fullBatch: number[] = [];
       try {
         for (const protocol of PROTOCOLS) {
-          for (const strategy of strategies) {
-            const result = await runCase(server, protocol, model, strategy, reference, ort, nextId);
+          for (const result of await runStrategies(server, protocol, model, strategies, reference, ort, nextId, fullBatch)) {
             results.push(result);
             printRow(result);
           }
         }
-        ceilings.set(model.name, model.maxBatchSize * (await ort.runsPerSecond(model.maxBatchSize, model.instances)));
+        ceilings.set(model.name, fullBatch.reduce((sum, rate) => sum + rate, 0) / fullBatch.length);
       } finally {
         await ort.close();
       }
