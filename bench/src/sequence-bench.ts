@@ -258,8 +258,8 @@ const LEGEND = [
 async function main(): Promise<void> {
   if (!(STEPS >= 2)) throw new Error('BENCH_STEPS must be at least 2 (a START step and an END step)');
   const started = Date.now();
-  const repository = tempRepository('nereid-sequence-');
-  const generated = tempRepository('nereid-sequence-files-');
+  const repository = tempRepository('nereid-seqbench-');
+  const generated = tempRepository('nereid-seqbench-files-');
   const models = sequenceModels(generated, ONLY);
   const strategies = ONLY_STRATEGIES.length ? STRATEGIES.filter((s) => ONLY_STRATEGIES.includes(s)) : STRATEGIES;
   writeStrategies(repository, models, strategies);
