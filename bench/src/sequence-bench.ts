@@ -271,6 +271,10 @@ async function main(): Promise<void> {
     /Started HTTPService/,
   );
   const server = { pid: nereid.pid!, httpPort, grpcPort };
+  let stopping = false;
+  nereid.once('exit', (code, signal) => {
+    if (!stopping) console.log(`the server exited during the run (code ${code}, signal ${signal})`);
+  });
   const results: CaseResult[] = [];
   const ceilings = new Map<string, number>();
   let id = 1;
@@ -301,6 +305,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    stopping = true;
     await stopChild(nereid);
     removeTempRepositories();
   }

@@ -80,6 +80,9 @@ function httpChannel(round: Round, agent: Agent, id: number, data: Buffer): Chan
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
           res.on('error', reject);
+          res.on('close', () => {
+            if (!res.complete) reject(new Error(`sequence ${id}: the connection closed before the whole answer came`));
+          });
           res.on('end', () => {
             const answer = Buffer.concat(chunks);
             if (res.statusCode !== 200) resolve({ problem: `${res.statusCode} ${answer.toString().slice(0, 200)}` });
@@ -110,6 +113,16 @@ function grpcChannel(round: Round, client: GrpcBenchClient, id: number, data: Bu
   );
   const stream = client.rawStream(GRPCInferenceService.method.modelStreamInfer);
   let waiting: { resolve: (answer: Answer) => void; reject: (error: Error) => void } | undefined;
+  // Once the stream is over (an error, or the server ending it), every send fails at once.
+  let over: Error | undefined;
+  const end = (error: Error): void => {
+    over ??= error;
+    const pending = waiting;
+    waiting = undefined;
+    pending?.reject(over);
+  };
+  stream.on('error', end);
+  stream.on('end', () => end(new Error(`sequence ${id}: the server ended the stream`)));
   stream.on('data', (bytes: Buffer) => {
     const message = fromBinary(ModelStreamInferResponseSchema, bytes);
     const raw = message.inferResponse?.rawOutputContents[0];
@@ -118,14 +131,17 @@ function grpcChannel(round: Round, client: GrpcBenchClient, id: number, data: Bu
     waiting = undefined;
     pending?.resolve(answer);
   });
-  stream.on('error', (error: Error) => waiting?.reject(error));
   return {
     send: (kind) =>
       new Promise((resolve, reject) => {
+        if (over) return reject(over);
         waiting = { resolve, reject };
         stream.write(messages[kind]!);
       }),
-    close: () => stream.end(),
+    close: () => {
+      over ??= new Error('closed');
+      stream.end();
+    },
   };
 }
 
