@@ -8,6 +8,8 @@ import { ServerError, invalidArg, notFound, toServerError, unavailable, unsuppor
 import { readLoadOverrides } from '../repository/load-overrides.js';
 import { RepositoryPoller } from '../repository/repository-poller.js';
 import type { ModelStatistics } from '../metrics/statistics-types.js';
+import { metricsSettings } from '../metrics/metrics-settings.js';
+import { METRICS_CONTENT_TYPE, ServerMetrics } from '../metrics/prometheus-metrics.js';
 import type { Logger } from '../observability/logger.js';
 import type { InferRequestInit } from '../request/infer-request-init.js';
 import type { InferResponse } from '../request/infer-response.js';
@@ -24,6 +26,8 @@ import type {
   CudaSharedMemoryRegion,
   InferenceCore,
   LogSettingsPayload,
+  MetricsPayload,
+  MetricsSource,
   ModelMetadata,
   ModelStatisticsPayload,
   RepositoryIndexEntry,
@@ -55,11 +59,13 @@ type ServerState = 'INITIALIZING' | 'READY' | 'EXITING' | 'STOPPED';
  * The facade every frontend talks to (Triton's tritonserver.h role): readiness, metadata, model
  * configuration, statistics, the repository index, and inference.
  */
-export class InferenceServer implements InferenceCore {
+export class InferenceServer implements InferenceCore, MetricsSource {
   readonly #options: ServerOptions;
   readonly #repository: RepositoryManager;
   readonly #logger: Logger;
   readonly #systemShm = new SystemSharedMemoryManager();
+  /** Present with `--allow-metrics`. */
+  readonly #metrics: ServerMetrics | undefined;
   #state: ServerState = 'INITIALIZING';
   #poller: RepositoryPoller | undefined;
 
@@ -71,6 +77,14 @@ export class InferenceServer implements InferenceCore {
   ) {
     this.#options = options;
     this.#logger = logger;
+    this.#metrics = options.metrics.allow
+      ? new ServerMetrics({
+          settings: metricsSettings(options.metrics.config, logger),
+          cpu: options.metrics.allowCpu,
+          intervalMs: options.metrics.intervalMs,
+          models: () => this.#repository.loaded('').map((model) => model.metricsSample()),
+        })
+      : undefined;
     this.#repository = new RepositoryManager({
       repositories: options.modelRepositories,
       registry,
@@ -83,6 +97,7 @@ export class InferenceServer implements InferenceCore {
       loadThreadCount: options.modelLoadThreadCount,
       loadRetryCount: options.modelLoadRetryCount,
       memoryBudgetBytes: options.modelMemoryBudgetBytes,
+      metrics: this.#metrics,
       // Ensemble steps are inference requests to their members, as a client's would be.
       runStep: (request, signal) => this.infer(request, signal === undefined ? {} : { signal }),
     });
@@ -177,6 +192,12 @@ export class InferenceServer implements InferenceCore {
       return budget === undefined ? model.statistics() : { ...model.statistics(), model_memory_budget: budget };
     });
     return { model_stats: stats };
+  }
+
+  /** The Prometheus text of the metrics endpoint; UNAVAILABLE when the server runs without metrics. */
+  async metricsText(): Promise<MetricsPayload> {
+    if (this.#metrics === undefined) throw unavailable('metrics are disabled (--allow-metrics=false)');
+    return { contentType: METRICS_CONTENT_TYPE, text: await this.#metrics.text() };
   }
 
   repositoryIndex(options: { readonly readyOnly: boolean }): Promise<RepositoryIndexEntry[]> {
@@ -321,6 +342,7 @@ export class InferenceServer implements InferenceCore {
     this.#poller?.stop();
     this.#logger.info('unloading models');
     await this.#repository.unloadAll();
+    this.#metrics?.close();
     this.#systemShm.unregisterAll();
     this.#state = 'STOPPED';
   }

@@ -15,7 +15,7 @@ test('statistics follow Triton: batch-weighted inference_count, executions per b
   stats.recordSuccess({ requestNs: 100, queueNs: 5, computeInputNs: 10, computeInferNs: 20, computeOutputNs: 30 }, 4);
   stats.recordExecution(1, 1, 2, 3);
   stats.recordSuccess({ requestNs: 50, queueNs: 1, computeInputNs: 1, computeInferNs: 2, computeOutputNs: 3 }, 1);
-  stats.recordFailure(7);
+  stats.recordFailure(7, 'BACKEND');
   const snap = stats.snapshot();
   assert.equal(snap.inference_count, 5);
   assert.equal(snap.execution_count, 2);
