@@ -6,8 +6,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { MetricsSource } from '../../core/types.js';
-import { unavailable } from '../../errors/index.js';
 import type { Logger } from '../../observability/logger.js';
+import { listen } from '../http/listen.js';
 import { sendError, sendErrorStatus } from '../http/reply.js';
 
 export interface MetricsServerOptions {
@@ -28,20 +28,7 @@ export async function startMetricsServer(source: MetricsSource, options: Metrics
   const server = createServer({ keepAlive: true, requireHostHeader: false }, (req, res) => {
     void handle(source, req, res, logger);
   });
-  await new Promise<void>((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException): void => {
-      reject(
-        error.code === 'EADDRINUSE'
-          ? unavailable(`Socket '${options.address}:${options.port}' already in use `)
-          : unavailable(`failed to start Metrics service at ${options.address}:${options.port}: ${error.message}`),
-      );
-    };
-    server.once('error', onError);
-    server.listen({ port: options.port, host: options.address }, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
+  await listen(server, options, 'Metrics');
   const bound = server.address() as AddressInfo;
   let closing: Promise<void> | undefined;
   return {
