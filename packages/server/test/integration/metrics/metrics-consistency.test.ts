@@ -252,6 +252,21 @@ describe('metrics and statistics after one known workload', () => {
     assert.match(text, /model="simple"/);
   });
 
+  it('a metrics port in use fails start-up with Triton\'s text', async () => {
+    const taken = server.metrics!.port;
+    await assert.rejects(
+      startServer({
+        modelRepositories: [repository],
+        modelControlMode: 'explicit',
+        http: { port: 0, address: '127.0.0.1' },
+        grpc: { allow: false },
+        metrics: { port: taken, address: '127.0.0.1' },
+        logger: silentLogger,
+      }),
+      { code: 'UNAVAILABLE', message: `Socket '127.0.0.1:${taken}' already in use ` },
+    );
+  });
+
   it('the endpoint answers only GET (405 otherwise, as Triton), and an empty 200 off /metrics', async () => {
     const post = await httpCall(metricsBase, 'POST', '/metrics');
     assert.equal(post.status, 405);
