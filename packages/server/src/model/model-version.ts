@@ -11,7 +11,6 @@ import { validateModelConfig } from '../config/validate.js';
 import { invalidArg, toServerError } from '../errors/index.js';
 import type { ModelLatencyReporter } from '../metrics/model-reporter.js';
 import type { ModelMetricsSample, ServerMetrics } from '../metrics/prometheus-metrics.js';
-import { FIRST_RESPONSE_HISTOGRAM } from '../metrics/prometheus-metrics.js';
 import { ModelStatisticsRecorder, type FailureReason } from '../metrics/statistics.js';
 import type { ModelStatistics } from '../metrics/statistics-types.js';
 import type { Logger } from '../observability/logger.js';
@@ -29,6 +28,7 @@ import type { ExecutionTarget, RefusalOrReason, Scheduler } from '../scheduler/s
 import { loadStateSpecs, type StateSpec } from '../scheduler/sequence/implicit-state.js';
 import { nowNs } from '../util/clock.js';
 import { createInstances, type ModelInstance } from './instances.js';
+import { reporterOf, startsPending } from './version-metrics.js';
 import { warmUp } from './warmup.js';
 import { buildWarmupSamples, type WarmupSample } from './warmup-samples.js';
 import type { CancelSignal } from '../util/cancel-signal.js';
@@ -374,31 +374,6 @@ export class ModelVersion {
   }
 }
 
-/** The version's per-request reporter, with the config's `model_metrics` buckets for the first-response histogram. */
-function reporterOf(options: ConstructionOptions, cacheEnabled: boolean): ModelLatencyReporter | undefined {
-  if (options.metrics === undefined) return undefined;
-  const controls = options.config.modelMetrics?.metricControl ?? [];
-  for (const entry of controls) {
-    const family = entry.metricIdentifier?.family ?? '';
-    if (family !== FIRST_RESPONSE_HISTOGRAM) {
-      options.logger.warn(`Metric family '${family}' in 'metric_identifier' is not a customizable metric in Triton core.`);
-    }
-  }
-  const control = controls.find((entry) => entry.metricIdentifier?.family === FIRST_RESPONSE_HISTOGRAM);
-  const buckets = control?.metricOptions.case === 'histogramOptions' ? control.metricOptions.value.buckets : undefined;
-  return options.metrics.reporterFor({ name: options.modelName, version: String(options.version), firstResponseBuckets: buckets, cacheEnabled });
-}
-
-/** An instance whose executions take their requests off the pending set. */
-function startsPending(instance: ModelInstance, pending: Set<InferenceRequest>): ModelInstance {
-  return {
-    ...instance,
-    execute: (requests) => {
-      for (const request of requests) pending.delete(request);
-      return instance.execute(requests);
-    },
-  };
-}
 
 /**
  * Registers the active instances with the rate limiter (each execution then holds the group's
