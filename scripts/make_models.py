@@ -9,7 +9,8 @@ byte-identical files, so `git status` after a run shows whether anything changed
 version 8 and opset 13, which onnxruntime 1.30 loads.
 
 examples/models/ is the example repository `npm start` serves (with Triton's example sequence models
-from scripts/sequence_models.py); packages/server/test/fixtures/models/
+from scripts/sequence_models.py, and the example ensembles with their members from
+scripts/ensemble_models.py); packages/server/test/fixtures/models/
 holds what the tests need (an identity per datatype, auto-complete corner cases, a slow model, ...);
 bench/models/ holds what only the benchmarks serve (an MLP whose cost grows with the batch size).
 The weight-heavy model is not committed: the tests build it in a temp dir, and --weights writes the
@@ -46,6 +47,7 @@ from onnx_builders import (  # noqa: E402
     tensor,
     write_model,
 )
+from ensemble_models import write_example_ensembles  # noqa: E402
 from sequence_models import EXAMPLE_SEQUENCE_MODELS  # noqa: E402
 
 
@@ -216,6 +218,7 @@ def write_examples():
     # No config.pbtxt on purpose: auto-complete fills inputs, outputs, max_batch_size 4 and
     # dynamic_batching from the model.
     write_model(EXAMPLES, "add_sub_no_config", add_sub("add_sub_no_config"), None)
+    write_example_ensembles(EXAMPLES)
 
 
 # ---------------------------------------------------------------------------------------------

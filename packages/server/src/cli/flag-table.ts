@@ -46,18 +46,29 @@ const LOGGING = group('Logging:', [
     (s, v) => { s.options.log.warning = v; }),
   flag('log-error', BOOL, { default: String(D.log.error), help: 'Enable/disable error-level logging.' },
     (s, v) => { s.options.log.error = v; }),
-  accepted('log-format', choice(['default', 'ISO8601'], { caseInsensitive: false }), {
+  flag('log-format', choice(['default', 'ISO8601', 'json'], { caseInsensitive: false }), {
     default: 'default',
-    help: 'Log line format.',
-  }),
-  accepted('log-file', STRING, { default: '', help: 'File to write the log to (default: the console).' }),
+    help: "Log line format: Triton's default or ISO8601, or json (one JSON object per line; Nereid's own).",
+  }, (s, v) => { s.options.log.format = v; }),
+  flag('log-file', STRING, { default: '', help: 'File to append the log to (default: info to stdout, warnings and errors to stderr).' },
+    (s, v) => { s.options.logFile = v; }),
+  flag('request-log', STRING, {
+    default: '',
+    help: 'Append one JSON line per inference request (id, model, version, protocol, status, queue and compute ' +
+      'time, batch size, bytes) to this file, or to stdout with -. Not a tritonserver flag.',
+  }, (s, v) => { s.options.requestLog = v; }),
+  flag('request-log-payload-bytes', int(0), {
+    default: '0',
+    help: 'With --request-log: also log the first <integer> bytes of every input and output tensor (base64). ' +
+      'Not a tritonserver flag.',
+  }, (s, v) => { s.options.requestLogPayloadBytes = v; }),
 ]);
 
 const MODEL_REPOSITORY = group('Model Repository:', [
   flag('model-store', nonEmpty('<path>'), { default: '', help: 'Same as --model-repository.' }, addRepository),
   flag('model-repository', nonEmpty('<path>'), {
     default: '',
-    help: 'Path to a model repository; repeat the flag to serve several (at least one is required).',
+    help: 'Path to a model repository, or s3://[[http[s]://]host:port/]bucket/path; repeat the flag to serve several (at least one is required).',
   }, addRepository),
   flag('exit-on-error', BOOL, {
     default: String(D.exitOnError),

@@ -18,7 +18,13 @@ async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
   const { options } = parsed;
-  const logger = createLogger({ ...options.log });
+  let logger;
+  try {
+    logger = createLogger({ ...options.log }, { file: options.logFile });
+  } catch (error) {
+    process.stderr.write(`error: failed to open log file '${options.logFile}': ${(error as Error).message}\n`);
+    return 1;
+  }
   for (const warning of parsed.warnings) logger.warn(warning);
   for (const flag of parsed.ignoredFlags) logger.warn(`flag ${flag} is accepted but not implemented yet; ignored`);
   let server: RunningServer;

@@ -63,7 +63,7 @@ export function defaultBackends(): BackendRegistry {
 /** Composition root shared by the CLI, tests and embedders: load models, then open the frontends. */
 export async function startServer(start: StartOptions): Promise<RunningServer> {
   const options = resolveOptions(start);
-  const logger = start.logger ?? createLogger({ ...options.log });
+  const logger = start.logger ?? createLogger({ ...options.log }, { file: options.logFile });
   const core = await InferenceServer.create(options, defaultBackends(), logger);
   let http: HttpServerHandle | undefined;
   let grpc: GrpcServerHandle | undefined;

@@ -11,11 +11,13 @@ import type { ModelStatistics } from '../metrics/statistics-types.js';
 import { metricsSettings } from '../metrics/metrics-settings.js';
 import { METRICS_CONTENT_TYPE, ServerMetrics } from '../metrics/prometheus-metrics.js';
 import type { Logger } from '../observability/logger.js';
+import { RequestLog } from '../observability/request-log.js';
 import type { InferRequestInit } from '../request/infer-request-init.js';
 import type { InferResponse } from '../request/infer-response.js';
 import type { TensorSpec } from '../request/model-signature.js';
 import type { ModelVersion } from '../model/model-version.js';
 import { RepositoryManager } from '../repository/repository-manager.js';
+import { S3Repositories } from '../repository/s3-repositories.js';
 import { SharedMemoryBinding, usesSharedMemory } from '../request/shared-memory-tensors.js';
 import { SystemSharedMemoryManager } from '../shm/system-shared-memory.js';
 import { applyLogSettings, logSettingsPayload } from './log-settings.js';
@@ -39,11 +41,13 @@ import type { CancelSignal } from '../util/cancel-signal.js';
 
 const VERSION = packageVersion();
 
-/** Protocol extensions this server implements, as `GET /v2` lists them. */
+/** Protocol extensions this server implements, as `GET /v2` lists them (Triton's order; `trace` once tracing exists). */
 const EXTENSIONS: readonly string[] = Object.freeze([
   'classification',
+  'sequence',
   'model_repository',
   'model_repository(unload_dependents)',
+  'schedule_policy',
   'model_configuration',
   'system_shared_memory',
   'cuda_shared_memory',
@@ -63,17 +67,20 @@ export class InferenceServer implements InferenceCore, MetricsSource {
   readonly #options: ServerOptions;
   readonly #repository: RepositoryManager;
   readonly #logger: Logger;
+  readonly #s3: S3Repositories;
   readonly #systemShm = new SystemSharedMemoryManager();
   /** Present with `--allow-metrics`. */
   readonly #metrics: ServerMetrics | undefined;
   #state: ServerState = 'INITIALIZING';
   #poller: RepositoryPoller | undefined;
+  readonly requestLog: RequestLog | undefined;
 
   private constructor(
     options: ServerOptions,
     registry: BackendRegistry,
     logger: Logger,
     responseCache: ResponseCache | undefined,
+    s3: S3Repositories,
   ) {
     this.#options = options;
     this.#logger = logger;
@@ -85,8 +92,12 @@ export class InferenceServer implements InferenceCore, MetricsSource {
           models: () => this.#repository.loaded('').map((model) => model.metricsSample()),
         })
       : undefined;
+    this.requestLog =
+      options.requestLog === '' ? undefined : new RequestLog({ destination: options.requestLog, payloadBytes: options.requestLogPayloadBytes });
+    this.#s3 = s3;
     this.#repository = new RepositoryManager({
-      repositories: options.modelRepositories,
+      repositories: s3.localPaths,
+      beforeScan: s3.remote ? s3.sync : undefined,
       registry,
       autoCompleteConfig: options.autoCompleteConfig,
       backendConfig: options.backendConfig,
@@ -118,7 +129,8 @@ export class InferenceServer implements InferenceCore, MetricsSource {
     }
     const responseCache = createResponseCache(options.cacheConfig);
     if (responseCache) logger.info(`Response Cache is created with size ${responseCache.capacityBytes}`);
-    const server = new InferenceServer(options, registry, logger, responseCache);
+    const s3 = await S3Repositories.open(options.modelRepositories, logger);
+    const server = new InferenceServer(options, registry, logger, responseCache, s3);
     const failures = await server.#loadAtStart();
     if (failures.length > 0 && options.exitOnError) {
       await server.stop();
@@ -262,7 +274,7 @@ export class InferenceServer implements InferenceCore, MetricsSource {
   }
 
   logSettings(): LogSettingsPayload {
-    return logSettingsPayload(this.#logger.settings);
+    return logSettingsPayload(this.#logger.settings, this.#logger.file);
   }
 
   updateLogSettings(update: Readonly<Record<string, unknown>>): LogSettingsPayload {
@@ -343,7 +355,9 @@ export class InferenceServer implements InferenceCore, MetricsSource {
     this.#logger.info('unloading models');
     await this.#repository.unloadAll();
     this.#metrics?.close();
+    await this.#s3.close();
     this.#systemShm.unregisterAll();
+    await this.requestLog?.close();
     this.#state = 'STOPPED';
   }
 }

@@ -1,16 +1,16 @@
-import { invalidArg, unsupported } from '../errors/index.js';
-import type { LogSettings } from '../observability/logger.js';
+import { invalidArg, unavailable, unsupported } from '../errors/index.js';
+import { LOG_FORMATS, type LogFormat, type LogSettings } from '../observability/logger.js';
 import type { LogSettingsPayload } from './types.js';
 
 /** The logging extension's view of the live log switches. */
-export function logSettingsPayload(settings: LogSettings): LogSettingsPayload {
+export function logSettingsPayload(settings: LogSettings, file: string): LogSettingsPayload {
   return {
-    log_file: '',
+    log_file: file,
     log_info: settings.info,
     log_warning: settings.warning,
     log_error: settings.error,
     log_verbose_level: settings.verboseLevel,
-    log_format: 'default',
+    log_format: settings.format,
   };
 }
 
@@ -35,7 +35,11 @@ export function applyLogSettings(settings: LogSettings, update: Readonly<Record<
         next.verboseLevel = value;
         break;
       case 'log_format':
-        if (value !== 'default') throw unsupported(`log_format '${String(value)}' is not supported; only 'default'`);
+        // Triton's text and code; 'json' is Nereid's own format.
+        if (typeof value !== 'string' || !(LOG_FORMATS as readonly string[]).includes(value)) {
+          throw unavailable(`invalid argument for --log_format, got: ${String(value)}`);
+        }
+        next.format = value as LogFormat;
         break;
       case 'log_file':
         throw unsupported('log file location can not be updated through network protocol');

@@ -52,6 +52,12 @@ export interface ServerOptions {
   /** `--rate-limit` and `--rate-limit-resource`. */
   readonly rateLimit: RateLimiterOptions;
   readonly log: Readonly<LogSettings>;
+  /** `--log-file`: '' logs to the console. */
+  readonly logFile: string;
+  /** `--request-log` (Nereid's own): a file, '-' for stdout, '' for no request log. */
+  readonly requestLog: string;
+  /** `--request-log-payload-bytes` (Nereid's own): tensor bytes per input and output in each line. */
+  readonly requestLogPayloadBytes: number;
 }
 
 export interface HttpOptions {
@@ -158,5 +164,8 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = Object.freeze({
   }),
   allowClientShm: false,
   rateLimit: { enabled: false, resources: [] },
-  log: Object.freeze({ info: true, warning: true, error: true, verboseLevel: 0 }),
+  log: Object.freeze({ info: true, warning: true, error: true, verboseLevel: 0, format: 'default' }),
+  logFile: '',
+  requestLog: '',
+  requestLogPayloadBytes: 0,
 });

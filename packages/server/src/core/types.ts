@@ -12,6 +12,7 @@ export type {
   StatisticDuration,
 } from '../metrics/statistics-types.js';
 import type { CancelSignal } from '../util/cancel-signal.js';
+import type { RequestLog } from '../observability/request-log.js';
 
 /**
  * The protocol-neutral facade that every frontend (HTTP, gRPC, later metrics and the dashboard) talks
@@ -20,6 +21,8 @@ import type { CancelSignal } from '../util/cancel-signal.js';
  * Every method throws `ServerError` on failure.
  */
 export interface InferenceCore {
+  /** The access log (`--request-log`), when on: frontends write one line per inference request. */
+  readonly requestLog?: RequestLog | undefined;
   isLive(): boolean;
   /** With strict readiness, ready only when every model is READY; otherwise when serving. */
   isReady(): boolean;

@@ -246,7 +246,8 @@ export class ModelVersion {
             this.#stats.recordSuccess(timings, request.batchSize);
             this.#reporter?.observeSuccess(timings);
             this.#reporter?.observeFirstResponse(timings.requestNs);
-            resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: {}, outputs });
+            const stats = { queueNs: timings.queueNs, computeNs: timings.computeInputNs + timings.computeInferNs + timings.computeOutputNs, batchSize: request.batchSize };
+            resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: {}, outputs, stats });
           } catch (error) {
             this.#fail(startNs, 'OTHER');
             reject(toServerError(error));

@@ -88,6 +88,8 @@ export interface RepositoryManagerOptions {
   readonly runStep?: StepRunner;
   /** The server's Prometheus metrics, handed to every model version. */
   readonly metrics?: ModelVersionLoadOptions['metrics'];
+  /** Runs before every scan of the repositories (brings the local copies of s3:// ones up to date). */
+  readonly beforeScan?: (() => Promise<void>) | undefined;
 }
 
 export interface IndexEntry {
@@ -216,6 +218,7 @@ export class RepositoryManager {
 
   /** Names of the model folders in the repositories (a name in two repositories is refused). */
   async modelsOnDisk(): Promise<Map<string, string>> {
+    await this.#options.beforeScan?.();
     const scan = await scanRepositories(this.#options.repositories);
     for (const [name, paths] of scan.duplicates) {
       const entry = this.#entry(name);
@@ -643,10 +646,13 @@ export class RepositoryManager {
       throw notFound(`Request for unknown model: '${quoted(name)}' is not found`);
     }
     if (version === '' || version === '-1') {
-      const ready = [...entry.versions.values()].filter((v) => v.state === 'READY').sort((a, b) => compareVersions(b.version, a.version));
-      const latest = ready[0]?.model;
-      if (!latest) throw notFound(`Request for unknown model: '${quoted(name)}' has no available versions`);
-      return latest;
+      // Every request without a version comes here: a scan, no arrays.
+      let latest: VersionEntry | undefined;
+      for (const slot of entry.versions.values()) {
+        if (slot.state === 'READY' && slot.model !== undefined && (latest === undefined || slot.version > latest.version)) latest = slot;
+      }
+      if (latest === undefined) throw notFound(`Request for unknown model: '${quoted(name)}' has no available versions`);
+      return latest.model!;
     }
     if (!/^[0-9]+$/.test(version)) {
       throw invalidArg(`Request for unknown model: '${quoted(name)}' version '${quoted(version)}' is not a valid version number`);

@@ -8,6 +8,16 @@ export interface InferResponse {
   readonly id: string;
   readonly parameters: Parameters;
   readonly outputs: readonly OutputTensor[];
+  /** Where the request's time went, for the request log (not sent to the client). */
+  readonly stats?: ResponseStats | undefined;
+}
+
+export interface ResponseStats {
+  readonly queueNs: number;
+  /** Input, infer and output compute together. */
+  readonly computeNs: number;
+  /** The request's own batch size. */
+  readonly batchSize: number;
 }
 
 export interface OutputTensor extends Tensor {

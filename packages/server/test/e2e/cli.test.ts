@@ -8,18 +8,21 @@ const BIN = join(REPO_ROOT, 'packages', 'server', 'bin', 'nereid.js');
 
 test('nereid serves a repository over HTTP, gRPC and metrics and stops cleanly on SIGTERM', async () => {
   const child = spawn(process.execPath, [BIN, '--model-repository', EXAMPLE_MODELS, '--http-port=0', '--grpc-port', '0', '--http-address', '127.0.0.1', '--grpc-address=127.0.0.1', '--metrics-port=0'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
   const ports = await new Promise<{ http: number; grpc: number; metrics: number }>((resolve, reject) => {
-    child.stderr.on('data', (chunk: Buffer) => {
+    // As in Triton, info lines go to stdout, warnings and errors to stderr.
+    const onData = (chunk: Buffer): void => {
       log += chunk.toString();
       const http = /Started HTTPService at [\d.]+:(\d+)/.exec(log);
       const grpc = /Started GRPCInferenceService at [\d.]+:(\d+)/.exec(log);
       // Without --metrics-address the endpoint binds to the HTTP address.
       const metrics = /Started Metrics Service at 127\.0\.0\.1:(\d+)/.exec(log);
       if (http && grpc && metrics) resolve({ http: Number(http[1]), grpc: Number(grpc[1]), metrics: Number(metrics[1]) });
-    });
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     child.once('exit', (code) => reject(new Error(`exited with ${code}: ${log}`)));
   });
   assert.ok(ports.grpc > 0);

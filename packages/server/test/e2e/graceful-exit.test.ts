@@ -45,14 +45,17 @@ async function startNereid(extraArgs: readonly string[]): Promise<Nereid> {
   const child = spawn(
     process.execPath,
     [BIN, '--model-repository', EXAMPLE_MODELS, '--http-port=0', '--grpc-port=0', '--http-address=127.0.0.1', '--grpc-address=127.0.0.1', '--metrics-port=0', ...extraArgs],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let log = '';
   const waiters: Array<() => void> = [];
-  child.stderr!.on('data', (chunk: Buffer) => {
+  // As in Triton, info lines go to stdout, warnings and errors to stderr.
+  const onData = (chunk: Buffer): void => {
     log += chunk.toString();
     for (const check of waiters.splice(0)) check();
-  });
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const waitForLog = (pattern: RegExp, count = 1): Promise<void> =>
     new Promise((resolve, reject) => {

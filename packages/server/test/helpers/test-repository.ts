@@ -1,7 +1,15 @@
-import { cpSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isEnsemble } from '../../src/config/ensemble-graph.js';
+import { parseModelConfig } from '../../src/config/read-config.js';
 import { EXAMPLE_MODELS, FIXTURE_MODELS } from './paths.js';
+
+/** Whether a repository's model folder holds an ensemble (a config.pbtxt and no model file of its own). */
+export function isEnsembleModel(modelDir: string): boolean {
+  const file = join(modelDir, 'config.pbtxt');
+  return existsSync(file) && isEnsemble(parseModelConfig(readFileSync(file, 'utf8'), file));
+}
 
 export const DATATYPE_MODELS: Readonly<Record<string, string>> = {
   BOOL: 'identity_bool',

@@ -2,6 +2,7 @@ import type { ModelInferRequest, ModelInferResponse } from '@nereid/protocol/gen
 import type { InferenceCore } from '../../core/types.js';
 import { unsupported } from '../../errors/index.js';
 import { decodeInferMessage } from './infer-message.js';
+import { inferWithRequestLog } from './request-logging.js';
 import { inferResponseToProto } from './convert-response.js';
 import type { UnaryHandler } from './transport/handlers.js';
 
@@ -28,7 +29,7 @@ export function modelInferHandler(
         if (isDecoupled(init.modelName, init.modelVersion)) {
           throw unsupported("ModelInfer RPC doesn't support models with decoupled transaction policy");
         }
-        return core.infer(init, { signal: call.cancelled });
+        return inferWithRequestLog(core, 'grpc', init, call.metadata, (logged) => core.infer(logged, { signal: call.cancelled }));
       })
       .then((response) => inferResponseToProto(response));
 }

@@ -9,6 +9,7 @@ import type { InferenceCore } from '../../core/types.js';
 import type { Logger } from '../../observability/logger.js';
 import type { InferResponse } from '../../request/infer-response.js';
 import { decodeInferMessage } from './infer-message.js';
+import { inferWithRequestLog } from './request-logging.js';
 import { inferResponseToProto } from './convert-response.js';
 import type { DecoupledProbe } from './infer.js';
 import { inferParameterOf } from './parameters.js';
@@ -109,7 +110,9 @@ class InferStream {
       .then((parsed) => {
         sink.enableEmptyFinalResponse = parsed.enableEmptyFinalResponse;
         if (controller.aborted) throw new ServerError('CANCELLED', 'the stream was cancelled');
-        return this.#core.infer(parsed.init, { signal: controller });
+        return inferWithRequestLog(this.#core, 'grpc-stream', parsed.init, this.#call.metadata, (logged) =>
+          this.#core.infer(logged, { signal: controller }),
+        );
       })
       .then(
       (response) => {

@@ -1,6 +1,6 @@
 import type { EnsembleStep } from '../../config/ensemble-graph.js';
 import { ServerError, invalidArg, toServerError, unavailable } from '../../errors/index.js';
-import type { InferRequestInit, InputTensorInit } from '../../request/infer-request-init.js';
+import type { InferRequestInit, InputTensorInit, RequestedOutputInit } from '../../request/infer-request-init.js';
 import type { InferResponse } from '../../request/infer-response.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { CancelSignal } from '../../util/cancel-signal.js';
@@ -33,6 +33,10 @@ export class EnsembleScheduler implements Scheduler {
   readonly #limiters: StepLimiter[];
   /** For each ensemble tensor, the steps that read it. */
   readonly #readers = new Map<string, EnsembleStep[]>();
+  /** Per step, how many distinct tensors it reads (a run counts them down). */
+  readonly #inputCounts: readonly number[];
+  /** Per step, the outputs its request asks for (shared by every run: never changed). */
+  readonly #requestedOutputs: readonly (readonly RequestedOutputInit[])[];
   #inflight = 0;
   #stopped = false;
   #drained: (() => void) | undefined;
@@ -43,6 +47,8 @@ export class EnsembleScheduler implements Scheduler {
     for (const step of options.steps) {
       for (const tensor of new Set(step.inputMap.values())) this.#readers.set(tensor, [...(this.#readers.get(tensor) ?? []), step]);
     }
+    this.#inputCounts = options.steps.map((step) => new Set(step.inputMap.values()).size);
+    this.#requestedOutputs = options.steps.map((step) => Object.freeze([...step.outputMap.keys()].map((name) => Object.freeze({ name, parameters: {} }))));
   }
 
   enqueue(work: ScheduledRequest): void {
@@ -51,7 +57,7 @@ export class EnsembleScheduler implements Scheduler {
       return;
     }
     this.#inflight++;
-    new EnsembleRun(this.#options, this.#limiters, this.#readers, work, () => {
+    new EnsembleRun(this.#options, this.#limiters, this.#readers, this.#inputCounts, this.#requestedOutputs, work, () => {
       if (--this.#inflight === 0) this.#drained?.();
     }).start(this.#options.inputs);
   }
@@ -74,6 +80,7 @@ class EnsembleRun {
   readonly #options: EnsembleSchedulerOptions;
   readonly #limiters: readonly StepLimiter[];
   readonly #readers: ReadonlyMap<string, readonly EnsembleStep[]>;
+  readonly #requestedOutputs: readonly (readonly RequestedOutputInit[])[];
   readonly #work: ScheduledRequest;
   readonly #done: () => void;
   /** Ensemble tensors that exist so far (an optional input the client left out is present as absent). */
@@ -89,16 +96,19 @@ class EnsembleRun {
     options: EnsembleSchedulerOptions,
     limiters: readonly StepLimiter[],
     readers: ReadonlyMap<string, readonly EnsembleStep[]>,
+    inputCounts: readonly number[],
+    requestedOutputs: readonly (readonly RequestedOutputInit[])[],
     work: ScheduledRequest,
     done: () => void,
   ) {
     this.#options = options;
     this.#limiters = limiters;
     this.#readers = readers;
+    this.#requestedOutputs = requestedOutputs;
     this.#work = work;
     this.#done = done;
-    this.#waiting = options.steps.map((step) => new Set(step.inputMap.values()).size);
-    this.#started = options.steps.map(() => false);
+    this.#waiting = inputCounts.slice();
+    this.#started = new Array<boolean>(inputCounts.length).fill(false);
   }
 
   /** Publishes the ensemble's inputs (an optional one the client left out as absent), starting the first steps. */
@@ -176,15 +186,15 @@ class EnsembleRun {
       id: request.id,
       parameters: request.parameters,
       inputs,
-      outputs: [...step.outputMap.keys()].map((name) => ({ name, parameters: {} })),
+      outputs: this.#requestedOutputs[step.index]!,
     };
   }
 
   #stepSucceeded(step: EnsembleStep, response: InferResponse): void {
     if (this.#failure !== undefined) return;
-    const produced = new Map(response.outputs.map((output) => [output.name, output]));
     for (const [outputName, tensorName] of step.outputMap) {
-      const output = produced.get(outputName);
+      // A few outputs: a scan beats building a map per step.
+      const output = response.outputs.find((candidate) => candidate.name === outputName);
       if (output === undefined) {
         this.#fail(invalidArg(`model '${step.modelName}' returned no output '${outputName}'`));
         return;

@@ -13,6 +13,7 @@ import {
   readFields,
   stringValue,
 } from '../../../src/backends/onnxruntime/protobuf-wire.js';
+import { isEnsembleModel } from '../../helpers/test-repository.js';
 import { EXAMPLES, FIXTURES } from './onnxruntime-harness.js';
 import type { Prng } from './oracle-tensors.js';
 
@@ -36,7 +37,10 @@ export const REPOSITORIES = [
   { prefix: 'fixtures', dir: FIXTURES },
 ] as const;
 
-/** Every `<repo>/<name>/<version>/model.onnx`; models laid out otherwise are listed as problems. */
+/**
+ * Every `<repo>/<name>/<version>/model.onnx`; models laid out otherwise are listed as problems.
+ * Ensembles have no model file (their members are tested here).
+ */
 export function discoverModels(): { cases: ModelCase[]; problems: string[] } {
   const cases: ModelCase[] = [];
   const problems: string[] = [];
@@ -44,6 +48,7 @@ export function discoverModels(): { cases: ModelCase[]; problems: string[] } {
     for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       if (!entry.isDirectory()) continue;
       const modelDir = path.join(dir, entry.name);
+      if (isEnsembleModel(modelDir)) continue;
       const versions = readdirSync(modelDir, { withFileTypes: true })
         .filter((version) => version.isDirectory() && /^\d+$/.test(version.name))
         .map((version) => version.name)

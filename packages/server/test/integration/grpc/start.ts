@@ -39,7 +39,9 @@ export async function startFixture(options: Partial<GrpcOptions> = {}): Promise<
 
 export function recordingLogger(lines: string[]): Logger {
   return {
-    settings: { info: true, warning: true, error: true, verboseLevel: 0 },
+    settings: { info: true, warning: true, error: true, verboseLevel: 0, format: 'default' },
+    file: '',
+    close: () => {},
     info: (message) => lines.push(`I ${message}`),
     warn: (message) => lines.push(`W ${message}`),
     error: (message) => lines.push(`E ${message}`),

@@ -13,7 +13,9 @@ import { decodeInferReply, httpCall, inferPath, replyJson } from '../../helpers/
  */
 
 const silentLogger: Logger = {
-  settings: { info: false, warning: false, error: false, verboseLevel: 0 },
+  settings: { info: false, warning: false, error: false, verboseLevel: 0, format: 'default' },
+    file: '',
+    close: () => {},
   info: () => {},
   warn: () => {},
   error: () => {},

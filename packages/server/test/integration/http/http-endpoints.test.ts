@@ -10,7 +10,9 @@ import { httpCall, keepAliveAgent, replyJson, type HttpReply } from '../../helpe
 
 function recordingLogger(lines: string[]): Logger {
   return {
-    settings: { info: true, warning: true, error: true, verboseLevel: 0 },
+    settings: { info: true, warning: true, error: true, verboseLevel: 0, format: 'default' },
+    file: '',
+    close: () => {},
     info: (m) => lines.push(`I ${m}`),
     warn: (m) => lines.push(`W ${m}`),
     error: (m) => lines.push(`E ${m}`),

@@ -14,7 +14,9 @@ import { httpCall } from '../../helpers/http-client.js';
  */
 
 const silentLogger: Logger = {
-  settings: { info: false, warning: false, error: false, verboseLevel: 0 },
+  settings: { info: false, warning: false, error: false, verboseLevel: 0, format: 'default' },
+    file: '',
+    close: () => {},
   info: () => {},
   warn: () => {},
   error: () => {},

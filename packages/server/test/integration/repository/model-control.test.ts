@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createLogger } from '../../../src/observability/logger.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -253,5 +254,61 @@ describe('--model-control-mode=poll', () => {
     const { ok, failures } = await load.stop();
     assert.deepEqual(failures, []);
     assert.ok(ok > 20, `only ${ok} requests completed`);
+  });
+});
+
+describe('--model-config-name and --model-load-retry-count', () => {
+  const harness = new Harness();
+  let repo: string;
+  const logged: string[] = [];
+  before(async () => {
+    repo = mkdtempSync(join(tmpdir(), 'nereid-mc-configs-'));
+    const custom = addModel(repo, 'custom', simpleConfig('custom'));
+    mkdirSync(join(custom, 'configs'));
+    writeFileSync(join(custom, 'configs', 'small.pbtxt'), simpleConfig('custom').replace('max_batch_size: 8', 'max_batch_size: 2'));
+    addModel(repo, 'plain', simpleConfig('plain'));
+    const broken = addModel(repo, 'broken_onnx', simpleConfig('broken_onnx'));
+    writeFileSync(join(broken, '1', 'model.onnx'), 'not an onnx file');
+    await harness.start({
+      modelRepositories: [repo],
+      modelConfigName: 'small',
+      modelLoadRetryCount: 2,
+      logger: createLogger({ info: false, warning: false, error: true, verboseLevel: 0, format: 'default' }, { write: (_level, line) => logged.push(line) }),
+    });
+  });
+  after(async () => {
+    await harness.stop();
+    rmSync(repo, { recursive: true, force: true });
+  });
+
+  it('uses configs/<name>.pbtxt where it exists, config.pbtxt elsewhere', async () => {
+    assert.equal((await harness.configOf('custom'))['max_batch_size'], 2);
+    assert.equal((await harness.configOf('plain'))['max_batch_size'], 8);
+  });
+
+  it('tries a failing version 1 + retry-count times, then reports it UNAVAILABLE', async () => {
+    const attempts = logged.filter((line) => /failed to load 'broken_onnx' version 1 \(attempt \d of 3\)/.test(line));
+    assert.equal(attempts.length, 3, logged.join(''));
+    assert.equal((await harness.index()).get('broken_onnx')?.[0]?.state, 'UNAVAILABLE');
+  });
+});
+
+describe('--load-model=* in explicit mode', () => {
+  it('loads every model; * beside another name is refused with Triton\'s text', async () => {
+    const repo = mkdtempSync(join(tmpdir(), 'nereid-mc-wildcard-'));
+    for (const name of ['w1', 'w2']) addModel(repo, name, simpleConfig(name));
+    const harness = new Harness();
+    await harness.start({ modelRepositories: [repo], modelControlMode: 'explicit', startupModels: ['*'] });
+    try {
+      const index = await harness.index();
+      assert.deepEqual([index.get('w1')?.[0]?.state, index.get('w2')?.[0]?.state], ['READY', 'READY']);
+    } finally {
+      await harness.stop();
+    }
+    await assert.rejects(
+      new Harness().start({ modelRepositories: [repo], modelControlMode: 'explicit', startupModels: ['*', 'w1'] }),
+      /Wildcard model name '\*' must be the ONLY startup model if specified at all\./,
+    );
+    rmSync(repo, { recursive: true, force: true });
   });
 });

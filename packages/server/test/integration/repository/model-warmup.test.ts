@@ -175,7 +175,7 @@ describe('model warm-up (model_warmup)', () => {
       exitOnError: false,
       http: { port: 0, address: '127.0.0.1' },
       grpc: { allow: false },
-      logger: createLogger({ info: false, warning: false, error: false, verboseLevel: 1 }, (line) => logged.push(line)),
+      logger: createLogger({ info: false, warning: false, error: false, verboseLevel: 1, format: 'default' }, { write: (_level, line) => logged.push(line) }),
     });
     base = `http://127.0.0.1:${server.http!.port}`;
   });

@@ -59,7 +59,7 @@ const SAMPLES: Record<string, string> = {
 };
 
 /** Nereid's own flags, which tritonserver does not have. */
-const NEREID_FLAGS = ['http-body-timeout-secs', 'http-max-connections', 'model-memory-budget', 'model-load-on-demand-timeout-secs'];
+const NEREID_FLAGS = ['http-body-timeout-secs', 'http-max-connections', 'model-memory-budget', 'model-load-on-demand-timeout-secs', 'request-log', 'request-log-payload-bytes'];
 
 test('the table has every tritonserver flag once, and no other but Nereid\'s own', () => {
   const names = FLAG_TABLE.map((row) => row.name);

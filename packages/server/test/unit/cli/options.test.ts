@@ -53,7 +53,8 @@ test('each implemented flag lands in its ServerOptions field', () => {
     '--grpc-root-cert=/ca.pem', '--rate-limit=execution_count', '--rate-limit-resource=R1:4',
     '--rate-limit-resource=R2:2:0', '--cache-config=local,size=4096', '--repository-poll-secs=3',
     '--load-model=a', '--load-model', 'b', '--model-config-name=h100', '--model-load-thread-count=2',
-    '--model-load-retry-count=3', '--allow-metrics=false', '--allow-cpu-metrics=false', '--metrics-address=::1',
+    '--model-load-retry-count=3', '--log-format=ISO8601', '--log-file=/var/log/nereid.log', '--request-log=-',
+    '--request-log-payload-bytes=64', '--allow-metrics=false', '--allow-cpu-metrics=false', '--metrics-address=::1',
     '--metrics-port=18002', '--metrics-interval-ms=500.7', '--metrics-config=summary_latencies=true',
     '--metrics-config', 'summary_quantiles=0.5:0.05,0.9:0.01',
   );
@@ -111,7 +112,10 @@ test('each implemented flag lands in its ServerOptions field', () => {
         { name: 'R2', count: 2, device: 0 },
       ],
     },
-    log: { info: false, warning: false, error: false, verboseLevel: 2 },
+    log: { info: false, warning: false, error: false, verboseLevel: 2, format: 'ISO8601' },
+    logFile: '/var/log/nereid.log',
+    requestLog: '-',
+    requestLogPayloadBytes: 64,
   });
 });
 
@@ -264,18 +268,18 @@ test('accepted-but-unimplemented flags are validated, reported once in order, an
   const parsed = run(
     REPO, '--allow-gpu-metrics=false', '--allow-gpu-metrics', 'true',
     '--cuda-memory-pool-byte-size=0:1024', '--trace-config', 'triton,file=/tmp/t.json',
-    '--cache-directory=/caches', '--log-format=ISO8601',
+    '--cache-directory=/caches',
   );
   assert.deepEqual(parsed.options, { ...DEFAULT_SERVER_OPTIONS, modelRepositories: ['/models'] });
   assert.deepEqual(parsed.ignoredFlags, [
     '--allow-gpu-metrics', '--cuda-memory-pool-byte-size',
-    '--trace-config', '--cache-directory', '--log-format',
+    '--trace-config', '--cache-directory',
   ]);
   assert.equal(errorOf(REPO, '--metrics-port=x'), "--metrics-port: expected an integer 0-65535, got 'x'");
   assert.match(errorOf(REPO, '--cuda-memory-pool-byte-size=1024'), /^--cuda-memory-pool-byte-size: expected <integer>:<integer>/);
   assert.match(errorOf(REPO, '--trace-config=jaeger,url=x'), /^--trace-config: expected a trace mode/);
   assert.match(errorOf(REPO, '--cache-config=size=1'), /^--cache-config: expected <cache>,<setting>=<value>/);
-  assert.match(errorOf(REPO, '--log-format=iso8601'), /^--log-format: expected one of default, ISO8601/);
+  assert.match(errorOf(REPO, '--log-format=iso8601'), /^--log-format: expected one of default, ISO8601, json/);
 });
 
 test('Triton cross-flag rules: --load-model needs explicit mode; the two cache flags exclude each other', () => {

@@ -27,7 +27,9 @@ const target: ExecutionTarget = {
 
 function verboseLogger(lines: string[]): Logger {
   return {
-    settings: { info: true, warning: true, error: true, verboseLevel: 1 },
+    settings: { info: true, warning: true, error: true, verboseLevel: 1, format: 'default' },
+    file: '',
+    close: () => {},
     info: () => {},
     warn: () => {},
     error: () => {},

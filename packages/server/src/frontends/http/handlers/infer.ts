@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { unsupported } from '../../../errors/index.js';
+import { httpStatusOf, toServerError, unsupported } from '../../../errors/index.js';
+import { REQUEST_ID_HEADER, type RequestLine, type RequestLog } from '../../../observability/request-log.js';
 import { MAX_BINARY_BODY, binaryBodyTooLarge, jsonTooLarge, rawInputTooLarge, readBody } from '../body.js';
 import { INFERENCE_HEADER, decodeRawInferRequest, inferenceHeaderLength } from '../codec/binary-infer.js';
 import { encodeInferResponse, type EncodedInferResponse } from '../codec/infer-response.js';
@@ -36,20 +37,73 @@ export async function handleInfer(
   let body = await readInferBody(req, headerValue, limit);
   if (compression !== 'identity') body = await decompressBody(body, limit);
   const bodyLength = body.length;
+  if (http.core.requestLog !== undefined) return inferLogged(http, http.core.requestLog, req, res, model, version, body, headerValue);
   // Decoded here on the event loop unless large (then on a codec worker): no promise for the common case.
   let decoded = decodeInferBody(http, model, version, body, headerValue);
   if (decoded instanceof Promise) decoded = await decoded;
   const response = await http.core.infer(decoded.init, { signal: disconnectSignal(req.socket) });
+  await respond(req, res, http, response, decoded.plan, bodyLength);
+}
+
+/** Encodes and sends the response; returns the bytes sent (before compression). */
+async function respond(
+  req: IncomingMessage,
+  res: ServerResponse,
+  http: HttpContext,
+  response: InferResponse,
+  plan: OutputPlan,
+  bodyLength: number,
+): Promise<number> {
   const encoded =
-    jsonElementCount(response, decoded.plan) > OFFLOAD_JSON_ELEMENTS
-      ? await codecPoolFor(http.options.maxInputSize).encode(response, decoded.plan)
-      : encodeInferResponse(response, decoded.plan);
+    jsonElementCount(response, plan) > OFFLOAD_JSON_ELEMENTS
+      ? await codecPoolFor(http.options.maxInputSize).encode(response, plan)
+      : encodeInferResponse(response, plan);
   const sent = sendInferResponse(req, res, encoded);
   if (sent !== undefined) await sent;
   const moved = bodyLength + encoded.byteLength;
   // Once the response has left (its bytes are no longer queued on the socket), not before. Only
   // large requests can schedule a relief, so only they pay for the listener.
   if (moved >= LARGE_REQUEST_BYTES) res.once('finish', () => noteRequestBytes(moved));
+  return encoded.byteLength;
+}
+
+/**
+ * The same with `--request-log`: the request gets an id if it has none (the client's X-Request-Id
+ * header, else a new one), returned in the X-Request-Id header and the response `id`; one line is
+ * logged whether it succeeds or fails.
+ */
+async function inferLogged(
+  http: HttpContext,
+  log: RequestLog,
+  req: IncomingMessage,
+  res: ServerResponse,
+  model: string,
+  version: string,
+  body: Buffer,
+  headerValue: string | undefined,
+): Promise<void> {
+  const bodyLength = body.length;
+  const headerId = singleHeader(req.headers, REQUEST_ID_HEADER);
+  let line: RequestLine | undefined;
+  try {
+    let decoded = decodeInferBody(http, model, version, body, headerValue);
+    if (decoded instanceof Promise) decoded = await decoded;
+    const started = log.begin('http', decoded.init, headerId);
+    line = started.line;
+    res.setHeader('X-Request-Id', line.id);
+    const response = await http.core.infer(started.init, { signal: disconnectSignal(req.socket) });
+    const bytesOut = await respond(req, res, http, response, decoded.plan, bodyLength);
+    line.succeeded(response, 200, bodyLength, bytesOut);
+  } catch (error) {
+    const failure = toServerError(error);
+    if (line === undefined) {
+      // Refused before a request existed: logged under the URL's model and the header's id.
+      line = log.begin('http', { id: '', modelName: model, modelVersion: version, inputs: [] }, headerId).line;
+      if (!res.headersSent) res.setHeader('X-Request-Id', line.id);
+    }
+    line.failed(failure, httpStatusOf(failure.code), bodyLength);
+    throw failure;
+  }
 }
 
 /**
