@@ -1,5 +1,6 @@
 import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
 import type { ServerError } from '../errors/server-error.js';
+import type { MemoryUsage } from '../metrics/statistics-types.js';
 import type { Logger } from '../observability/logger.js';
 import type { InferenceRequest } from '../request/inference-request.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -51,6 +52,11 @@ export interface BackendModel {
   createInstance(spec: InstanceSpec, config: ModelConfig): Promise<BackendInstance>;
   /** Frees what the model holds once every instance is closed. */
   close(): Promise<void>;
+  /**
+   * Memory the model holds, per memory type and device, for the statistics' `memory_usage` (Triton's
+   * TRITONBACKEND_ModelReportMemoryUsage). Optional: a backend that cannot tell reports nothing.
+   */
+  memoryUsage?(): readonly MemoryUsage[];
 }
 
 export interface InstanceSpec {

@@ -70,19 +70,27 @@ const VERTEX = group('Vertex:', [
 ]);
 
 const METRICS = group('Metrics:', [
-  accepted('allow-metrics', BOOL, { default: 'true', help: 'Serve Prometheus metrics.' }),
-  accepted('allow-gpu-metrics', BOOL, { default: 'true', help: 'Serve GPU metrics.' }),
-  accepted('allow-cpu-metrics', BOOL, { default: 'true', help: 'Serve CPU metrics.' }),
-  accepted('metrics-address', nonEmpty('<address>'), {
+  flag('allow-metrics', BOOL, { default: String(D.metrics.allow), help: 'Serve Prometheus metrics at /metrics.' },
+    (s, v) => { s.options.metrics.allow = v; }),
+  accepted('allow-gpu-metrics', BOOL, { default: 'true', help: 'Serve GPU metrics (this server has no GPUs).' }),
+  flag('allow-cpu-metrics', BOOL, {
+    default: String(D.metrics.allowCpu),
+    help: 'Serve CPU utilization and memory metrics. Ignored unless --allow-metrics is true.',
+  }, (s, v) => { s.options.metrics.allowCpu = v; }),
+  flag('metrics-address', nonEmpty('<address>'), {
     default: '',
     help: 'Address the metrics server binds to (default: --http-address).',
-  }),
-  accepted('metrics-port', PORT, { default: '8002', help: 'Port for Prometheus metrics.' }),
-  accepted('metrics-interval-ms', float(0), { default: '2000', help: 'Milliseconds between metric polls.' }),
-  accepted('metrics-config', groupSetting('', 'forbidden'), {
+  }, (s, v) => { s.options.metrics.address = v; }),
+  flag('metrics-port', PORT, { default: String(D.metrics.port), help: 'Port for Prometheus metrics.' },
+    (s, v) => { s.options.metrics.port = v; }),
+  flag('metrics-interval-ms', float(0), {
+    default: String(D.metrics.intervalMs),
+    help: 'Milliseconds between reads of the CPU metrics (per-request metrics are always current).',
+  }, (s, v) => { s.options.metrics.intervalMs = Math.trunc(v); }),
+  flag('metrics-config', groupSetting('', 'forbidden'), {
     default: '',
-    help: 'A metrics setting such as summary_latencies=true; repeatable.',
-  }),
+    help: 'A metrics setting: counter_latencies, histogram_latencies, summary_latencies (true/false), summary_quantiles=<q>:<error>,...; repeatable.',
+  }, (s, v) => { s.options.metrics.config.set(v.setting, v.value); }),
 ]);
 
 const TRACING = group('Tracing:', [

@@ -8,6 +8,8 @@ import { ServerError, invalidArg, notFound, toServerError, unavailable, unsuppor
 import { readLoadOverrides } from '../repository/load-overrides.js';
 import { RepositoryPoller } from '../repository/repository-poller.js';
 import type { ModelStatistics } from '../metrics/statistics-types.js';
+import { metricsSettings } from '../metrics/metrics-settings.js';
+import { METRICS_CONTENT_TYPE, ServerMetrics } from '../metrics/prometheus-metrics.js';
 import type { Logger } from '../observability/logger.js';
 import { RequestLog } from '../observability/request-log.js';
 import type { InferRequestInit } from '../request/infer-request-init.js';
@@ -26,6 +28,8 @@ import type {
   CudaSharedMemoryRegion,
   InferenceCore,
   LogSettingsPayload,
+  MetricsPayload,
+  MetricsSource,
   ModelMetadata,
   ModelStatisticsPayload,
   RepositoryIndexEntry,
@@ -59,12 +63,14 @@ type ServerState = 'INITIALIZING' | 'READY' | 'EXITING' | 'STOPPED';
  * The facade every frontend talks to (Triton's tritonserver.h role): readiness, metadata, model
  * configuration, statistics, the repository index, and inference.
  */
-export class InferenceServer implements InferenceCore {
+export class InferenceServer implements InferenceCore, MetricsSource {
   readonly #options: ServerOptions;
   readonly #repository: RepositoryManager;
   readonly #logger: Logger;
   readonly #s3: S3Repositories;
   readonly #systemShm = new SystemSharedMemoryManager();
+  /** Present with `--allow-metrics`. */
+  readonly #metrics: ServerMetrics | undefined;
   #state: ServerState = 'INITIALIZING';
   #poller: RepositoryPoller | undefined;
   readonly requestLog: RequestLog | undefined;
@@ -78,6 +84,14 @@ export class InferenceServer implements InferenceCore {
   ) {
     this.#options = options;
     this.#logger = logger;
+    this.#metrics = options.metrics.allow
+      ? new ServerMetrics({
+          settings: metricsSettings(options.metrics.config, logger),
+          cpu: options.metrics.allowCpu,
+          intervalMs: options.metrics.intervalMs,
+          models: () => this.#repository.loaded('').map((model) => model.metricsSample()),
+        })
+      : undefined;
     this.requestLog =
       options.requestLog === '' ? undefined : new RequestLog({ destination: options.requestLog, payloadBytes: options.requestLogPayloadBytes });
     this.#s3 = s3;
@@ -94,6 +108,7 @@ export class InferenceServer implements InferenceCore {
       loadThreadCount: options.modelLoadThreadCount,
       loadRetryCount: options.modelLoadRetryCount,
       memoryBudgetBytes: options.modelMemoryBudgetBytes,
+      metrics: this.#metrics,
       // Ensemble steps are inference requests to their members, as a client's would be.
       runStep: (request, signal) => this.infer(request, signal === undefined ? {} : { signal }),
     });
@@ -189,6 +204,12 @@ export class InferenceServer implements InferenceCore {
       return budget === undefined ? model.statistics() : { ...model.statistics(), model_memory_budget: budget };
     });
     return { model_stats: stats };
+  }
+
+  /** The Prometheus text of the metrics endpoint; UNAVAILABLE when the server runs without metrics. */
+  async metricsText(): Promise<MetricsPayload> {
+    if (this.#metrics === undefined) throw unavailable('metrics are disabled (--allow-metrics=false)');
+    return { contentType: METRICS_CONTENT_TYPE, text: await this.#metrics.text() };
   }
 
   repositoryIndex(options: { readonly readyOnly: boolean }): Promise<RepositoryIndexEntry[]> {
@@ -360,6 +381,7 @@ export class InferenceServer implements InferenceCore {
     this.#poller?.stop();
     this.#logger.info('unloading models');
     await this.#repository.unloadAll();
+    this.#metrics?.close();
     await this.#s3.close();
     this.#systemShm.unregisterAll();
     await this.requestLog?.close();

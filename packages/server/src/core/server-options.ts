@@ -46,6 +46,7 @@ export interface ServerOptions {
   readonly exitTimeoutSecs: number;
   readonly http: HttpOptions;
   readonly grpc: GrpcOptions;
+  readonly metrics: MetricsOptions;
   /** `--allow-client-shm` (Triton's default: false). */
   readonly allowClientShm: boolean;
   /** `--rate-limit` and `--rate-limit-resource`. */
@@ -69,6 +70,20 @@ export interface HttpOptions {
   readonly bodyTimeoutSecs: number;
   /** `--http-max-connections` (Nereid's): open connections beyond this are closed as they arrive. */
   readonly maxConnections: number;
+}
+
+/** The Prometheus metrics endpoint (`--allow-metrics`, `--metrics-*`). */
+export interface MetricsOptions {
+  readonly allow: boolean;
+  /** `--allow-cpu-metrics` (ignored unless `allow`). */
+  readonly allowCpu: boolean;
+  readonly port: number;
+  /** `--metrics-address`; '' binds to `--http-address`, as Triton does. */
+  readonly address: string;
+  /** `--metrics-interval-ms`: how often the CPU metrics are read. */
+  readonly intervalMs: number;
+  /** `--metrics-config <setting>=<value>`, repeatable. */
+  readonly config: ReadonlyMap<string, string>;
 }
 
 export interface GrpcOptions {
@@ -119,6 +134,14 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = Object.freeze({
     maxInputSize: 64 * 1024 * 1024,
     bodyTimeoutSecs: 60,
     maxConnections: 1024,
+  }),
+  metrics: Object.freeze({
+    allow: true,
+    allowCpu: true,
+    port: 8002,
+    address: '',
+    intervalMs: 2000,
+    config: new Map<string, string>(),
   }),
   grpc: Object.freeze({
     allow: true,

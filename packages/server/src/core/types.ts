@@ -77,6 +77,19 @@ export interface InferenceCore {
   isModelDecoupled(name: string, version: string): boolean;
 }
 
+/**
+ * What the metrics endpoint serves (a frontend apart from the inference protocol, so not part of
+ * InferenceCore): the Prometheus text of every metric now.
+ */
+export interface MetricsSource {
+  metricsText(): Promise<MetricsPayload>;
+}
+
+export interface MetricsPayload {
+  readonly contentType: string;
+  readonly text: string;
+}
+
 export interface ServerMetadata {
   readonly name: string;
   readonly version: string;

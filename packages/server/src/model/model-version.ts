@@ -9,7 +9,9 @@ import { readModelFile } from '../config/model-file.js';
 import { normalizeInstanceGroups, normalizeModelConfig } from '../config/normalize.js';
 import { validateModelConfig } from '../config/validate.js';
 import { invalidArg, toServerError, type ServerError } from '../errors/index.js';
-import { ModelStatisticsRecorder } from '../metrics/statistics.js';
+import type { ModelLatencyReporter } from '../metrics/model-reporter.js';
+import type { ModelMetricsSample, ServerMetrics } from '../metrics/prometheus-metrics.js';
+import { ModelStatisticsRecorder, type FailureReason } from '../metrics/statistics.js';
 import type { ModelStatistics } from '../metrics/statistics-types.js';
 import type { Logger } from '../observability/logger.js';
 import type { InferRequestInit } from '../request/infer-request-init.js';
@@ -22,10 +24,11 @@ import { validateEnsembleMembers, type EnsembleStep } from '../config/ensemble-g
 import { createScheduler } from '../scheduler/create-scheduler.js';
 import type { StepRunner } from '../scheduler/ensemble/ensemble-scheduler.js';
 import type { RateLimitedTarget, RateLimiter } from '../scheduler/rate-limiter.js';
-import type { ExecutionTarget, Scheduler } from '../scheduler/scheduler.js';
+import type { ExecutionTarget, RefusalOrReason, Scheduler } from '../scheduler/scheduler.js';
 import { loadStateSpecs, type StateSpec } from '../scheduler/sequence/implicit-state.js';
 import { nowNs } from '../util/clock.js';
 import { createInstances, type ModelInstance } from './instances.js';
+import { reporterOf, startsPending } from './version-metrics.js';
 import { warmUp } from './warmup.js';
 import { buildWarmupSamples, type WarmupSample } from './warmup-samples.js';
 import type { CancelSignal } from '../util/cancel-signal.js';
@@ -44,6 +47,8 @@ interface VersionOptions {
   readonly logger: Logger;
   /** The server's response cache (`--cache-config`), if it has one. */
   readonly responseCache?: ResponseCache | undefined;
+  /** The server's Prometheus metrics (`--allow-metrics`), if it has them. */
+  readonly metrics?: Pick<ServerMetrics, 'reporterFor'> | undefined;
 }
 
 /** A model run by a backend. */
@@ -94,6 +99,12 @@ export class ModelVersion {
   readonly #targets: readonly ExecutionTarget[];
   /** Set when both the model and the server enable the response cache. */
   readonly #cache: ModelResponseCache | undefined;
+  /** With metrics on: requests received and not yet handed to an instance (Triton's pending count). */
+  readonly #pending: Set<InferenceRequest> | undefined;
+  /** With latency histograms or summaries on: this version's per-request observations. */
+  readonly #reporter: ModelLatencyReporter | undefined;
+  /** Seconds `load` took, for `nv_model_load_duration_secs`. */
+  #loadDurationSecs = 0;
 
   private constructor(
     options: ConstructionOptions,
@@ -101,7 +112,7 @@ export class ModelVersion {
     backendModel: SharedBackendModel | undefined,
     instances: readonly ModelInstance[],
     sequenceStates: readonly StateSpec[],
-    stats?: ModelStatisticsRecorder,
+    shared?: { readonly stats: ModelStatisticsRecorder; readonly reporter: ModelLatencyReporter | undefined },
   ) {
     this.name = options.modelName;
     this.version = options.version;
@@ -111,9 +122,15 @@ export class ModelVersion {
     this.#sequenceStates = sequenceStates;
     this.#backendModel = backendModel;
     this.#instances = instances;
-    this.#stats = stats ?? new ModelStatisticsRecorder(this.name, this.version);
+    this.#stats = shared?.stats ?? new ModelStatisticsRecorder(this.name, this.version);
     this.#cache = ModelResponseCache.forModel(this.config, options.responseCache, this.name, this.version);
-    const limited = limitInstances(options, instances.filter((instance) => !instance.passive));
+    this.#reporter = shared !== undefined ? shared.reporter : reporterOf(options, this.#cache !== undefined);
+    // Ensemble requests are never pending: their steps are the members' requests (Triton's metrics.md).
+    this.#pending = options.metrics !== undefined && options.runStep === undefined ? new Set() : undefined;
+    const pending = this.#pending;
+    const active = instances.filter((instance) => !instance.passive);
+    const counted = pending === undefined ? active : active.map((instance) => startsPending(instance, pending));
+    const limited = limitInstances(options, counted);
     this.#releaseLimits = () => limited.forEach((entry) => entry.release());
     this.#targets = limited.map((entry) => entry.target);
     this.#scheduler = createScheduler({
@@ -132,15 +149,19 @@ export class ModelVersion {
    * whose completed configs the pipeline is checked against first (Triton's ValidateEnsembleConfig).
    */
   static async loadEnsemble(options: EnsembleLoadOptions): Promise<ModelVersion> {
+    const startNs = nowNs();
     const { config } = options;
     normalizeModelConfig(config, { defaultCpuInstanceCount: 0, gpus: NO_GPUS });
     validateModelConfig(config, { gpus: NO_GPUS });
     validateEnsembleMembers(config, options.memberConfig);
     const signature = buildModelSignature(config, await readLabels(config, options.modelDir));
-    return new ModelVersion(options, signature, undefined, [], []);
+    const model = new ModelVersion(options, signature, undefined, [], []);
+    model.#loadDurationSecs = (nowNs() - startNs) / 1e9;
+    return model;
   }
 
   static async load(options: ModelVersionLoadOptions): Promise<ModelVersion> {
+    const startNs = nowNs();
     const { config, backend, modelDir, version } = options;
     const versionDir = join(modelDir, String(version));
     const modelPath = join(versionDir, config.defaultModelFilename);
@@ -177,6 +198,7 @@ export class ModelVersion {
         await model.unload();
         throw error;
       });
+      model.#loadDurationSecs = (nowNs() - startNs) / 1e9;
       return model;
     } catch (error) {
       await backendModel.close().catch(() => undefined);
@@ -184,19 +206,22 @@ export class ModelVersion {
     }
   }
 
-  /** Normalises, schedules and runs one request; statistics record its outcome. */
+  /**
+   * Normalises, schedules and runs one request; statistics record its outcome. As in Triton, a
+   * request refused before it enters the model (malformed, queue full, unloading) is not counted.
+   */
   infer(init: InferRequestInit, signal: CancelSignal | undefined, startNs: number): Promise<InferResponse> {
-    let request;
+    let request: InferenceRequest;
     try {
       request = normalizeRequest(init, this.signature, this.version);
     } catch (error) {
-      this.#stats.recordFailure(nowNs() - startNs);
       return Promise.reject(error);
     }
     const enqueuedNs = nowNs();
     const cached = this.#cache?.lookup(request);
     if (cached?.outputs !== undefined) return this.#answerFromCache(init, request, cached, startNs, enqueuedNs);
     this.#inFlight++;
+    this.#pending?.add(request);
     return new Promise<InferResponse>((resolve, reject) => {
       this.#scheduler.enqueue({
         request,
@@ -204,22 +229,27 @@ export class ModelVersion {
         signal,
         complete: (outcome) => {
           this.#inFlight--;
+          this.#pending?.delete(request);
           if (!outcome.ok) {
-            this.#stats.recordFailure(nowNs() - startNs);
+            this.#fail(startNs, this.#failureReason(outcome.reason));
             reject(outcome.error);
             return;
           }
           try {
             const outputs = buildResponseOutputs(request, this.signature, outcome.outputs);
             if (cached !== undefined) {
-              this.#stats.recordCacheMiss(cached.lookupNs + this.#cache!.insert(cached, request, outcome.outputs));
+              const missNs = cached.lookupNs + this.#cache!.insert(cached, request, outcome.outputs);
+              this.#stats.recordCacheMiss(missNs);
+              this.#reporter?.observeCacheMiss(missNs);
             }
-            const { timings } = outcome;
-            this.#stats.recordSuccess({ requestNs: nowNs() - startNs, ...timings }, request.batchSize);
+            const timings = { requestNs: nowNs() - startNs, ...outcome.timings };
+            this.#stats.recordSuccess(timings, request.batchSize);
+            this.#reporter?.observeSuccess(timings);
+            this.#reporter?.observeFirstResponse(timings.requestNs);
             const stats = { queueNs: timings.queueNs, computeNs: timings.computeInputNs + timings.computeInferNs + timings.computeOutputNs, batchSize: request.batchSize };
             resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: {}, outputs, stats });
           } catch (error) {
-            this.#stats.recordFailure(nowNs() - startNs);
+            this.#fail(startNs, 'OTHER');
             reject(toServerError(error));
           }
         },
@@ -245,7 +275,7 @@ export class ModelVersion {
     try {
       request = normalizeRequest(init, this.signature, this.version);
     } catch (error) {
-      this.#stats.recordFailure(nowNs() - startNs);
+      // Refused before entering the model: not a failure in the statistics (as in Triton).
       return Promise.reject(error);
     }
     return new Promise<void>((resolve, reject) => {
@@ -254,12 +284,12 @@ export class ModelVersion {
       const finish = (event: StreamEvent | undefined, failure?: ServerError): void => {
         finished = true;
         if (failure !== undefined && sent === 0) {
-          this.#stats.recordFailure(nowNs() - startNs);
+          this.#fail(startNs, 'BACKEND');
           reject(failure);
           return;
         }
         if (event !== undefined) listen(event);
-        if (failure !== undefined) this.#stats.recordFailure(nowNs() - startNs);
+        if (failure !== undefined) this.#fail(startNs, 'BACKEND');
         else this.#stats.recordSuccess({ requestNs: nowNs() - startNs, queueNs: 0, computeInputNs: 0, computeInferNs: 0, computeOutputNs: 0 }, request.batchSize);
         resolve();
       };
@@ -303,6 +333,24 @@ export class ModelVersion {
     });
   }
 
+  /** Records a failed request (unless it was refused before entering the model). */
+  #fail(startNs: number, reason: FailureReason | undefined): void {
+    if (reason === undefined) return;
+    const requestNs = nowNs() - startNs;
+    this.#stats.recordFailure(requestNs, reason);
+    this.#reporter?.observeFirstResponse(requestNs);
+  }
+
+  /**
+   * Triton's failure reasons: what the scheduler reports (REJECTED, CANCELED), BACKEND for a failed
+   * execution; an ensemble's failures are all OTHER (Triton's metrics.md).
+   */
+  #failureReason(reason: RefusalOrReason | undefined): FailureReason | undefined {
+    if (reason === 'REFUSED') return undefined;
+    if (this.#options.runStep !== undefined) return 'OTHER';
+    return reason ?? 'BACKEND';
+  }
+
   /** A cache hit: the stored outputs shaped for this request, without the queue or the backend. */
   #answerFromCache(
     init: InferRequestInit,
@@ -313,10 +361,14 @@ export class ModelVersion {
   ): Promise<InferResponse> {
     try {
       const outputs = buildResponseOutputs(request, this.signature, cached.outputs!);
-      this.#stats.recordCacheHit(nowNs() - startNs, cached.startNs - enqueuedNs, cached.lookupNs);
+      const requestNs = nowNs() - startNs;
+      const queueNs = cached.startNs - enqueuedNs;
+      this.#stats.recordCacheHit(requestNs, queueNs, cached.lookupNs);
+      this.#reporter?.observeCacheHit(queueNs, cached.lookupNs);
+      this.#reporter?.observeFirstResponse(requestNs);
       return Promise.resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: {}, outputs });
     } catch (error) {
-      this.#stats.recordFailure(nowNs() - startNs);
+      this.#fail(startNs, 'OTHER');
       return Promise.reject(toServerError(error));
     }
   }
@@ -328,8 +380,21 @@ export class ModelVersion {
 
   statistics(): ModelStatistics {
     const snapshot = this.#stats.snapshot();
+    const memory = this.#backendModel?.model.memoryUsage?.();
+    if (memory !== undefined) snapshot.memory_usage = [...memory];
     const batcher = this.#scheduler.statistics?.();
     return batcher === undefined ? snapshot : { ...snapshot, batcher_stats: batcher };
+  }
+
+  /** What the Prometheus metrics read from this version at scrape time. */
+  metricsSample(): ModelMetricsSample {
+    return {
+      statistics: this.#stats.snapshot(),
+      failures: this.#stats.failureCounts(),
+      pendingRequests: this.#pending?.size ?? 0,
+      loadDurationSecs: this.#loadDurationSecs,
+      cacheEnabled: this.#cache !== undefined,
+    };
   }
 
   /**
@@ -351,7 +416,11 @@ export class ModelVersion {
     shared.users++;
     let next: ModelVersion;
     try {
-      next = new ModelVersion({ ...this.#options, config }, this.signature, shared, instances, this.#sequenceStates, this.#stats);
+      next = new ModelVersion({ ...this.#options, config }, this.signature, shared, instances, this.#sequenceStates, {
+        stats: this.#stats,
+        reporter: this.#reporter,
+      });
+      next.#loadDurationSecs = this.#loadDurationSecs;
     } catch (error) {
       shared.users--;
       await Promise.allSettled(instances.map((instance) => instance.close()));
@@ -375,9 +444,13 @@ export class ModelVersion {
     this.#releaseLimits();
     this.#cache?.close();
     await Promise.allSettled(this.#instances.map((instance) => instance.close()));
-    if (this.#backendModel !== undefined && --this.#backendModel.users === 0) await this.#backendModel.model.close();
+    const lastUser = this.#backendModel === undefined || --this.#backendModel.users === 0;
+    // A version made by withInstanceGroups shares the series; the last one takes them away.
+    if (lastUser) this.#reporter?.close();
+    if (this.#backendModel !== undefined && this.#backendModel.users === 0) await this.#backendModel.model.close();
   }
 }
+
 
 /**
  * Registers the active instances with the rate limiter (each execution then holds the group's

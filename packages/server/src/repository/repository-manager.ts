@@ -7,7 +7,7 @@ import type { BackendRegistry } from '../backends/backend-registry.js';
 import type { ResponseCache } from '../cache/response-cache.js';
 import { parseModelConfig } from '../config/read-config.js';
 import { ServerError, internal, invalidArg, notFound, quoted, toServerError, unavailable } from '../errors/index.js';
-import { ModelVersion } from '../model/model-version.js';
+import { ModelVersion, type ModelVersionLoadOptions } from '../model/model-version.js';
 import type { Logger } from '../observability/logger.js';
 import type { RateLimiter } from '../scheduler/rate-limiter.js';
 import { compareNames } from '../util/compare.js';
@@ -86,6 +86,8 @@ export interface RepositoryManagerOptions {
   readonly memoryBudgetBytes?: number;
   /** How ensembles run their steps: an inference request to a member, through the core. */
   readonly runStep?: StepRunner;
+  /** The server's Prometheus metrics, handed to every model version. */
+  readonly metrics?: ModelVersionLoadOptions['metrics'];
   /** Runs before every scan of the repositories (brings the local copies of s3:// ones up to date). */
   readonly beforeScan?: (() => Promise<void>) | undefined;
 }
@@ -554,6 +556,7 @@ export class RepositoryManager {
         rateLimiter: this.#options.rateLimiter,
         logger: this.#options.logger,
         responseCache: this.#options.responseCache,
+        metrics: this.#options.metrics,
         runStep,
         memberConfig: (step) => this.get(step.modelName, step.modelVersion < 0n ? '' : String(step.modelVersion)).config,
       });
@@ -573,6 +576,7 @@ export class RepositoryManager {
       rateLimiter: this.#options.rateLimiter,
       logger: this.#options.logger,
       responseCache: this.#options.responseCache,
+      metrics: this.#options.metrics,
     });
   }
 

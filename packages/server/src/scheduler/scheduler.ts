@@ -3,6 +3,7 @@ import type { ServerError } from '../errors/index.js';
 import type { InferenceRequest } from '../request/inference-request.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { BatcherStatistics } from '../metrics/statistics-types.js';
+import type { FailureReason } from '../metrics/statistics.js';
 import type { CancelSignal } from '../util/cancel-signal.js';
 
 /**
@@ -36,7 +37,15 @@ export interface ScheduledRequest {
 
 export type Outcome =
   | { readonly ok: true; readonly outputs: readonly Tensor[]; readonly timings: CompletionTimings }
-  | { readonly ok: false; readonly error: ServerError };
+  | { readonly ok: false; readonly error: ServerError; readonly reason?: RefusalOrReason };
+
+/**
+ * Why a request failed, when the scheduler knows better than "the execution failed" (BACKEND, the
+ * default): a queue timeout is REJECTED, a cancellation CANCELED. `REFUSED` is an error Triton's
+ * schedulers return from Enqueue (queue full, unloading, a malformed sequence request): the request
+ * never entered the model, so Triton's statistics and metrics do not count it.
+ */
+export type RefusalOrReason = FailureReason | 'REFUSED';
 
 /** Where the request's time went, in nanoseconds. */
 export interface CompletionTimings {

@@ -53,7 +53,7 @@ export class EnsembleScheduler implements Scheduler {
 
   enqueue(work: ScheduledRequest): void {
     if (this.#stopped) {
-      work.complete({ ok: false, error: unavailable(`model '${this.#options.ensembleName}' is unloading`) });
+      work.complete({ ok: false, error: unavailable(`model '${this.#options.ensembleName}' is unloading`), reason: 'REFUSED' });
       return;
     }
     this.#inflight++;

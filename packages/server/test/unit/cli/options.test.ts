@@ -54,7 +54,9 @@ test('each implemented flag lands in its ServerOptions field', () => {
     '--rate-limit-resource=R2:2:0', '--cache-config=local,size=4096', '--repository-poll-secs=3',
     '--load-model=a', '--load-model', 'b', '--model-config-name=h100', '--model-load-thread-count=2',
     '--model-load-retry-count=3', '--log-format=ISO8601', '--log-file=/var/log/nereid.log', '--request-log=-',
-    '--request-log-payload-bytes=64',
+    '--request-log-payload-bytes=64', '--allow-metrics=false', '--allow-cpu-metrics=false', '--metrics-address=::1',
+    '--metrics-port=18002', '--metrics-interval-ms=500.7', '--metrics-config=summary_latencies=true',
+    '--metrics-config', 'summary_quantiles=0.5:0.05,0.9:0.01',
   );
   assert.deepEqual(o, {
     modelRepositories: ['/models'],
@@ -93,6 +95,14 @@ test('each implemented flag lands in its ServerOptions field', () => {
       serverCert: '/c.pem',
       serverKey: '/k.pem',
       rootCert: '/ca.pem',
+    },
+    metrics: {
+      allow: false,
+      allowCpu: false,
+      address: '::1',
+      port: 18002,
+      intervalMs: 500,
+      config: new Map([['summary_latencies', 'true'], ['summary_quantiles', '0.5:0.05,0.9:0.01']]),
     },
     allowClientShm: true,
     rateLimit: {
@@ -238,15 +248,31 @@ test('HTTP and gRPC on the same address and port is an error, unless a port is 0
   assert.equal(options('--http-port=0', '--grpc-port=0').http.port, 0);
 });
 
+test('the metrics port collides with HTTP or gRPC on its address (by default the HTTP address), as Triton checks', () => {
+  assert.equal(
+    errorOf(REPO, '--metrics-port=8000'),
+    'the server cannot listen to HTTP requests and metrics requests at the same address and port 0.0.0.0:8000',
+  );
+  assert.equal(
+    errorOf(REPO, '--grpc-address=127.0.0.1', '--metrics-address=127.0.0.1', '--metrics-port=8001'),
+    'the server cannot listen to GRPC requests and metrics requests at the same address and port 127.0.0.1:8001',
+  );
+  assert.equal(options('--metrics-port=8000', '--metrics-address=127.0.0.1').metrics.port, 8000);
+  assert.equal(options('--metrics-port=8000', '--allow-metrics=false').metrics.port, 8000);
+  assert.equal(options('--metrics-port=0', '--http-port=0').metrics.port, 0);
+  assert.match(errorOf(REPO, '--metrics-config=a,b=c'), /^--metrics-config: expected/);
+  assert.match(errorOf(REPO, '--metrics-interval-ms=-1'), /^--metrics-interval-ms: expected/);
+});
+
 test('accepted-but-unimplemented flags are validated, reported once in order, and change nothing', () => {
   const parsed = run(
-    REPO, '--metrics-port=8102', '--allow-metrics', 'false',
-    '--cuda-memory-pool-byte-size=0:1024', '--metrics-port=8103', '--trace-config', 'triton,file=/tmp/t.json',
+    REPO, '--allow-gpu-metrics=false', '--allow-gpu-metrics', 'true',
+    '--cuda-memory-pool-byte-size=0:1024', '--trace-config', 'triton,file=/tmp/t.json',
     '--cache-directory=/caches',
   );
   assert.deepEqual(parsed.options, { ...DEFAULT_SERVER_OPTIONS, modelRepositories: ['/models'] });
   assert.deepEqual(parsed.ignoredFlags, [
-    '--metrics-port', '--allow-metrics', '--cuda-memory-pool-byte-size',
+    '--allow-gpu-metrics', '--cuda-memory-pool-byte-size',
     '--trace-config', '--cache-directory',
   ]);
   assert.equal(errorOf(REPO, '--metrics-port=x'), "--metrics-port: expected an integer 0-65535, got 'x'");
@@ -292,7 +318,8 @@ test('--help wins over a missing repository and returns the usage text', () => {
   const text = (parsed as Extract<ParsedCommandLine, { kind: 'help' }>).text;
   assert.match(text, /^Usage: nereid --model-repository=<path> \[options\]/);
   assert.match(text, /--http-port <integer>\n\s+Port for HTTP requests\. \(default: 8000\)/);
-  assert.match(text, /--metrics-port <integer>\n\s+Port for Prometheus metrics\. \(default: 8002; accepted, not implemented/);
+  assert.match(text, /--metrics-port <integer>\n\s+Port for Prometheus metrics\. \(default: 8002\)/);
+  assert.match(text, /--allow-gpu-metrics <boolean>\n\s+Serve GPU metrics \(this server has no GPUs\)\. \(default: true; accepted, not\s+implemented/);
   assert.equal(parseCommandLine([REPO, '--http-port=1', '--help']).kind, 'help');
   assert.ok(text.split('\n').every((line) => line.length <= 80), 'usage lines fit 80 columns');
 });
