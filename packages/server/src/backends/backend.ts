@@ -21,6 +21,12 @@ export interface Backend {
   readonly defaultModelFilename: string;
   /** Instance count given to a KIND_CPU group that names none (Triton: 2 for onnxruntime). */
   readonly defaultCpuInstanceCount: number;
+  /**
+   * Whether the version folder must hold the model file (`default_model_filename`) before the
+   * backend is asked to load it; default true. A backend that finds its files itself (e.g. in the
+   * model folder, with an empty version folder) says false.
+   */
+  readonly requiresModelFile?: boolean;
   loadModel(context: BackendLoadContext): Promise<BackendModel>;
 }
 

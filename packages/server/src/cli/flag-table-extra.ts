@@ -101,10 +101,10 @@ const TRACING = group('Tracing:', [
 ]);
 
 const BACKEND = group('Backend:', [
-  accepted('backend-directory', nonEmpty('<path>'), {
-    default: '/opt/tritonserver/backends',
-    help: 'Directory searched for backend libraries.',
-  }),
+  flag('backend-directory', nonEmpty('<path>'), {
+    default: D.backendDirectory,
+    help: 'Directory searched for custom backends: backend "foo" is <path>/foo/backend.js (after the model\'s own folders).',
+  }, (s, v) => { s.options.backendDirectory = v; }),
   flag('backend-config', groupSetting('backend', 'optional'), {
     default: '',
     help: 'A backend setting, e.g. onnxruntime,default-max-batch-size=4; without <backend>, for all backends. Repeatable.',

@@ -108,6 +108,7 @@ export class InferenceServer implements InferenceCore, MetricsSource {
       loadThreadCount: options.modelLoadThreadCount,
       loadRetryCount: options.modelLoadRetryCount,
       memoryBudgetBytes: options.modelMemoryBudgetBytes,
+      backendDirectory: options.backendDirectory,
       metrics: this.#metrics,
       // Ensemble steps are inference requests to their members, as a client's would be.
       runStep: (request, signal) => this.infer(request, signal === undefined ? {} : { signal }),

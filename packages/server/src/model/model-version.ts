@@ -165,9 +165,11 @@ export class ModelVersion {
     const { config, backend, modelDir, version } = options;
     const versionDir = join(modelDir, String(version));
     const modelPath = join(versionDir, config.defaultModelFilename);
-    await access(modelPath).catch(() => {
-      throw invalidArg(`unable to find '${modelPath}' for model '${options.modelName}'`);
-    });
+    if (backend.requiresModelFile !== false) {
+      await access(modelPath).catch(() => {
+        throw invalidArg(`unable to find '${modelPath}' for model '${options.modelName}'`);
+      });
+    }
     const backendModel = await backend.loadModel({
       modelName: options.modelName,
       version,

@@ -54,7 +54,7 @@ test('each implemented flag lands in its ServerOptions field', () => {
     '--rate-limit-resource=R2:2:0', '--cache-config=local,size=4096', '--repository-poll-secs=3',
     '--load-model=a', '--load-model', 'b', '--model-config-name=h100', '--model-load-thread-count=2',
     '--model-load-retry-count=3', '--log-format=ISO8601', '--log-file=/var/log/nereid.log', '--request-log=-',
-    '--request-log-payload-bytes=64', '--allow-metrics=false', '--allow-cpu-metrics=false', '--metrics-address=::1',
+    '--request-log-payload-bytes=64', '--backend-directory=/opt/nereid/backends', '--allow-metrics=false', '--allow-cpu-metrics=false', '--metrics-address=::1',
     '--metrics-port=18002', '--metrics-interval-ms=500.7', '--metrics-config=summary_latencies=true',
     '--metrics-config', 'summary_quantiles=0.5:0.05,0.9:0.01',
   );
@@ -116,6 +116,7 @@ test('each implemented flag lands in its ServerOptions field', () => {
     logFile: '/var/log/nereid.log',
     requestLog: '-',
     requestLogPayloadBytes: 64,
+    backendDirectory: '/opt/nereid/backends',
   });
 });
 
