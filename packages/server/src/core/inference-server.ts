@@ -10,6 +10,10 @@ import { RepositoryPoller } from '../repository/repository-poller.js';
 import type { ModelStatistics } from '../metrics/statistics-types.js';
 import type { Logger } from '../observability/logger.js';
 import { RequestLog } from '../observability/request-log.js';
+import type { TraceCarrier } from '../observability/tracing/otel-export.js';
+import type { RequestTrace } from '../observability/tracing/request-trace.js';
+import type { TraceSettingUpdate, TraceSettingView } from '../observability/tracing/trace-manager.js';
+import { Tracer } from '../observability/tracing/tracer.js';
 import type { InferRequestInit } from '../request/infer-request-init.js';
 import type { InferResponse } from '../request/infer-response.js';
 import type { TensorSpec } from '../request/model-signature.js';
@@ -37,7 +41,7 @@ import type { CancelSignal } from '../util/cancel-signal.js';
 
 const VERSION = packageVersion();
 
-/** Protocol extensions this server implements, as `GET /v2` lists them (Triton's order; `trace` once tracing exists). */
+/** Protocol extensions this server implements, as `GET /v2` lists them (Triton's order). */
 const EXTENSIONS: readonly string[] = Object.freeze([
   'classification',
   'sequence',
@@ -50,6 +54,7 @@ const EXTENSIONS: readonly string[] = Object.freeze([
   'binary_tensor_data',
   'parameters',
   'statistics',
+  'trace',
   'logging',
 ]);
 
@@ -68,6 +73,7 @@ export class InferenceServer implements InferenceCore {
   #state: ServerState = 'INITIALIZING';
   #poller: RepositoryPoller | undefined;
   readonly requestLog: RequestLog | undefined;
+  readonly #tracer: Tracer;
 
   private constructor(
     options: ServerOptions,
@@ -81,6 +87,7 @@ export class InferenceServer implements InferenceCore {
     this.requestLog =
       options.requestLog === '' ? undefined : new RequestLog({ destination: options.requestLog, payloadBytes: options.requestLogPayloadBytes });
     this.#s3 = s3;
+    this.#tracer = new Tracer(options.trace, (message) => logger.error(message));
     this.#repository = new RepositoryManager({
       repositories: s3.localPaths,
       beforeScan: s3.remote ? s3.sync : undefined,
@@ -261,6 +268,18 @@ export class InferenceServer implements InferenceCore {
     return this.logSettings();
   }
 
+  traceSetting(model: string): TraceSettingView {
+    return this.#tracer.view(model);
+  }
+
+  updateTraceSetting(model: string, update: TraceSettingUpdate): TraceSettingView {
+    return this.#tracer.update(model, update);
+  }
+
+  startTrace(model: string, carrier: TraceCarrier): RequestTrace | undefined {
+    return this.#tracer.start(model, carrier);
+  }
+
   infer(request: InferRequestInit, options?: { readonly signal?: CancelSignal }): Promise<InferResponse> {
     const startNs = nowNs();
     if (this.#state !== 'READY' && this.#state !== 'EXITING') {
@@ -336,6 +355,7 @@ export class InferenceServer implements InferenceCore {
     await this.#s3.close();
     this.#systemShm.unregisterAll();
     await this.requestLog?.close();
+    await this.#tracer.close();
     this.#state = 'STOPPED';
   }
 }

@@ -13,6 +13,9 @@ export type {
 } from '../metrics/statistics-types.js';
 import type { CancelSignal } from '../util/cancel-signal.js';
 import type { RequestLog } from '../observability/request-log.js';
+import type { TraceCarrier } from '../observability/tracing/otel-export.js';
+import type { RequestTrace } from '../observability/tracing/request-trace.js';
+import type { TraceSettingUpdate, TraceSettingView } from '../observability/tracing/trace-manager.js';
 
 /**
  * The protocol-neutral facade that every frontend (HTTP, gRPC, later metrics and the dashboard) talks
@@ -56,6 +59,13 @@ export interface InferenceCore {
   logSettings(): LogSettingsPayload;
   /** Applies the given settings (others unchanged) and returns the full result; bad values are INVALID_ARG. */
   updateLogSettings(update: Readonly<Record<string, unknown>>): LogSettingsPayload;
+
+  /** The trace setting of a model ('' = global), as the trace extension reports it. */
+  traceSetting(model: string): TraceSettingView;
+  /** Applies a trace extension update and returns the resulting setting. */
+  updateTraceSetting(model: string, update: TraceSettingUpdate): TraceSettingView;
+  /** A trace for one inference to `model` when it is sampled (headers carry a W3C `traceparent`). */
+  startTrace?(model: string, carrier: TraceCarrier): RequestTrace | undefined;
 
   /**
    * Runs one inference; resolves with its single response. `signal` aborts a queued request; it may

@@ -22,7 +22,10 @@ import { validateEnsembleMembers, type EnsembleStep } from '../config/ensemble-g
 import { createScheduler } from '../scheduler/create-scheduler.js';
 import type { StepRunner } from '../scheduler/ensemble/ensemble-scheduler.js';
 import type { RateLimitedTarget, RateLimiter } from '../scheduler/rate-limiter.js';
-import type { ExecutionTarget, Scheduler } from '../scheduler/scheduler.js';
+import type { CompletionTimings, ExecutionTarget, Scheduler } from '../scheduler/scheduler.js';
+import { EnsembleScheduler } from '../scheduler/ensemble/ensemble-scheduler.js';
+import type { InferenceTrace } from '../observability/tracing/request-trace.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { loadStateSpecs, type StateSpec } from '../scheduler/sequence/implicit-state.js';
 import { nowNs } from '../util/clock.js';
 import { createInstances, type ModelInstance } from './instances.js';
@@ -186,14 +189,21 @@ export class ModelVersion {
 
   /** Normalises, schedules and runs one request; statistics record its outcome. */
   infer(init: InferRequestInit, signal: CancelSignal | undefined, startNs: number): Promise<InferResponse> {
+    const { trace } = init;
+    trace?.requestStart(this.name, this.version, init.id, startNs);
     let request;
     try {
       request = normalizeRequest(init, this.signature, this.version);
     } catch (error) {
       this.#stats.recordFailure(nowNs() - startNs);
+      trace?.requestEnd(nowNs());
       return Promise.reject(error);
     }
     const enqueuedNs = nowNs();
+    if (trace !== undefined) {
+      trace.report('QUEUE_START', enqueuedNs);
+      trace.reportTensors('TENSOR_QUEUE_INPUT', request.inputs);
+    }
     const cached = this.#cache?.lookup(request);
     if (cached?.outputs !== undefined) return this.#answerFromCache(init, request, cached, startNs, enqueuedNs);
     this.#inFlight++;
@@ -202,10 +212,12 @@ export class ModelVersion {
         request,
         enqueuedNs,
         signal,
+        trace,
         complete: (outcome) => {
           this.#inFlight--;
           if (!outcome.ok) {
             this.#stats.recordFailure(nowNs() - startNs);
+            trace?.requestEnd(nowNs());
             reject(outcome.error);
             return;
           }
@@ -216,10 +228,12 @@ export class ModelVersion {
             }
             const { timings } = outcome;
             this.#stats.recordSuccess({ requestNs: nowNs() - startNs, ...timings }, request.batchSize);
+            if (trace !== undefined) traceExecution(trace, enqueuedNs, timings, outcome.outputs, this.#scheduler instanceof EnsembleScheduler);
             const stats = { queueNs: timings.queueNs, computeNs: timings.computeInputNs + timings.computeInferNs + timings.computeOutputNs, batchSize: request.batchSize };
             resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: {}, outputs, stats });
           } catch (error) {
             this.#stats.recordFailure(nowNs() - startNs);
+            trace?.requestEnd(nowNs());
             reject(toServerError(error));
           }
         },
@@ -238,9 +252,11 @@ export class ModelVersion {
     try {
       const outputs = buildResponseOutputs(request, this.signature, cached.outputs!);
       this.#stats.recordCacheHit(nowNs() - startNs, cached.startNs - enqueuedNs, cached.lookupNs);
+      init.trace?.requestEnd(nowNs());
       return Promise.resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: {}, outputs });
     } catch (error) {
       this.#stats.recordFailure(nowNs() - startNs);
+      init.trace?.requestEnd(nowNs());
       return Promise.reject(toServerError(error));
     }
   }
@@ -301,6 +317,27 @@ export class ModelVersion {
     await Promise.allSettled(this.#instances.map((instance) => instance.close()));
     if (this.#backendModel !== undefined && --this.#backendModel.users === 0) await this.#backendModel.model.close();
   }
+}
+
+/**
+ * A traced request's execution as Triton's core reports it: the compute timestamps follow from the
+ * queue start and the measured durations (an ensemble has none of its own: its steps are children),
+ * then the outputs at the TENSORS level, then REQUEST_END.
+ */
+function traceExecution(trace: InferenceTrace, enqueuedNs: number, timings: CompletionTimings, outputs: readonly Tensor[], ensemble: boolean): void {
+  let computeEnd = 0;
+  if (!ensemble) {
+    const computeStart = enqueuedNs + timings.queueNs;
+    const inputEnd = computeStart + timings.computeInputNs;
+    const outputStart = inputEnd + timings.computeInferNs;
+    computeEnd = outputStart + timings.computeOutputNs;
+    trace.report('COMPUTE_START', computeStart);
+    trace.report('COMPUTE_INPUT_END', inputEnd);
+    trace.report('COMPUTE_OUTPUT_START', outputStart);
+    trace.report('COMPUTE_END', computeEnd);
+  }
+  trace.reportTensors('TENSOR_BACKEND_OUTPUT', outputs);
+  trace.requestEnd(Math.max(nowNs(), computeEnd));
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { InferenceTrace } from '../observability/tracing/request-trace.js';
 import type { Parameters } from '../tensor/tensor.js';
 
 /**
@@ -14,6 +15,8 @@ export interface InferRequestInit {
   readonly inputs: readonly InputTensorInit[];
   /** Outputs the client asked for; undefined means every output of the model. */
   readonly outputs: readonly RequestedOutputInit[] | undefined;
+  /** Set when the request is traced (the client's sampled request, or an ensemble step of one). */
+  readonly trace?: InferenceTrace | undefined;
 }
 
 export interface InputTensorInit {

@@ -177,6 +177,7 @@ class EnsembleRun {
       parameters: request.parameters,
       inputs,
       outputs: [...step.outputMap.keys()].map((name) => ({ name, parameters: {} })),
+      trace: this.#work.trace?.spawnChild(),
     };
   }
 
