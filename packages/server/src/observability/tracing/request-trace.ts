@@ -19,8 +19,8 @@ export type TensorActivity = 'TENSOR_QUEUE_INPUT' | 'TENSOR_BACKEND_OUTPUT';
 export class RequestTrace {
   readonly setting: TraceSetting;
   readonly root: InferenceTrace;
-  /** Entries per trace id, in the order reported. */
-  readonly #streams = new Map<number, string[]>();
+  /** The root trace and the traces spawned from it, in the order made (their entries are written in this order). */
+  readonly #traces: InferenceTrace[] = [];
   /** The frontend and each started trace not released yet. */
   #pending = 1;
   readonly otel: OtelExport | undefined;
@@ -38,7 +38,7 @@ export class RequestTrace {
   captureTimestamp(name: string, ns: number): void {
     if ((this.setting.level & TRACE_LEVEL_TIMESTAMPS) === 0) return;
     if (this.rootSpan !== undefined) this.rootSpan.addEvent(name, this.otel!.time(ns));
-    else this.append(this.root.id, timestampEntry(this.root.id, name, ns));
+    else this.root.append(timestampEntry(this.root.idText, name, ns));
   }
 
   /** The frontend is done with the request (its response sent or its error answered). */
@@ -47,10 +47,8 @@ export class RequestTrace {
   }
 
   /** @internal */
-  append(id: number, entry: string): void {
-    const stream = this.#streams.get(id);
-    if (stream === undefined) this.#streams.set(id, [entry]);
-    else stream.push(entry);
+  adopt(trace: InferenceTrace): void {
+    this.#traces.push(trace);
   }
 
   /** @internal A trace started reporting. */
@@ -69,9 +67,12 @@ export class RequestTrace {
       this.rootSpan.end();
       return;
     }
-    const parts: string[] = [];
-    for (const stream of this.#streams.values()) parts.push(stream.join(','));
-    this.setting.collect(parts.join(','));
+    let text = '';
+    for (const trace of this.#traces) {
+      const entries = trace.entries;
+      if (entries !== '') text = text === '' ? entries : `${text},${entries}`;
+    }
+    this.setting.collect(text);
   }
 }
 
@@ -81,7 +82,11 @@ export class RequestTrace {
  */
 export class InferenceTrace {
   readonly id = nextTraceId++;
+  /** `{"id":<id>,` as every entry of this trace starts. */
+  readonly idText = `{"id":${this.id},`;
   readonly parentId: number;
+  /** This trace's entries so far, comma-separated (Triton mode). */
+  entries = '';
   readonly #owner: RequestTrace;
   readonly #parent: InferenceTrace | undefined;
   #requestSpan: Span | undefined;
@@ -92,6 +97,12 @@ export class InferenceTrace {
     this.#owner = owner;
     this.parentId = parentId;
     this.#parent = parent;
+    owner.adopt(this);
+  }
+
+  /** @internal */
+  append(entry: string): void {
+    this.entries = this.entries === '' ? entry : `${this.entries},${entry}`;
   }
 
   get timestamps(): boolean {
@@ -126,11 +137,11 @@ export class InferenceTrace {
       this.#requestSpan = span;
       return;
     }
-    let header = `{"id":${this.id},"model_name":${JSON.stringify(modelName)},"model_version":${modelVersion}`;
+    let header = `${this.idText}"model_name":${JSON.stringify(modelName)},"model_version":${modelVersion}`;
     if (requestId !== '') header += `,"request_id":${JSON.stringify(requestId)}`;
     if (this.parentId !== 0) header += `,"parent_id":${this.parentId}`;
-    this.#owner.append(this.id, `${header}}`);
-    this.#owner.append(this.id, timestampEntry(this.id, 'REQUEST_START', ns));
+    this.append(`${header}}`);
+    this.append(timestampEntry(this.idText, 'REQUEST_START', ns));
   }
 
   /** QUEUE_START, COMPUTE_START, ... (not REQUEST_START / REQUEST_END, which open and close the trace). */
@@ -138,7 +149,7 @@ export class InferenceTrace {
     if (!this.#started || !this.timestamps) return;
     const otel = this.#owner.otel;
     if (otel === undefined) {
-      this.#owner.append(this.id, timestampEntry(this.id, activity, ns));
+      this.append(timestampEntry(this.idText, activity, ns));
       return;
     }
     if (activity === 'COMPUTE_START') this.#computeSpan = otel.startSpan('compute', ns, this.#requestSpan);
@@ -152,7 +163,7 @@ export class InferenceTrace {
     if (!this.#started || !this.tensors) return;
     for (const tensor of tensors) {
       const body = `"name":${JSON.stringify(tensor.name)},"data":${JSON.stringify(formatTensorData(tensor))},"shape":"${tensor.shape.join(',')}","dtype":"${tensor.datatype}"`;
-      this.#owner.append(this.id, `{"id":${this.id},"activity":"${activity}","tensor":{${body}}}`);
+      this.append(`${this.idText}"activity":"${activity}","tensor":{${body}}}`);
     }
   }
 
@@ -161,7 +172,7 @@ export class InferenceTrace {
     if (!this.#started) return;
     if (this.timestamps) {
       const otel = this.#owner.otel;
-      if (otel === undefined) this.#owner.append(this.id, timestampEntry(this.id, 'REQUEST_END', ns));
+      if (otel === undefined) this.append(timestampEntry(this.idText, 'REQUEST_END', ns));
       else {
         this.#requestSpan?.addEvent('REQUEST_END', otel.time(ns));
         this.#requestSpan?.end(otel.time(ns));
@@ -171,6 +182,14 @@ export class InferenceTrace {
   }
 }
 
-function timestampEntry(id: number, name: string, ns: number): string {
-  return `{"id":${id},"timestamps":[{"name":"${name}","ns":${ns}}]}`;
+function timestampEntry(idText: string, name: string, ns: number): string {
+  return `${idText}"timestamps":[{"name":"${name}","ns":${nsText(ns)}}]}`;
+}
+
+/** A steady-clock ns value as decimal text: two small integers print faster than one beyond int32. */
+function nsText(ns: number): string {
+  if (ns < 1e6) return String(ns);
+  const high = Math.floor(ns / 1e6);
+  const low = ns - high * 1e6;
+  return `${high}${low < 100000 ? String(low).padStart(6, '0') : low}`;
 }

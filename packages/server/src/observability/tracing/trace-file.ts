@@ -1,15 +1,15 @@
-import { closeSync, openSync, writeSync, writeFileSync } from 'node:fs';
+import { createWriteStream, writeFileSync, type WriteStream } from 'node:fs';
 
 /**
  * Where one trace file path's traces go (Triton's TraceManager::TraceFile). Without a log frequency
  * the traces are appended to `<file>` as one JSON array: `[` before the first, `,` between, `]` when
- * the server stops. With one, each batch of traces is its own array in `<file>.<index>`, the index
- * counting up from 0 across the batches written through this file.
+ * the server stops (written off the event loop). With one, each batch of traces is its own array in
+ * `<file>.<index>`, the index counting up from 0 across the batches written through this file.
  */
 export class TraceFile {
   readonly fileName: string;
   #index = 0;
-  #fd: number | undefined;
+  #stream: WriteStream | undefined;
   #failed = false;
   readonly #onError: (message: string) => void;
 
@@ -18,35 +18,37 @@ export class TraceFile {
     this.#onError = onError;
   }
 
-  /** Writes `traces` (comma-joined trace objects, no brackets) to the indexed file or the main one. */
+  /** Writes `traces` (comma-separated trace entries, no brackets) to the indexed file or the main one. */
   save(traces: string, toIndexFile: boolean): void {
-    try {
-      if (toIndexFile) {
+    if (toIndexFile) {
+      try {
         writeFileSync(`${this.fileName}.${this.#index++}`, `[${traces}]`);
-        return;
+      } catch (error) {
+        this.#onError(`failed creating trace file: ${(error as Error).message}`);
       }
-      if (this.#failed) return;
-      if (this.#fd === undefined) {
-        this.#fd = openSync(this.fileName, 'w');
-        writeSync(this.#fd, `[${traces}`);
-      } else {
-        writeSync(this.#fd, `,${traces}`);
-      }
-    } catch (error) {
-      if (!toIndexFile) this.#failed = true;
-      this.#onError(`failed creating trace file: ${(error as Error).message}`);
+      return;
+    }
+    if (this.#failed) return;
+    if (this.#stream === undefined) {
+      this.#stream = createWriteStream(this.fileName);
+      this.#stream.on('error', (error) => {
+        this.#failed = true;
+        this.#onError(`failed creating trace file: ${error.message}`);
+      });
+      this.#stream.write(`[${traces}`);
+    } else {
+      this.#stream.write(`,${traces}`);
     }
   }
 
-  /** Closes the array of the main file, if anything was written to it. */
-  close(): void {
-    if (this.#fd === undefined) return;
-    try {
-      writeSync(this.#fd, ']');
-      closeSync(this.#fd);
-    } catch (error) {
-      this.#onError(`failed closing trace file: ${(error as Error).message}`);
-    }
-    this.#fd = undefined;
+  /** Closes the array of the main file, if anything was written to it, once all is written. */
+  close(): Promise<void> {
+    const stream = this.#stream;
+    this.#stream = undefined;
+    if (stream === undefined || this.#failed) return Promise.resolve();
+    return new Promise((resolve) => {
+      stream.once('error', () => resolve());
+      stream.end(']', () => resolve());
+    });
   }
 }

@@ -133,10 +133,10 @@ export class TraceSettings {
   }
 
   /** Writes what every setting still holds and closes the trace file (server stop). */
-  close(): void {
+  close(): Promise<void> {
     for (const setting of this.#models.values()) setting.retire();
     this.#global.retire();
-    this.#file.close();
+    return this.#file.close();
   }
 }
 

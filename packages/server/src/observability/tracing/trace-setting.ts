@@ -51,9 +51,9 @@ export class TraceSetting implements TraceSettingFields {
   #sample = 0;
   #created = 0;
   #collected = 0;
-  /** Traces collected and not written yet, and how many. */
-  #stream: string[] = [];
-  #streamChars = 0;
+  /** Traces collected and not written yet (comma-separated), and how many. */
+  #stream = '';
+  #inStream = 0;
   #retired = false;
 
   constructor(fields: TraceSettingFields, file: TraceFile, specified: SpecifiedFields) {
@@ -96,12 +96,14 @@ export class TraceSetting implements TraceSettingFields {
 
   /** A finished trace's entries (Triton's WriteTrace): written every `logFrequency` traces or when the count is used up. */
   collect(trace: string): void {
-    this.#stream.push(trace);
-    this.#streamChars += trace.length;
+    if (trace !== '') {
+      this.#stream = this.#stream === '' ? trace : `${this.#stream},${trace}`;
+      this.#inStream++;
+    }
     this.#collected++;
-    if ((this.count === 0 && this.#collected === this.#sample) || (this.logFrequency !== 0 && this.#stream.length >= this.logFrequency)) {
+    if ((this.count === 0 && this.#collected === this.#sample) || (this.logFrequency !== 0 && this.#inStream >= this.logFrequency)) {
       this.#flush(true);
-    } else if (this.logFrequency === 0 && this.#streamChars >= FLUSH_CHARS) {
+    } else if (this.logFrequency === 0 && this.#stream.length >= FLUSH_CHARS) {
       this.#flush(false);
     }
     if (this.#retired && this.#collected === this.#created) this.#flushRemainder();
@@ -114,13 +116,13 @@ export class TraceSetting implements TraceSettingFields {
   }
 
   #flushRemainder(): void {
-    if (this.mode === 'triton' && this.#stream.length > 0) this.#flush(this.logFrequency !== 0);
+    if (this.mode === 'triton' && this.#stream !== '') this.#flush(this.logFrequency !== 0);
   }
 
   #flush(toIndexFile: boolean): void {
-    const traces = this.#stream.join(',');
-    this.#stream = [];
-    this.#streamChars = 0;
+    const traces = this.#stream;
+    this.#stream = '';
+    this.#inStream = 0;
     this.file.save(traces, toIndexFile);
   }
 }

@@ -40,7 +40,7 @@ export class Tracer {
 
   /** Writes the traces still held, closes the file, and exports the spans still queued. */
   async close(): Promise<void> {
-    this.#settings.close();
+    await this.#settings.close();
     await this.#otel?.shutdown();
   }
 }
