@@ -16,6 +16,7 @@ import { inferParameterOf } from './parameters.js';
 import { toGrpcError, type GrpcErrorStatus } from './reply-error.js';
 import type { ServerStream, StreamHandler } from './transport/handlers.js';
 import { CancelToken } from '../../util/cancel-signal.js';
+import { nowNs } from '../../util/clock.js';
 import { NEVER_DRAINING, SHUTTING_DOWN_MESSAGE, type DrainingProbe } from './shutting-down.js';
 
 /**
@@ -106,22 +107,40 @@ class InferStream {
     }
     const controller = new CancelToken();
     this.#inflight.add(controller);
+    // A sampled request gets Triton's gRPC timestamps; GRPC_SEND_END once its response is written (or held for order).
+    const trace = this.#core.startTrace?.(request.modelName, this.#call.metadata);
+    trace?.captureTimestamp('GRPC_WAITREAD_START', nowNs());
     decodeInferMessage(request)
       .then((parsed) => {
         sink.enableEmptyFinalResponse = parsed.enableEmptyFinalResponse;
         if (controller.aborted) throw new ServerError('CANCELLED', 'the stream was cancelled');
-        return inferWithRequestLog(this.#core, 'grpc-stream', parsed.init, this.#call.metadata, (logged) =>
+        let init = parsed.init;
+        if (trace !== undefined) {
+          trace.captureTimestamp('GRPC_WAITREAD_END', nowNs());
+          init = { ...init, trace: trace.root };
+        }
+        return inferWithRequestLog(this.#core, 'grpc-stream', init, this.#call.metadata, (logged) =>
           this.#core.infer(logged, { signal: controller }),
         );
       })
       .then(
       (response) => {
         this.#inflight.delete(controller);
+        if (trace === undefined) {
+          sink.send(response, true);
+          return;
+        }
+        const now = nowNs();
+        trace.captureTimestamp('INFER_RESPONSE_COMPLETE', now);
+        trace.captureTimestamp('GRPC_SEND_START', now);
         sink.send(response, true);
+        trace.captureTimestamp('GRPC_SEND_END', nowNs());
+        trace.finish();
       },
       (error: unknown) => {
         this.#inflight.delete(controller);
         sink.fail(error);
+        trace?.finish();
       },
     );
   }

@@ -3,6 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { create } from '@bufbuild/protobuf';
+import { ModelInferRequestSchema, type ModelStreamInferResponse } from '@nereid/protocol/generated/grpc_service_pb';
 import { DEFAULT_TRACE_OPTIONS, type TraceOptions } from '../../../src/observability/tracing/trace-manager.js';
 import { TRACE_LEVEL_TIMESTAMPS } from '../../../src/observability/tracing/trace-setting.js';
 import { httpCall, keepAliveAgent, postInfer, replyJson } from '../../helpers/http-client.js';
@@ -98,6 +100,30 @@ function grpcInferSimple(harness: Harness, metadata?: Record<string, string>): P
   );
 }
 
+/** One request on ModelStreamInfer, then the stream closes. */
+function streamInferSimple(harness: Harness): Promise<void> {
+  const raw = (values: number[]): Uint8Array => new Uint8Array(Int32Array.from(values).buffer);
+  const stream = harness.grpc.stream();
+  return new Promise((resolve, reject) => {
+    stream.on('data', (message: ModelStreamInferResponse) => {
+      if (message.errorMessage !== '') reject(new Error(message.errorMessage));
+      stream.end();
+    });
+    stream.on('error', reject);
+    stream.on('end', () => resolve());
+    stream.write(
+      create(ModelInferRequestSchema, {
+        modelName: 'simple',
+        inputs: [
+          { name: 'INPUT0', datatype: 'INT32', shape: [1n, 16n] },
+          { name: 'INPUT1', datatype: 'INT32', shape: [1n, 16n] },
+        ],
+        rawInputContents: [raw(A), raw(B)],
+      }),
+    );
+  });
+}
+
 function startOptions(repo: string, trace: Partial<TraceOptions>): Parameters<Harness['start']>[0] {
   return { modelRepositories: [repo], trace: { ...DEFAULT_TRACE_OPTIONS, ...trace } };
 }
@@ -117,12 +143,13 @@ describe("Triton's trace files", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('holds every timestamp of HTTP, gRPC and ensemble requests, in order, with the steps as children', async () => {
+  it('holds every timestamp of HTTP, gRPC, gRPC stream and ensemble requests, in order, with the steps as children', async () => {
     const file = join(dir, 'all.json');
     const harness = new Harness();
     await harness.start(startOptions(repo, { level: TRACE_LEVEL_TIMESTAMPS, rate: 1, file }));
     await inferSimple(harness, 'req-1');
     await grpcInferSimple(harness);
+    await streamInferSimple(harness);
     const reply = await postInfer(harness.base, 'twice', {
       inputs: [
         { name: 'A', datatype: 'INT32', shape: [1, 16], data: A },
@@ -134,12 +161,13 @@ describe("Triton's trace files", () => {
 
     const traces = groupTraces(readTraceFile(file));
     const roots = [...traces.entries()].filter(([, trace]) => trace.header?.parent_id === undefined);
-    assert.equal(roots.length, 3);
-    const [http, grpc, ensemble] = roots.map(([, trace]) => trace) as [Trace, Trace, Trace];
-    const ensembleId = roots[2]![0];
+    assert.equal(roots.length, 4);
+    const [http, grpc, stream, ensemble] = roots.map(([, trace]) => trace) as [Trace, Trace, Trace, Trace];
+    const ensembleId = roots[3]![0];
     assert.deepEqual(http.header, { id: http.header!.id, model_name: 'simple', model_version: 1, request_id: 'req-1' });
     assertOrdered(http, HTTP_ORDER);
     assertOrdered(grpc, GRPC_ORDER);
+    assertOrdered(stream, GRPC_ORDER);
     // The ensemble has no compute of its own; each step is a child trace with the member's timestamps.
     assert.equal(ensemble.header!.model_name, 'twice');
     assertOrdered(ensemble, ['HTTP_RECV_START', 'HTTP_RECV_END', 'REQUEST_START', 'QUEUE_START', 'REQUEST_END', 'INFER_RESPONSE_COMPLETE', 'HTTP_SEND_START', 'HTTP_SEND_END']);
