@@ -10,7 +10,7 @@
  * request (Triton's format).
  *
  * BENCH_SECONDS: window per case and round (default 2); BENCH_ROUNDS (default 3); BENCH_PORT (default: a free
- * port); BENCH_MODES: off,TIMESTAMPS (default both); BENCH_CPU_PROF=<dir>: the server runs with --cpu-prof.
+ * port); BENCH_MODES: off,TIMESTAMPS (default both); BENCH_CONCURRENCY (default 1,16); BENCH_CPU_PROF=<dir>: the server runs with --cpu-prof.
  */
 import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,6 +27,7 @@ const WARMUP_MS = 300;
 const CPU_PROF = process.env['BENCH_CPU_PROF'];
 /** Tracing modes to run (default both; 'TIMESTAMPS' alone for a profile of the traced path). */
 const MODES = (process.env['BENCH_MODES'] ?? 'off,TIMESTAMPS').split(',') as Mode[];
+const CONCURRENCIES = (process.env['BENCH_CONCURRENCY'] ?? '1,16').split(',').map(Number);
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -89,7 +90,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const repository = tempRepository('nereid-trace-');
   cpSync(join(REPO_ROOT, 'examples', 'models', 'simple'), join(repository, 'simple'), { recursive: true });
-  const traceFile = join(repository, 'trace.json');
+  const traceFile = process.env['BENCH_TRACE_FILE'] ?? join(repository, 'trace.json');
   const port = Number(process.env['BENCH_PORT'] ?? 0) || (await freePort());
   const server = await startChild(
     process.execPath,
@@ -106,7 +107,7 @@ async function main(): Promise<void> {
   const verdicts: string[] = [];
   let traced = 0;
   try {
-    for (const concurrency of [1, 16]) {
+    for (const concurrency of CONCURRENCIES) {
       const windows: Record<Mode, Window[]> = { off: [], TIMESTAMPS: [] };
       for (let round = 0; round < ROUNDS; round++) {
         const order: Mode[] = round % 2 === 0 ? ['off', 'TIMESTAMPS'] : ['TIMESTAMPS', 'off'];

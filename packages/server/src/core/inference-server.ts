@@ -29,6 +29,7 @@ import type { ServerOptions } from './server-options.js';
 import type {
   CudaSharedMemoryRegion,
   InferenceCore,
+  InferOptions,
   LogSettingsPayload,
   ModelMetadata,
   ModelStatisticsPayload,
@@ -37,7 +38,6 @@ import type {
   SystemSharedMemoryRegion,
   TensorMetadata,
 } from './types.js';
-import type { CancelSignal } from '../util/cancel-signal.js';
 
 const VERSION = packageVersion();
 
@@ -102,7 +102,7 @@ export class InferenceServer implements InferenceCore {
       loadRetryCount: options.modelLoadRetryCount,
       memoryBudgetBytes: options.modelMemoryBudgetBytes,
       // Ensemble steps are inference requests to their members, as a client's would be.
-      runStep: (request, signal) => this.infer(request, signal === undefined ? {} : { signal }),
+      runStep: (request, signal, trace) => this.infer(request, { signal, trace }),
     });
   }
 
@@ -280,7 +280,7 @@ export class InferenceServer implements InferenceCore {
     return this.#tracer.start(model, carrier);
   }
 
-  infer(request: InferRequestInit, options?: { readonly signal?: CancelSignal }): Promise<InferResponse> {
+  infer(request: InferRequestInit, options?: InferOptions): Promise<InferResponse> {
     const startNs = nowNs();
     if (this.#state !== 'READY' && this.#state !== 'EXITING') {
       return Promise.reject(unavailable('Server not ready'));
@@ -290,19 +290,19 @@ export class InferenceServer implements InferenceCore {
       model = this.#repository.forInference(request.modelName, request.modelVersion);
     } catch (error) {
       if (this.#repository.loadsOnDemand && error instanceof ServerError && error.code === 'NOT_FOUND') {
-        return this.#inferOnDemand(request, options?.signal, startNs, error);
+        return this.#inferOnDemand(request, options, startNs, error);
       }
       return Promise.reject(error);
     }
-    if (!usesSharedMemory(request)) return model.infer(request, options?.signal, startNs);
-    return this.#inferWithSharedMemory(model, request, options?.signal, startNs);
+    if (!usesSharedMemory(request)) return model.infer(request, options?.signal, startNs, options?.trace);
+    return this.#inferWithSharedMemory(model, request, options, startNs);
   }
 
   /**
    * With `--model-memory-budget`: the request waits (up to `--model-load-on-demand-timeout-secs`)
    * while the model it names loads, then runs. A model in no repository keeps its not-found error.
    */
-  async #inferOnDemand(request: InferRequestInit, signal: CancelSignal | undefined, startNs: number, notLoaded: ServerError): Promise<InferResponse> {
+  async #inferOnDemand(request: InferRequestInit, options: InferOptions | undefined, startNs: number, notLoaded: ServerError): Promise<InferResponse> {
     const timeoutSecs = this.#options.modelLoadOnDemandTimeoutSecs;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -318,19 +318,19 @@ export class InferenceServer implements InferenceCore {
       clearTimeout(timer);
     }
     const model = this.#repository.forInference(request.modelName, request.modelVersion);
-    if (!usesSharedMemory(request)) return model.infer(request, signal, startNs);
-    return this.#inferWithSharedMemory(model, request, signal, startNs);
+    if (!usesSharedMemory(request)) return model.infer(request, options?.signal, startNs, options?.trace);
+    return this.#inferWithSharedMemory(model, request, options, startNs);
   }
 
   async #inferWithSharedMemory(
     model: ModelVersion,
     request: InferRequestInit,
-    signal: CancelSignal | undefined,
+    options: InferOptions | undefined,
     startNs: number,
   ): Promise<InferResponse> {
     const binding = new SharedMemoryBinding(this.#systemShm);
     try {
-      const response = await model.infer(binding.resolveInputs(request), signal, startNs);
+      const response = await model.infer(binding.resolveInputs(request), options?.signal, startNs, options?.trace);
       return { ...response, outputs: binding.writeOutputs(response.outputs) };
     } finally {
       binding.release();

@@ -14,7 +14,7 @@ export type {
 import type { CancelSignal } from '../util/cancel-signal.js';
 import type { RequestLog } from '../observability/request-log.js';
 import type { TraceCarrier } from '../observability/tracing/otel-export.js';
-import type { RequestTrace } from '../observability/tracing/request-trace.js';
+import type { InferenceTrace, RequestTrace } from '../observability/tracing/request-trace.js';
 import type { TraceSettingUpdate, TraceSettingView } from '../observability/tracing/trace-manager.js';
 
 /**
@@ -23,6 +23,12 @@ import type { TraceSettingUpdate, TraceSettingView } from '../observability/trac
  * the HTTP frontend serialises them as they are and the gRPC frontend maps them onto messages.
  * Every method throws `ServerError` on failure.
  */
+/** How one inference runs: its cancel signal and, when it is sampled, its trace. */
+export interface InferOptions {
+  readonly signal?: CancelSignal | undefined;
+  readonly trace?: InferenceTrace | undefined;
+}
+
 export interface InferenceCore {
   /** The access log (`--request-log`), when on: frontends write one line per inference request. */
   readonly requestLog?: RequestLog | undefined;
@@ -75,7 +81,7 @@ export interface InferenceCore {
    * outputs requested with one are written into it and come back with empty `data` and those
    * parameters, so frontends send no bytes for them.
    */
-  infer(request: InferRequestInit, options?: { readonly signal?: CancelSignal }): Promise<InferResponse>;
+  infer(request: InferRequestInit, options?: InferOptions): Promise<InferResponse>;
 }
 
 export interface ServerMetadata {

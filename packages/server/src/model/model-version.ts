@@ -188,8 +188,7 @@ export class ModelVersion {
   }
 
   /** Normalises, schedules and runs one request; statistics record its outcome. */
-  infer(init: InferRequestInit, signal: CancelSignal | undefined, startNs: number): Promise<InferResponse> {
-    const { trace } = init;
+  infer(init: InferRequestInit, signal: CancelSignal | undefined, startNs: number, trace?: InferenceTrace): Promise<InferResponse> {
     trace?.requestStart(this.name, this.version, init.id, startNs);
     let request;
     try {
@@ -205,7 +204,7 @@ export class ModelVersion {
       trace.reportTensors('TENSOR_QUEUE_INPUT', request.inputs);
     }
     const cached = this.#cache?.lookup(request);
-    if (cached?.outputs !== undefined) return this.#answerFromCache(init, request, cached, startNs, enqueuedNs);
+    if (cached?.outputs !== undefined) return this.#answerFromCache(init, request, cached, startNs, enqueuedNs, trace);
     this.#inFlight++;
     return new Promise<InferResponse>((resolve, reject) => {
       this.#scheduler.enqueue({
@@ -248,15 +247,16 @@ export class ModelVersion {
     cached: CacheLookup,
     startNs: number,
     enqueuedNs: number,
+    trace: InferenceTrace | undefined,
   ): Promise<InferResponse> {
     try {
       const outputs = buildResponseOutputs(request, this.signature, cached.outputs!);
       this.#stats.recordCacheHit(nowNs() - startNs, cached.startNs - enqueuedNs, cached.lookupNs);
-      init.trace?.requestEnd(nowNs());
+      trace?.requestEnd(nowNs());
       return Promise.resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: {}, outputs });
     } catch (error) {
       this.#stats.recordFailure(nowNs() - startNs);
-      init.trace?.requestEnd(nowNs());
+      trace?.requestEnd(nowNs());
       return Promise.reject(toServerError(error));
     }
   }

@@ -1,4 +1,3 @@
-import type { InferenceTrace } from '../observability/tracing/request-trace.js';
 import type { Parameters } from '../tensor/tensor.js';
 
 /**
@@ -15,8 +14,6 @@ export interface InferRequestInit {
   readonly inputs: readonly InputTensorInit[];
   /** Outputs the client asked for; undefined means every output of the model. */
   readonly outputs: readonly RequestedOutputInit[] | undefined;
-  /** Set when the request is traced (the client's sampled request, or an ensemble step of one). */
-  readonly trace?: InferenceTrace | undefined;
 }
 
 export interface InputTensorInit {

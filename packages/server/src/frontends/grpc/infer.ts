@@ -59,7 +59,7 @@ async function tracedInfer(
       throw unsupported("ModelInfer RPC doesn't support models with decoupled transaction policy");
     }
     const response = await inferWithRequestLog(core, 'grpc', init, call.metadata, (logged) =>
-      core.infer({ ...logged, trace: trace.root }, { signal: call.cancelled }),
+      core.infer(logged, { signal: call.cancelled, trace: trace.root }),
     );
     const now = nowNs();
     trace.captureTimestamp('INFER_RESPONSE_COMPLETE', now);

@@ -114,13 +114,9 @@ class InferStream {
       .then((parsed) => {
         sink.enableEmptyFinalResponse = parsed.enableEmptyFinalResponse;
         if (controller.aborted) throw new ServerError('CANCELLED', 'the stream was cancelled');
-        let init = parsed.init;
-        if (trace !== undefined) {
-          trace.captureTimestamp('GRPC_WAITREAD_END', nowNs());
-          init = { ...init, trace: trace.root };
-        }
-        return inferWithRequestLog(this.#core, 'grpc-stream', init, this.#call.metadata, (logged) =>
-          this.#core.infer(logged, { signal: controller }),
+        trace?.captureTimestamp('GRPC_WAITREAD_END', nowNs());
+        return inferWithRequestLog(this.#core, 'grpc-stream', parsed.init, this.#call.metadata, (logged) =>
+          this.#core.infer(logged, { signal: controller, trace: trace?.root }),
         );
       })
       .then(

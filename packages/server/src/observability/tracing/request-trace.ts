@@ -2,6 +2,7 @@ import type { Context, Span } from '@opentelemetry/api';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { OtelExport } from './otel-export.js';
 import { formatTensorData } from './tensor-text.js';
+import { TraceText } from './trace-text.js';
 import { TRACE_LEVEL_TENSORS, TRACE_LEVEL_TIMESTAMPS, type TraceSetting } from './trace-setting.js';
 
 /** Trace ids start at 1: 0 means "no parent" (Triton's InferenceTrace::next_id_). */
@@ -38,7 +39,7 @@ export class RequestTrace {
   captureTimestamp(name: string, ns: number): void {
     if ((this.setting.level & TRACE_LEVEL_TIMESTAMPS) === 0) return;
     if (this.rootSpan !== undefined) this.rootSpan.addEvent(name, this.otel!.time(ns));
-    else this.root.append(timestampEntry(this.root.idText, name, ns));
+    else this.root.text.timestamp(this.root.id, name, ns);
   }
 
   /** The frontend is done with the request (its response sent or its error answered). */
@@ -67,12 +68,9 @@ export class RequestTrace {
       this.rootSpan.end();
       return;
     }
-    let text = '';
-    for (const trace of this.#traces) {
-      const entries = trace.entries;
-      if (entries !== '') text = text === '' ? entries : `${text},${entries}`;
-    }
-    this.setting.collect(text);
+    const texts = this.#traces.map((trace) => trace.text);
+    this.setting.collect(texts);
+    for (const text of texts) text.release();
   }
 }
 
@@ -82,11 +80,9 @@ export class RequestTrace {
  */
 export class InferenceTrace {
   readonly id = nextTraceId++;
-  /** `{"id":<id>,` as every entry of this trace starts. */
-  readonly idText = `{"id":${this.id},`;
   readonly parentId: number;
-  /** This trace's entries so far, comma-separated (Triton mode). */
-  entries = '';
+  /** This trace's entries so far (Triton mode). */
+  readonly text = new TraceText();
   readonly #owner: RequestTrace;
   readonly #parent: InferenceTrace | undefined;
   #requestSpan: Span | undefined;
@@ -98,11 +94,6 @@ export class InferenceTrace {
     this.parentId = parentId;
     this.#parent = parent;
     owner.adopt(this);
-  }
-
-  /** @internal */
-  append(entry: string): void {
-    this.entries = this.entries === '' ? entry : `${this.entries},${entry}`;
   }
 
   get timestamps(): boolean {
@@ -137,11 +128,11 @@ export class InferenceTrace {
       this.#requestSpan = span;
       return;
     }
-    let header = `${this.idText}"model_name":${JSON.stringify(modelName)},"model_version":${modelVersion}`;
+    let header = `{"id":${this.id},"model_name":${JSON.stringify(modelName)},"model_version":${modelVersion}`;
     if (requestId !== '') header += `,"request_id":${JSON.stringify(requestId)}`;
     if (this.parentId !== 0) header += `,"parent_id":${this.parentId}`;
-    this.append(`${header}}`);
-    this.append(timestampEntry(this.idText, 'REQUEST_START', ns));
+    this.text.entry(`${header}}`);
+    this.text.timestamp(this.id, 'REQUEST_START', ns);
   }
 
   /** QUEUE_START, COMPUTE_START, ... (not REQUEST_START / REQUEST_END, which open and close the trace). */
@@ -149,7 +140,7 @@ export class InferenceTrace {
     if (!this.#started || !this.timestamps) return;
     const otel = this.#owner.otel;
     if (otel === undefined) {
-      this.append(timestampEntry(this.idText, activity, ns));
+      this.text.timestamp(this.id, activity, ns);
       return;
     }
     if (activity === 'COMPUTE_START') this.#computeSpan = otel.startSpan('compute', ns, this.#requestSpan);
@@ -163,7 +154,7 @@ export class InferenceTrace {
     if (!this.#started || !this.tensors) return;
     for (const tensor of tensors) {
       const body = `"name":${JSON.stringify(tensor.name)},"data":${JSON.stringify(formatTensorData(tensor))},"shape":"${tensor.shape.join(',')}","dtype":"${tensor.datatype}"`;
-      this.append(`${this.idText}"activity":"${activity}","tensor":{${body}}}`);
+      this.text.entry(`{"id":${this.id},"activity":"${activity}","tensor":{${body}}}`);
     }
   }
 
@@ -172,7 +163,7 @@ export class InferenceTrace {
     if (!this.#started) return;
     if (this.timestamps) {
       const otel = this.#owner.otel;
-      if (otel === undefined) this.append(timestampEntry(this.idText, 'REQUEST_END', ns));
+      if (otel === undefined) this.text.timestamp(this.id, 'REQUEST_END', ns);
       else {
         this.#requestSpan?.addEvent('REQUEST_END', otel.time(ns));
         this.#requestSpan?.end(otel.time(ns));
@@ -180,16 +171,4 @@ export class InferenceTrace {
     }
     this.#owner.release();
   }
-}
-
-function timestampEntry(idText: string, name: string, ns: number): string {
-  return `${idText}"timestamps":[{"name":"${name}","ns":${nsText(ns)}}]}`;
-}
-
-/** A steady-clock ns value as decimal text: two small integers print faster than one beyond int32. */
-function nsText(ns: number): string {
-  if (ns < 1e6) return String(ns);
-  const high = Math.floor(ns / 1e6);
-  const low = ns - high * 1e6;
-  return `${high}${low < 100000 ? String(low).padStart(6, '0') : low}`;
 }

@@ -1,5 +1,9 @@
 import { createWriteStream, writeFileSync, type WriteStream } from 'node:fs';
 
+const OPEN = Buffer.from('[');
+const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from(']');
+
 /**
  * Where one trace file path's traces go (Triton's TraceManager::TraceFile). Without a log frequency
  * the traces are appended to `<file>` as one JSON array: `[` before the first, `,` between, `]` when
@@ -18,11 +22,11 @@ export class TraceFile {
     this.#onError = onError;
   }
 
-  /** Writes `traces` (comma-separated trace entries, no brackets) to the indexed file or the main one. */
-  save(traces: string, toIndexFile: boolean): void {
+  /** Writes `traces` (comma-separated trace entries as UTF-8, no brackets) to the indexed file or the main one. */
+  save(traces: Buffer, toIndexFile: boolean): void {
     if (toIndexFile) {
       try {
-        writeFileSync(`${this.fileName}.${this.#index++}`, `[${traces}]`);
+        writeFileSync(`${this.fileName}.${this.#index++}`, Buffer.concat([OPEN, traces, CLOSE]));
       } catch (error) {
         this.#onError(`failed creating trace file: ${(error as Error).message}`);
       }
@@ -35,10 +39,11 @@ export class TraceFile {
         this.#failed = true;
         this.#onError(`failed creating trace file: ${error.message}`);
       });
-      this.#stream.write(`[${traces}`);
+      this.#stream.write(OPEN);
     } else {
-      this.#stream.write(`,${traces}`);
+      this.#stream.write(COMMA);
     }
+    this.#stream.write(traces);
   }
 
   /** Closes the array of the main file, if anything was written to it, once all is written. */

@@ -1,4 +1,5 @@
 import type { TraceFile } from './trace-file.js';
+import type { TraceText } from './trace-text.js';
 
 /** Triton's TRITONSERVER_InferenceTraceLevel bits. */
 export const TRACE_LEVEL_DISABLED = 0;
@@ -27,8 +28,12 @@ export interface SpecifiedFields {
   readonly logFrequency: boolean;
 }
 
-/** Unwritten traces beyond this many characters go to the main file before the setting retires. */
-const FLUSH_CHARS = 1 << 20;
+/**
+ * Collected traces are encoded at once into chunks of this many bytes, outside V8's heap: text kept
+ * across many requests would be promoted to the old generation and cost full collections. A full
+ * chunk goes to the main file (no log frequency) before the setting retires.
+ */
+const CHUNK_BYTES = 1 << 20;
 
 /**
  * One trace setting, global or a model's (Triton's TraceManager::TraceSetting): immutable fields but
@@ -51,8 +56,9 @@ export class TraceSetting implements TraceSettingFields {
   #sample = 0;
   #created = 0;
   #collected = 0;
-  /** Traces collected and not written yet (comma-separated), and how many. */
-  #stream = '';
+  /** Traces collected and not written yet (comma-separated UTF-8 in `#chunk` up to `#used`), and how many. */
+  #chunk: Buffer | undefined;
+  #used = 0;
   #inStream = 0;
   #retired = false;
 
@@ -94,17 +100,12 @@ export class TraceSetting implements TraceSettingFields {
     return hit || force;
   }
 
-  /** A finished trace's entries (Triton's WriteTrace): written every `logFrequency` traces or when the count is used up. */
-  collect(trace: string): void {
-    if (trace !== '') {
-      this.#stream = this.#stream === '' ? trace : `${this.#stream},${trace}`;
-      this.#inStream++;
-    }
+  /** A finished request's traces (Triton's WriteTrace): written every `logFrequency` traces or when the count is used up. */
+  collect(traces: readonly TraceText[]): void {
+    this.#append(traces);
     this.#collected++;
     if ((this.count === 0 && this.#collected === this.#sample) || (this.logFrequency !== 0 && this.#inStream >= this.logFrequency)) {
       this.#flush(true);
-    } else if (this.logFrequency === 0 && this.#stream.length >= FLUSH_CHARS) {
-      this.#flush(false);
     }
     if (this.#retired && this.#collected === this.#created) this.#flushRemainder();
   }
@@ -116,13 +117,39 @@ export class TraceSetting implements TraceSettingFields {
   }
 
   #flushRemainder(): void {
-    if (this.mode === 'triton' && this.#stream !== '') this.#flush(this.logFrequency !== 0);
+    if (this.mode === 'triton' && this.#inStream > 0) this.#flush(this.logFrequency !== 0);
+  }
+
+  #append(traces: readonly TraceText[]): void {
+    let bytes = 0;
+    for (const trace of traces) if (trace.byteLength > 0) bytes += trace.byteLength + 1;
+    if (bytes === 0) return;
+    if (this.#chunk !== undefined && this.#used + bytes > this.#chunk.length) {
+      if (this.logFrequency === 0) this.#flush(false);
+      else this.#chunk = grow(this.#chunk, this.#used + bytes);
+    }
+    const chunk = (this.#chunk ??= Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, bytes)));
+    for (const trace of traces) {
+      if (trace.byteLength === 0) continue;
+      if (this.#used > 0) chunk[this.#used++] = 0x2c; // ','
+      this.#used += trace.copyTo(chunk, this.#used);
+    }
+    this.#inStream++;
   }
 
   #flush(toIndexFile: boolean): void {
-    const traces = this.#stream;
-    this.#stream = '';
+    const traces = this.#chunk?.subarray(0, this.#used) ?? Buffer.alloc(0);
+    // The chunk now belongs to the file (written later, off the event loop); the next trace starts a new one.
+    this.#chunk = undefined;
+    this.#used = 0;
     this.#inStream = 0;
     this.file.save(traces, toIndexFile);
   }
+}
+
+/** A larger chunk holding what `chunk` holds (a batch of `log_frequency` traces beyond one chunk). */
+function grow(chunk: Buffer, needed: number): Buffer {
+  const next = Buffer.allocUnsafeSlow(Math.max(needed, chunk.length * 2));
+  chunk.copy(next);
+  return next;
 }

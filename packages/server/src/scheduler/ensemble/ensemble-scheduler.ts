@@ -4,12 +4,13 @@ import type { InferRequestInit, InputTensorInit } from '../../request/infer-requ
 import type { InferResponse } from '../../request/infer-response.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { CancelSignal } from '../../util/cancel-signal.js';
+import type { InferenceTrace } from '../../observability/tracing/request-trace.js';
 import { nowNs } from '../../util/clock.js';
 import type { ScheduledRequest, Scheduler } from '../scheduler.js';
 import { StepLimiter } from './step-limiter.js';
 
 /** Runs one step's request on its member model, through that model's own scheduler. */
-export type StepRunner = (request: InferRequestInit, signal: CancelSignal | undefined) => Promise<InferResponse>;
+export type StepRunner = (request: InferRequestInit, signal: CancelSignal | undefined, trace: InferenceTrace | undefined) => Promise<InferResponse>;
 
 export interface EnsembleSchedulerOptions {
   readonly ensembleName: string;
@@ -148,7 +149,7 @@ class EnsembleRun {
       this.#stepEnded();
       return;
     }
-    this.#options.runStep(request, this.#work.signal).then(
+    this.#options.runStep(request, this.#work.signal, this.#work.trace?.spawnChild()).then(
       (response) => {
         limiter.release();
         this.#stepSucceeded(step, response);
@@ -177,7 +178,6 @@ class EnsembleRun {
       parameters: request.parameters,
       inputs,
       outputs: [...step.outputMap.keys()].map((name) => ({ name, parameters: {} })),
-      trace: this.#work.trace?.spawnChild(),
     };
   }
 

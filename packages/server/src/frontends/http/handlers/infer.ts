@@ -75,8 +75,7 @@ async function inferRequest(
   // Decoded here on the event loop unless large (then on a codec worker): no promise for the common case.
   let decoded = decodeInferBody(http, model, version, body, headerValue);
   if (decoded instanceof Promise) decoded = await decoded;
-  const init = traced === undefined ? decoded.init : { ...decoded.init, trace: traced.trace.root };
-  const response = await http.core.infer(init, { signal: disconnectSignal(req.socket) });
+  const response = await http.core.infer(decoded.init, { signal: disconnectSignal(req.socket), trace: traced?.trace.root });
   await respond(req, res, http, response, decoded.plan, bodyLength, traced);
 }
 
@@ -148,8 +147,7 @@ async function inferLogged(
     const started = log.begin('http', decoded.init, headerId);
     line = started.line;
     res.setHeader('X-Request-Id', line.id);
-    const init = traced === undefined ? started.init : { ...started.init, trace: traced.trace.root };
-    const response = await http.core.infer(init, { signal: disconnectSignal(req.socket) });
+    const response = await http.core.infer(started.init, { signal: disconnectSignal(req.socket), trace: traced?.trace.root });
     const bytesOut = await respond(req, res, http, response, decoded.plan, bodyLength, traced);
     line.succeeded(response, 200, bodyLength, bytesOut);
   } catch (error) {
