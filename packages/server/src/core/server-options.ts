@@ -2,6 +2,7 @@ import type { RateLimiterOptions } from '../scheduler/rate-limiter.js';
 import type { LogSettings } from '../observability/logger.js';
 import { join } from 'node:path';
 import { packageRoot } from '../util/package-version.js';
+import { DEFAULT_TRACE_OPTIONS, type TraceOptions } from '../observability/tracing/trace-manager.js';
 
 /**
  * Everything the server is configured with. The CLI (`cli/options.ts`) builds it from tritonserver's
@@ -62,6 +63,8 @@ export interface ServerOptions {
   readonly requestLog: string;
   /** `--request-log-payload-bytes` (Nereid's own): tensor bytes per input and output in each line. */
   readonly requestLogPayloadBytes: number;
+  /** `--trace-config` and the deprecated `--trace-*` flags: the global trace setting at start-up. */
+  readonly trace: TraceOptions;
 }
 
 export interface HttpOptions {
@@ -173,4 +176,5 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = Object.freeze({
   backendDirectory: join(packageRoot() ?? '.', 'backends'),
   requestLog: '',
   requestLogPayloadBytes: 0,
+  trace: DEFAULT_TRACE_OPTIONS,
 });

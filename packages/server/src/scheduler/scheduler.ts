@@ -5,6 +5,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { BatcherStatistics } from '../metrics/statistics-types.js';
 import type { FailureReason } from '../metrics/statistics.js';
 import type { CancelSignal } from '../util/cancel-signal.js';
+import type { InferenceTrace } from '../observability/tracing/request-trace.js';
 
 /**
  * How a model's requests reach its instances (Triton's scheduler.h): enqueue, in-flight count, stop.
@@ -32,6 +33,8 @@ export interface ScheduledRequest {
   /** Monotonic ns when the request entered the queue. */
   readonly enqueuedNs: number;
   readonly signal: CancelSignal | undefined;
+  /** The request's trace, if it is traced (an ensemble spawns its steps' traces from it). */
+  readonly trace?: InferenceTrace | undefined;
   complete(outcome: Outcome): void;
 }
 
