@@ -38,7 +38,8 @@ export function resolveBackend(
     );
   }
   if (config.platform === '') config.platform = backend.defaultPlatform;
-  if (!backend.platforms.includes(config.platform)) {
+  // A backend without platforms (python) takes none; one with platforms takes only its own.
+  if (config.platform !== '' && !backend.platforms.includes(config.platform)) {
     throw invalidArg(`unexpected 'platform' and 'backend' pair, got:${config.platform}, ${config.backend}`);
   }
   if (config.defaultModelFilename === '') config.defaultModelFilename = backend.defaultModelFilename;
