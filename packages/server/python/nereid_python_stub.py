@@ -121,7 +121,7 @@ class Channel:
         self._send_all(parts)
 
     def _send_all(self, buffers):
-        views = [memoryview(b).cast("B") for b in buffers if len(b) > 0]
+        views = [b if isinstance(b, bytes) else memoryview(b).cast("B") for b in buffers if len(b) > 0]
         with self._write_lock:
             while views:
                 sent = self._sock.sendmsg(views[:512])
@@ -432,7 +432,8 @@ class Stub:
                 if tensor._datatype == "UINT16" and tensor.name() in self.bf16_outputs:
                     tensor._datatype = "BF16"
             tensors.extend(kept)
-            responses.append({"outputs": len(kept), "params": json.loads(response.parameters())})
+            params = response.parameters()
+            responses.append({"outputs": len(kept), "params": {} if params == "{}" else json.loads(params)})
         return responses, tensors
 
 

@@ -6,12 +6,15 @@ import { DATATYPE_MODELS, buildConformanceRepository } from './test-repository.j
 /** The Python models the tests use (`test/fixtures/python/<name>.py`). */
 export const PYTHON_FIXTURES = join(REPO_ROOT, 'packages', 'server', 'test', 'fixtures', 'python');
 
-/** Writes `<repo>/<name>/1/model.py` from a fixture, and config.pbtxt when one is given. */
+/**
+ * Writes `<repo>/<name>/1/model.py` from a fixture (`test/fixtures/python/<fixture>.py`, or a path to
+ * a model.py), and config.pbtxt when one is given.
+ */
 export function addPythonModel(repo: string, name: string, fixture: string, config: string | undefined): string {
   const dir = join(repo, name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, '1'), { recursive: true });
-  copyFileSync(join(PYTHON_FIXTURES, `${fixture}.py`), join(dir, '1', 'model.py'));
+  copyFileSync(fixture.endsWith('.py') ? fixture : join(PYTHON_FIXTURES, `${fixture}.py`), join(dir, '1', 'model.py'));
   if (config !== undefined) writeFileSync(join(dir, 'config.pbtxt'), config);
   return dir;
 }
@@ -24,7 +27,8 @@ export function addPythonModel(repo: string, name: string, fixture: string, conf
 export function buildPythonConformanceRepository(): string {
   const repo = buildConformanceRepository();
   const simple = readFileSync(join(EXAMPLE_MODELS, 'simple', 'config.pbtxt'), 'utf8');
-  addPythonModel(repo, 'simple', 'add_sub', toPython(simple));
+  // The example add_sub model.py: sum and difference in the configured output datatypes.
+  addPythonModel(repo, 'simple', join(EXAMPLE_MODELS, 'add_sub', '1', 'model.py'), toPython(simple));
   for (const name of Object.values(DATATYPE_MODELS)) {
     addPythonModel(repo, name, 'identity', toPython(readFileSync(join(FIXTURE_MODELS, name, 'config.pbtxt'), 'utf8')));
   }

@@ -43,6 +43,8 @@ export class StubProcess {
   #nextId = 0;
   #exited = false;
   #lastHeard = 0;
+  /** When the stub last had nothing outstanding (a call after a quiet spell starts a fresh wait). */
+  #lastIdle = 0;
   #watchdog: NodeJS.Timeout | undefined;
   #deathReason: string | undefined;
   /** The name in its messages: the model's while it auto-completes, then the instance's. */
@@ -117,6 +119,7 @@ export class StubProcess {
       return Promise.reject(this.deathError(this.#deathReason ?? `Stub process '${this.#name}' is not healthy.`));
     }
     const id = ++this.#nextId;
+    if (this.#pending.size === 0) this.#lastIdle = performance.now();
     return new Promise<Frame>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       this.send(kind, { ...header, id }, tensors);
@@ -168,14 +171,15 @@ export class StubProcess {
     if (call === undefined) return;
     this.#pending.delete(id);
     call.resolve(frame);
-    if (this.#pending.size === 0) this.#stopWatchdog();
+    // The watchdog stops itself at its next tick with nothing outstanding: no timer churn per call.
   }
 
   #startWatchdog(): void {
     this.#lastHeard = performance.now();
     this.#watchdog = setInterval(() => {
       if (this.#pending.size === 0) return this.#stopWatchdog();
-      if (performance.now() - this.#lastHeard > this.#launch.hangTimeoutMs) {
+      // Silence counts from the last frame, or from when the stub was last idle.
+      if (performance.now() - Math.max(this.#lastHeard, this.#lastIdle) > this.#launch.hangTimeoutMs) {
         this.kill(`Stub process '${this.#name}' is not healthy: no answer for ${this.#launch.hangTimeoutMs} ms`);
         return;
       }

@@ -76,7 +76,7 @@ describe('Python backend (real python3 stubs)', () => {
 
   before(async () => {
     repo = mkdtempSync(join(tmpdir(), 'nereid-python-'));
-    symlinkSync(join(EXAMPLE_MODELS, 'simple'), join(repo, 'simple'));
+    for (const name of ['simple', 'add_sub', 'bls_simple']) symlinkSync(join(EXAMPLE_MODELS, name), join(repo, name));
     addPythonModel(repo, 'py_batching', 'behaviours', BEHAVIOURS_CONFIG('dynamic_batching { max_queue_delay_microseconds: 200000 }\n'));
     addPythonModel(repo, 'py_faults', 'behaviours', BEHAVIOURS_CONFIG(''));
     addPythonModel(repo, 'py_other', 'behaviours', BEHAVIOURS_CONFIG(''));
@@ -188,6 +188,31 @@ describe('Python backend (real python3 stubs)', () => {
     const missing = await postInfer(base, 'py_bls', { parameters: { target: 'no_such_model' }, inputs });
     assert.equal(missing.status, 404);
     assert.equal(missing.json['error'], "Request for unknown model: 'no_such_model' is not found");
+  });
+
+  it('the example models: add_sub (Triton\'s example behaviour) and bls_simple (simple through BLS, sync and 3 async calls)', async () => {
+    const sums = await postInfer(base, 'add_sub', {
+      inputs: [
+        { name: 'INPUT0', datatype: 'FP32', shape: [4], data: [1, 2.5, -3, 4] },
+        { name: 'INPUT1', datatype: 'FP32', shape: [4], data: [0.5, 0.5, 1, -4] },
+      ],
+    });
+    assert.deepEqual([...sums.outputs.get('OUTPUT0')!.data!], [1.5, 3, -2, 0]);
+    assert.deepEqual([...sums.outputs.get('OUTPUT1')!.data!], [0.5, 2, -4, 8]);
+    const a = Array.from({ length: 16 }, (_, i) => i * 3);
+    const b = Array.from({ length: 16 }, (_, i) => i);
+    for (const calls of [1, 3]) {
+      const reply = await postInfer(base, 'bls_simple', {
+        parameters: { calls },
+        inputs: [
+          { name: 'INPUT0', datatype: 'INT32', shape: [1, 16], data: a },
+          { name: 'INPUT1', datatype: 'INT32', shape: [1, 16], data: b },
+        ],
+      });
+      assert.equal(reply.status, 200, reply.body.toString());
+      assert.deepEqual([...reply.outputs.get('OUTPUT0')!.data!], a.map((x, i) => x + b[i]!));
+      assert.deepEqual([...reply.outputs.get('OUTPUT1')!.data!], a.map((x, i) => x - b[i]!));
+    }
   });
 
   it('a model folder without config.pbtxt is completed by auto_complete_config', async () => {
