@@ -12,16 +12,17 @@ It talks to the server over file descriptor 3 (a Unix socket pair). Every messag
     data    tensor bytes; the header's "t" lists [name, datatype, shape, offset, nbytes] per tensor,
             offsets counted from the start of the data, each a multiple of 8
 
-Reads block (no polling): an idle stub uses no CPU. A reader thread takes every frame; commands go
-to the main thread in order, BLS results to the call waiting for them, pings are answered at once.
-When the server goes away (end of file), the stub exits.
+Reads block (no polling): an idle stub uses no CPU. The main thread reads the socket while it is
+idle and runs each command it reads itself; once a command makes a BLS call, a helper thread reads
+instead until the command ends (BLS results go to the call waiting for them, further commands wait
+their turn). When the server goes away (end of file), the stub exits.
 """
 
 import asyncio
 import importlib
 import json
 import os
-import queue
+import select
 import socket
 import struct
 import sys
@@ -88,7 +89,14 @@ class Channel:
     def __init__(self, fd, model_dir):
         self._sock = socket.socket(fileno=fd)
         self._write_lock = threading.Lock()
-        self._commands = queue.Queue()
+        # Commands the helper read while the main thread was busy, in order.
+        self._commands = []
+        self._rbuf = bytearray()
+        self._rpos = 0
+        self._turn = threading.Condition()
+        self._helper_reads = False
+        self._lent = False
+        self._wake_r, self._wake_w = os.pipe()
         self._calls = {}
         self._calls_lock = threading.Lock()
         self._next_call = 0
@@ -141,47 +149,110 @@ class Channel:
             pass
 
     # ---- reading ----
-    def _read_exact(self, rfile, size):
-        buffer = bytearray(size)
-        view = memoryview(buffer)
-        got = 0
-        while got < size:
-            n = rfile.readinto(view[got:])
-            if not n:
+    # One thread reads at a time. The main thread reads while it is idle (so a command starts on
+    # the thread that read it, with no hand-off); once a command makes a BLS call, the helper thread
+    # reads instead (BLS results, commands that arrive meanwhile) until the main thread takes the
+    # socket back. Frames are cut from one buffer both threads use, so bytes read ahead by one are
+    # seen by the other.
+    def _fill(self, need):
+        """Reads until the buffer holds `need` bytes from the read position."""
+        while len(self._rbuf) - self._rpos < need:
+            chunk = self._sock.recv(max(1 << 16, need - (len(self._rbuf) - self._rpos)))
+            if not chunk:
                 raise EOFError()
-            got += n
-        return buffer
+            if self._rpos > 0:
+                del self._rbuf[:self._rpos]
+                self._rpos = 0
+            self._rbuf += chunk
 
-    def reader(self):
-        rfile = self._sock.makefile("rb", buffering=1 << 16)
-        try:
-            while True:
-                (length,) = _U32.unpack(self._read_exact(rfile, 4))
-                body = self._read_exact(rfile, length)
-                kind = body[0]
-                (header_length,) = _U32.unpack_from(body, 1)
-                header = json.loads(bytes(body[5:5 + header_length]))
-                if kind == PING:
-                    self.send(PONG, {"id": header.get("id", 0)})
-                elif kind == BLS_RESULT:
-                    with self._calls_lock:
-                        waiter = self._calls.pop(header["call"], None)
-                    if waiter is not None:
-                        waiter(header, body)
-                else:
-                    self._commands.put((kind, header, body))
-        except (EOFError, OSError):
-            pass
-        # The server went away or closed the channel.
-        if not self.finalizing:
-            os._exit(1)
-        self._commands.put(None)
+    def _has_frame(self):
+        available = len(self._rbuf) - self._rpos
+        return available >= 4 and available >= 4 + _U32.unpack_from(self._rbuf, self._rpos)[0]
+
+    def read_frame(self):
+        """The next frame as (kind, header, body); body is a bytearray of its own."""
+        self._fill(4)
+        (length,) = _U32.unpack_from(self._rbuf, self._rpos)
+        self._fill(4 + length)
+        start = self._rpos + 4
+        body = self._rbuf[start:start + length]
+        self._rpos = start + length
+        (header_length,) = _U32.unpack_from(body, 1)
+        return body[0], json.loads(bytes(body[5:5 + header_length])), body
+
+    def route(self, kind, header, body):
+        """Handles a frame that is not a command; returns False for commands."""
+        if kind == PING:
+            self.send(PONG, {"id": header.get("id", 0)})
+        elif kind == BLS_RESULT:
+            with self._calls_lock:
+                waiter = self._calls.pop(header["call"], None)
+            if waiter is not None:
+                waiter(header, body)
+        else:
+            return False
+        return True
 
     def next_command(self):
-        return self._commands.get()
+        """On the main thread: the next command, reading the socket itself when none is queued."""
+        try:
+            while not self._commands:
+                kind, header, body = self.read_frame()
+                if not self.route(kind, header, body):
+                    return kind, header, body
+            return self._commands.pop(0)
+        except (EOFError, OSError):
+            self.server_gone()
+            return None
+
+    def server_gone(self):
+        if not self.finalizing:
+            os._exit(1)
+
+    def helper(self):
+        """The helper thread: reads while the main thread runs a command."""
+        while True:
+            with self._turn:
+                while not self._helper_reads:
+                    self._turn.wait()
+            try:
+                while True:
+                    if not self._has_frame():
+                        ready, _, _ = select.select([self._sock, self._wake_r], [], [])
+                        if self._wake_r in ready:
+                            os.read(self._wake_r, 64)
+                            break
+                    kind, header, body = self.read_frame()
+                    if not self.route(kind, header, body):
+                        self._commands.append((kind, header, body))
+            except (EOFError, OSError):
+                self.server_gone()
+                return
+            with self._turn:
+                self._helper_reads = False
+                self._turn.notify_all()
+
+    def lend_socket(self):
+        """While a command runs: the helper reads until `take_socket_back` (from the first BLS call
+        on; a command that makes none leaves the socket alone and costs no thread switch)."""
+        with self._turn:
+            if not self._lent:
+                self._lent = True
+                self._helper_reads = True
+                self._turn.notify_all()
+
+    def take_socket_back(self):
+        if not self._lent:
+            return
+        os.write(self._wake_w, b"x")
+        with self._turn:
+            while self._helper_reads:
+                self._turn.wait()
+            self._lent = False
 
     # ---- BLS ----
     def _bls_frame(self, request, waiter):
+        self.lend_socket()
         with self._calls_lock:
             self._next_call += 1
             call = self._next_call
@@ -253,7 +324,9 @@ def _bls_response(header, body):
 def _error_text(error):
     """An exception as pybind11 prints it in Triton's messages: type, message, then the frames."""
     text = type(error).__name__ + ": " + str(error)
-    frames = traceback.extract_tb(error.__traceback__)
+    # The model's frames only, as Triton's (the stub's own and asyncio's plumbing are not the model's).
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
+              if f.filename != __file__ and "/concurrent/futures/" not in f.filename]
     if frames:
         text += "\n\nAt:\n" + "".join(
             "  %s(%d): %s\n" % (f.filename, f.lineno, f.name) for f in reversed(frames))
@@ -284,8 +357,8 @@ class Stub:
         self.module = importlib.import_module(self.version + "." + module_name[:-3])
 
     def run(self):
-        reader = threading.Thread(target=self.channel.reader, name="nereid-stub-reader", daemon=True)
-        reader.start()
+        helper = threading.Thread(target=self.channel.helper, name="nereid-stub-reader", daemon=True)
+        helper.start()
         try:
             self.import_model()
             model_class = getattr(self.module, "TritonPythonModel")
@@ -298,18 +371,21 @@ class Stub:
             if command is None:
                 return 0
             kind, header, body = command
-            if kind == EXECUTE:
-                self.execute(header, body)
-            elif kind == AUTO_COMPLETE:
-                self.reply(header, self.auto_complete, header)
-            elif kind == INITIALIZE:
-                self.reply(header, self.initialize, header)
-            elif kind == IS_READY:
-                self.reply(header, self.is_ready, header)
-            elif kind == FINALIZE:
-                self.channel.finalizing = True
-                self.reply(header, self.finalize, header)
-                return 0
+            try:
+                if kind == EXECUTE:
+                    self.execute(header, body)
+                elif kind == AUTO_COMPLETE:
+                    self.reply(header, self.auto_complete, header)
+                elif kind == INITIALIZE:
+                    self.reply(header, self.initialize, header)
+                elif kind == IS_READY:
+                    self.reply(header, self.is_ready, header)
+                elif kind == FINALIZE:
+                    self.channel.finalizing = True
+                    self.reply(header, self.finalize, header)
+                    return 0
+            finally:
+                self.channel.take_socket_back()
 
     def reply(self, header, action, argument):
         try:

@@ -25,6 +25,8 @@ const RESTART_DELAY_MS = 100;
 const MAX_RESTART_DELAY_MS = 5_000;
 /** How long a stub may take to run `finalize()` at unload before it is killed. */
 export const STOP_GRACE_MS = 5_000;
+/** A model's `is_ready()` is asked at most this often. */
+const IS_READY_INTERVAL_MS = 1_000;
 
 /**
  * One instance of a Python model: one stub process running `TritonPythonModel`. Each execute is one
@@ -38,6 +40,11 @@ export class PythonInstance implements BackendInstance {
   /** A restart in progress; resolves with the new stub, or undefined once the instance is closed. */
   #restarting: Promise<StubProcess | undefined> | undefined;
   #closed: Promise<void> | undefined;
+  /** The model defines `is_ready()`; its last answer, and when it was last asked. */
+  #hasIsReady = false;
+  #userReady = true;
+  #askedAt = -Infinity;
+  #asking = false;
 
   private constructor(options: PythonInstanceOptions) {
     this.#options = options;
@@ -57,8 +64,36 @@ export class PythonInstance implements BackendInstance {
     return instance;
   }
 
+  /**
+   * The stub is alive and, when the model defines `is_ready()`, its last answer was True. The answer
+   * is refreshed in the background when readiness is asked, at most once a second (Triton asks it
+   * synchronously on every readiness check; the core's readiness is synchronous here), so a change
+   * shows from the next check after the model answered.
+   */
   ready(): boolean {
-    return this.#closed === undefined && this.#stub !== undefined && this.#stub.alive;
+    const stub = this.#stub;
+    if (this.#closed !== undefined || stub === undefined || !stub.alive) return false;
+    if (this.#hasIsReady) this.#askIsReady(stub);
+    return this.#userReady;
+  }
+
+  #askIsReady(stub: StubProcess): void {
+    const now = performance.now();
+    if (this.#asking || now - this.#askedAt < IS_READY_INTERVAL_MS) return;
+    this.#asking = true;
+    this.#askedAt = now;
+    stub
+      .call(FrameKind.IS_READY, {})
+      .then(
+        (reply) => {
+          this.#userReady = reply.header['ok'] === true && reply.header['result'] === true;
+          if (reply.header['ok'] !== true) this.#options.logger.error(`is_ready() of '${this.#options.name}' failed: ${String(reply.header['error'])}`);
+        },
+        () => undefined,
+      )
+      .finally(() => {
+        this.#asking = false;
+      });
   }
 
   async execute(requests: readonly InferenceRequest[]): Promise<ExecutionResult> {
@@ -101,6 +136,9 @@ export class PythonInstance implements BackendInstance {
     if (reply.header['ok'] !== true) {
       throw internal(`Failed to initialize Python stub: ${String(reply.header['error'])}`);
     }
+    this.#hasIsReady = (reply.header['result'] as { is_ready?: boolean } | undefined)?.is_ready === true;
+    this.#userReady = true;
+    this.#askedAt = -Infinity;
   }
 
   /** Serves with `stub` and restarts when it ends while the instance is open. */

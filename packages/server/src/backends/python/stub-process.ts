@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { internal } from '../../errors/server-error.js';
 import type { Tensor } from '../../tensor/tensor.js';
@@ -14,7 +15,7 @@ export interface StubLaunch {
   readonly modelFile: string;
   /** The name the stub uses in its messages until INITIALIZE names the instance. */
   readonly name: string;
-  /** No frame for this long while a call is outstanding: the stub is taken as hung and killed. */
+  /** Stopped this long while a call is outstanding: the stub is taken as hung and killed. */
   readonly hangTimeoutMs: number;
 }
 
@@ -26,14 +27,27 @@ export interface StubHello {
 /** Handles frames the stub sends of its own accord (BLS calls, logs). */
 export type StubFrameHandler = (frame: Frame, stub: StubProcess) => void;
 
-/** How often a stub with calls outstanding is pinged to tell a busy stub from a hung one. */
-const PING_INTERVAL_MS = 1_000;
+/** How often the state of a stub with calls outstanding is looked at. */
+const WATCHDOG_INTERVAL_MS = 1_000;
+
+/** Whether the process is stopped (`T`) or traced (`t`), from /proc/<pid>/stat. */
+function isStopped(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = stat.charAt(stat.lastIndexOf(')') + 2);
+    return state === 'T' || state === 't';
+  } catch {
+    return false;
+  }
+}
 
 /**
  * One `python3` stub process and its socket: calls (a frame out, the REPLY with the same id back),
  * frames the stub starts (handed to `onFrame`), and the end of the process. When the process
  * exits or is killed, every outstanding call fails with the error `deathError` gives. Nothing runs
  * while the stub is idle: no timer, no poll (the watchdog ticks only while calls are outstanding).
+ * PING/PONG frames exist in the protocol but the watchdog does not need them.
  */
 export class StubProcess {
   readonly #child: ChildProcess;
@@ -42,9 +56,6 @@ export class StubProcess {
   readonly #launch: StubLaunch;
   #nextId = 0;
   #exited = false;
-  #lastHeard = 0;
-  /** When the stub last had nothing outstanding (a call after a quiet spell starts a fresh wait). */
-  #lastIdle = 0;
   #watchdog: NodeJS.Timeout | undefined;
   #deathReason: string | undefined;
   /** The name in its messages: the model's while it auto-completes, then the instance's. */
@@ -119,7 +130,6 @@ export class StubProcess {
       return Promise.reject(this.deathError(this.#deathReason ?? `Stub process '${this.#name}' is not healthy.`));
     }
     const id = ++this.#nextId;
-    if (this.#pending.size === 0) this.#lastIdle = performance.now();
     return new Promise<Frame>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       this.send(kind, { ...header, id }, tensors);
@@ -156,7 +166,6 @@ export class StubProcess {
   }
 
   #receive(frame: Frame): void {
-    this.#lastHeard = performance.now();
     if (frame.kind === FrameKind.HELLO) {
       this.#settle(0, frame);
     } else if (frame.kind === FrameKind.REPLY) {
@@ -174,17 +183,24 @@ export class StubProcess {
     // The watchdog stops itself at its next tick with nothing outstanding: no timer churn per call.
   }
 
+  /**
+   * While calls are outstanding, the process's state is read from /proc about once a second: a
+   * stub that stays stopped (SIGSTOP, a debugger) longer than the hang timeout is killed. A stub
+   * that is running or waiting is left alone however long its `execute` takes, as Triton does.
+   */
   #startWatchdog(): void {
-    this.#lastHeard = performance.now();
+    let stoppedSince: number | undefined;
     this.#watchdog = setInterval(() => {
       if (this.#pending.size === 0) return this.#stopWatchdog();
-      // Silence counts from the last frame, or from when the stub was last idle.
-      if (performance.now() - Math.max(this.#lastHeard, this.#lastIdle) > this.#launch.hangTimeoutMs) {
-        this.kill(`Stub process '${this.#name}' is not healthy: no answer for ${this.#launch.hangTimeoutMs} ms`);
-        return;
+      const now = performance.now();
+      if (!isStopped(this.#child.pid)) {
+        stoppedSince = undefined;
+      } else if (stoppedSince === undefined) {
+        stoppedSince = now;
+      } else if (now - stoppedSince >= this.#launch.hangTimeoutMs) {
+        this.kill(`Stub process '${this.#name}' is not healthy: stopped for ${this.#launch.hangTimeoutMs} ms`);
       }
-      this.send(FrameKind.PING, {});
-    }, Math.min(PING_INTERVAL_MS, Math.max(50, this.#launch.hangTimeoutMs / 3)));
+    }, Math.min(WATCHDOG_INTERVAL_MS, Math.max(50, this.#launch.hangTimeoutMs / 4)));
     this.#watchdog.unref();
   }
 

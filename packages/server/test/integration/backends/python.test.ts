@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -225,6 +225,16 @@ describe('Python backend (real python3 stubs)', () => {
     assert.deepEqual([...reply.outputs.get('OUT')!.data!], [3, -4]);
   });
 
+  it('the model\'s is_ready() decides its readiness (asked in the background, at most once a second)', async () => {
+    const ready = async (): Promise<number> => (await httpCall(base, 'GET', '/v2/models/py_other/ready')).status;
+    await until(async () => (await ready()) === 200, 3_000);
+    writeFileSync(join(repo, 'py_other', 'not_ready'), '');
+    await until(async () => (await ready()) === 400, 3_000);
+    assert.equal((await ask(base, 'py_other')).status, 200, 'a model that says it is not ready still serves, as in Triton');
+    unlinkSync(join(repo, 'py_other', 'not_ready'));
+    await until(async () => (await ready()) === 200, 3_000);
+  });
+
   it('an idle stub uses no CPU', async () => {
     const pid = facts(await ask(base, 'py_other')).pid;
     const first = cpuTicks(pid);
@@ -258,7 +268,7 @@ describe('Python backend (real python3 stubs)', () => {
     const start = performance.now();
     const failed = await ask(base, 'py_faults');
     assert.equal(failed.status, 500);
-    assert.match(String(failed.json['error']), /Stub process 'py_faults_0' is not healthy: no answer for 1000 ms/);
+    assert.match(String(failed.json['error']), /Stub process 'py_faults_0' is not healthy: stopped for 1000 ms/);
     assert.ok(performance.now() - start < 3_000);
     await until(async () => (await ask(base, 'py_faults')).status === 200, 5_000);
     assert.equal(pidAlive(pid), false, 'the hung stub was killed and reaped');
