@@ -29,9 +29,14 @@ import sys
 import threading
 import traceback
 
-import numpy as np
+try:
+    import numpy as np
 
-import triton_python_backend_utils as pb_utils
+    import triton_python_backend_utils as pb_utils
+
+    _SETUP_ERROR = None
+except ImportError as _error:  # reported to the server as the model's load error
+    _SETUP_ERROR = _error
 
 # Server -> stub
 AUTO_COMPLETE = 1
@@ -341,7 +346,8 @@ class Stub:
         self.model_dir = os.path.dirname(version_dir)
         self.version = os.path.basename(version_dir)
         self.channel = Channel(3, version_dir)
-        pb_utils._channel = self.channel
+        if _SETUP_ERROR is None:
+            pb_utils._channel = self.channel
         self.module = None
         self.model = None
         self.bf16_outputs = set()
@@ -360,6 +366,10 @@ class Stub:
         helper = threading.Thread(target=self.channel.helper, name="nereid-stub-reader", daemon=True)
         helper.start()
         try:
+            if _SETUP_ERROR is not None:
+                raise ImportError(
+                    "the Python backend needs numpy in the interpreter " + sys.executable
+                    + " (Debian: apt-get install python3-numpy): " + str(_SETUP_ERROR))
             self.import_model()
             model_class = getattr(self.module, "TritonPythonModel")
             self.channel.send(HELLO, {"ok": True, "auto_complete": hasattr(model_class, "auto_complete_config")})
