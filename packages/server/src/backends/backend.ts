@@ -2,8 +2,11 @@ import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
 import type { ServerError } from '../errors/server-error.js';
 import type { MemoryUsage } from '../metrics/statistics-types.js';
 import type { Logger } from '../observability/logger.js';
+import type { InferRequestInit } from '../request/infer-request-init.js';
+import type { InferResponse } from '../request/infer-response.js';
 import type { InferenceRequest } from '../request/inference-request.js';
 import type { Tensor } from '../tensor/tensor.js';
+import type { CancelSignal } from '../util/cancel-signal.js';
 
 /**
  * The backend SPI: how the model layer loads a model version, completes its configuration, creates
@@ -44,8 +47,19 @@ export interface BackendLoadContext {
   readonly config: ModelConfig;
   /** `--backend-config` settings for this backend, global ones included (backend-specific win). */
   readonly backendConfig: ReadonlyMap<string, string>;
+  /** `completeConfig` will be asked to auto-complete (off with --disable-auto-complete-config). */
+  readonly autoCompleteConfig: boolean;
   readonly logger: Logger;
+  /**
+   * Runs an inference request on any model of the server through the core (its scheduler,
+   * statistics and errors), as a client's request would run: how Python models call other models
+   * (BLS). Absent when the model is loaded without a server core.
+   */
+  readonly runRequest?: CoreRequestRunner | undefined;
 }
+
+/** An inference request to the core, from inside a backend. */
+export type CoreRequestRunner = (request: InferRequestInit, signal: CancelSignal | undefined) => Promise<InferResponse>;
 
 export interface BackendModel {
   /**
@@ -79,6 +93,11 @@ export interface BackendInstance {
    * (shapes as the model produced them, batch dimension included when batching) or its error.
    */
   execute(requests: readonly InferenceRequest[]): Promise<ExecutionResult>;
+  /**
+   * False while the instance cannot serve (a Python stub that died and is being restarted); the
+   * model then reports not ready. Absent: always ready.
+   */
+  ready?(): boolean;
   close(): Promise<void>;
 }
 

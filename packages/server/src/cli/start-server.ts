@@ -1,5 +1,6 @@
 import { BackendRegistry } from '../backends/backend-registry.js';
 import { onnxRuntimeBackend } from '../backends/onnxruntime/onnxruntime-backend.js';
+import { pythonBackend } from '../backends/python/python-backend.js';
 import { InferenceServer } from '../core/inference-server.js';
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from '../core/server-options.js';
 import { startGrpcServer, type GrpcServerHandle } from '../frontends/grpc/grpc-server.js';
@@ -57,7 +58,7 @@ export function resolveOptions(options: StartOptions): ServerOptions {
 
 /** The backends this build ships, registered once (the only place that names them). */
 export function defaultBackends(): BackendRegistry {
-  return new BackendRegistry().register(onnxRuntimeBackend);
+  return new BackendRegistry().register(onnxRuntimeBackend).register(pythonBackend);
 }
 
 /** Composition root shared by the CLI, tests and embedders: load models, then open the frontends. */

@@ -187,7 +187,8 @@ export class InferenceServer implements InferenceCore, MetricsSource {
     return {
       name,
       versions: this.#repository.readyVersions(name),
-      platform: model.config.platform,
+      // Triton: the platform, or the backend when the config has none (python).
+      platform: model.config.platform === '' ? model.config.backend : model.config.platform,
       inputs: [...model.signature.inputs.values()].map(describe),
       outputs: [...model.signature.outputs.values()].map(describe),
     };

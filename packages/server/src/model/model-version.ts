@@ -2,7 +2,7 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { clone } from '@bufbuild/protobuf';
 import { ModelConfigSchema, ModelInstanceGroupSchema, type ModelConfig, type ModelInstanceGroup } from '@nereid/protocol/generated/model_config_pb';
-import type { Backend, BackendModel } from '../backends/backend.js';
+import type { Backend, BackendModel, CoreRequestRunner } from '../backends/backend.js';
 import { ModelResponseCache, type CacheLookup } from '../cache/model-response-cache.js';
 import type { ResponseCache } from '../cache/response-cache.js';
 import { readModelFile } from '../config/model-file.js';
@@ -58,6 +58,8 @@ interface VersionOptions {
 export interface ModelVersionLoadOptions extends VersionOptions {
   readonly backend: Backend;
   readonly backendConfig: ReadonlyMap<string, string>;
+  /** How the backend reaches other models through the core (Python BLS). */
+  readonly runRequest?: CoreRequestRunner | undefined;
 }
 
 /** An ensemble: its steps run on the member models (`platform: "ensemble"`). */
@@ -181,7 +183,9 @@ export class ModelVersion {
       modelPath,
       config,
       backendConfig: options.backendConfig,
+      autoCompleteConfig: options.autoCompleteConfig,
       logger: options.logger,
+      runRequest: options.runRequest,
     });
     try {
       backendModel.completeConfig(config, { autoComplete: options.autoCompleteConfig });
@@ -389,6 +393,12 @@ export class ModelVersion {
       trace?.requestEnd(nowNs());
       return Promise.reject(toServerError(error));
     }
+  }
+
+  /** Every active instance can serve (a Python stub being restarted cannot). */
+  get healthy(): boolean {
+    for (const instance of this.#instances) if (!instance.passive && !instance.ready()) return false;
+    return true;
   }
 
   /** Requests queued or running on this version (0: it can be unloaded without waiting). */

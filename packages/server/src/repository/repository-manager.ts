@@ -582,6 +582,7 @@ export class RepositoryManager {
       config,
       backend,
       backendConfig: new Map([...global, ...specific]),
+      runRequest: this.#options.runStep,
       autoCompleteConfig: this.#options.autoCompleteConfig,
       rateLimiter: this.#options.rateLimiter,
       logger: this.#options.logger,
@@ -685,8 +686,7 @@ export class RepositoryManager {
 
   isReady(name: string, version: string): boolean {
     try {
-      this.get(name, version);
-      return true;
+      return this.get(name, version).healthy;
     } catch (error) {
       if (error instanceof ServerError) return false;
       throw error;

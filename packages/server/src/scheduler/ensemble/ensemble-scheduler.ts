@@ -10,7 +10,7 @@ import type { ScheduledRequest, Scheduler } from '../scheduler.js';
 import { StepLimiter } from './step-limiter.js';
 
 /** Runs one step's request on its member model, through that model's own scheduler. */
-export type StepRunner = (request: InferRequestInit, signal: CancelSignal | undefined, trace: InferenceTrace | undefined) => Promise<InferResponse>;
+export type StepRunner = (request: InferRequestInit, signal: CancelSignal | undefined, trace?: InferenceTrace) => Promise<InferResponse>;
 
 export interface EnsembleSchedulerOptions {
   readonly ensembleName: string;
