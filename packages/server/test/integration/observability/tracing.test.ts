@@ -247,3 +247,44 @@ describe("Triton's trace files", () => {
     }
   });
 });
+
+describe('the trace file agrees with the statistics', () => {
+  it('every traced request of a workload (direct, concurrent, through an ensemble, refused) matches the statistics', async () => {
+    const repo = mkdtempSync(join(tmpdir(), 'nereid-trace-stats-'));
+    const dir = mkdtempSync(join(tmpdir(), 'nereid-trace-stats-file-'));
+    addModel(repo, 'simple', simpleConfig('simple'));
+    ensembleOfSimple(repo);
+    const file = join(dir, 'workload.json');
+    const harness = new Harness();
+    await harness.start(startOptions(repo, { level: TRACE_LEVEL_TIMESTAMPS, rate: 1, file }));
+    let stats: { inference_stats: Record<string, { count: number; ns: number }> };
+    try {
+      for (let i = 0; i < 3; i++) await inferSimple(harness);
+      await Promise.all(Array.from({ length: 6 }, () => inferSimple(harness)));
+      const twice = { inputs: [{ name: 'A', datatype: 'INT32', shape: [1, 16], data: A }, { name: 'B', datatype: 'INT32', shape: [1, 16], data: B }] };
+      assert.equal((await postInfer(harness.base, 'twice', twice)).status, 200);
+      // Refused before entering the model: traced up to REQUEST_END, not counted in the statistics.
+      const refused = await postInfer(harness.base, 'simple', { inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [1, 16], data: A }] });
+      assert.equal(refused.status, 400);
+      const reply = await httpCall(harness.base, 'GET', '/v2/models/simple/stats');
+      stats = (replyJson(reply) as { model_stats: (typeof stats)[] }).model_stats[0]!;
+    } finally {
+      await harness.stop();
+      keepAliveAgent.destroy();
+    }
+    const simpleTraces = [...groupTraces(readTraceFile(file)).values()].filter((trace) => trace.header?.model_name === 'simple');
+    const at = (trace: Trace, name: string): number | undefined => trace.events.find((event) => event.name === name)?.ns;
+    const computed = simpleTraces.filter((trace) => at(trace, 'COMPUTE_END') !== undefined);
+    // 3 + 6 direct, 2 ensemble steps; the refused one has no compute.
+    assert.equal(simpleTraces.length, 12);
+    assert.equal(computed.length, 11);
+    assert.equal(stats.inference_stats['success']!.count, computed.length);
+    const sum = (from: string, to: string): number => computed.reduce((total, trace) => total + at(trace, to)! - at(trace, from)!, 0);
+    assert.equal(sum('QUEUE_START', 'COMPUTE_START'), stats.inference_stats['queue']!.ns, 'queue time');
+    assert.equal(sum('COMPUTE_START', 'COMPUTE_INPUT_END'), stats.inference_stats['compute_input']!.ns, 'compute input');
+    assert.equal(sum('COMPUTE_INPUT_END', 'COMPUTE_OUTPUT_START'), stats.inference_stats['compute_infer']!.ns, 'compute infer');
+    assert.equal(sum('COMPUTE_OUTPUT_START', 'COMPUTE_END'), stats.inference_stats['compute_output']!.ns, 'compute output');
+    rmSync(repo, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
