@@ -221,7 +221,7 @@ export class ModelVersion {
             const { timings } = outcome;
             this.#stats.recordSuccess({ requestNs: nowNs() - startNs, ...timings }, request.batchSize);
             const stats = { queueNs: timings.queueNs, computeNs: timings.computeInputNs + timings.computeInferNs + timings.computeOutputNs, batchSize: request.batchSize };
-            resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: {}, outputs, stats });
+            resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: outcome.parameters ?? {}, outputs, stats });
           } catch (error) {
             this.#stats.recordFailure(nowNs() - startNs);
             reject(toServerError(error));

@@ -142,6 +142,8 @@ describe('Python backend (real python3 stubs)', () => {
     assert.equal(args['model_repository'], join(repo, 'py_faults'));
     assert.equal((JSON.parse(args['model_config']!) as { max_batch_size: number }).max_batch_size, 8);
     assert.deepEqual([...reply.outputs.get('OUTPUT0')!.data!], [7, 8, 9]);
+    const parameters = reply.json['parameters'] as Record<string, unknown>;
+    assert.deepEqual({ ...parameters, executions: 0 }, { executions: 0, mode: 'args', echoed: true }, 'the response\'s parameters reach the client');
   });
 
   it('the dynamic batcher hands the model several requests in one execute', async () => {
