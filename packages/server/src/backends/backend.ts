@@ -5,7 +5,7 @@ import type { Logger } from '../observability/logger.js';
 import type { InferRequestInit } from '../request/infer-request-init.js';
 import type { InferResponse } from '../request/infer-response.js';
 import type { InferenceRequest } from '../request/inference-request.js';
-import type { Tensor } from '../tensor/tensor.js';
+import type { Parameters, Tensor } from '../tensor/tensor.js';
 import type { CancelSignal } from '../util/cancel-signal.js';
 
 /**
@@ -103,6 +103,8 @@ export interface BackendInstance {
 
 export interface ExecutionResult {
   readonly responses: ReadonlyArray<readonly Tensor[] | ServerError>;
+  /** Response parameters per request, aligned with `responses` (Python models may set them). */
+  readonly parameters?: ReadonlyArray<Parameters | undefined> | undefined;
   readonly timings: ExecutionTimings;
 }
 

@@ -265,7 +265,7 @@ export class ModelVersion {
             this.#reporter?.observeFirstResponse(timings.requestNs);
             if (trace !== undefined) traceExecution(trace, enqueuedNs, outcome.timings, outcome.outputs, this.#scheduler instanceof EnsembleScheduler);
             const stats = { queueNs: timings.queueNs, computeNs: timings.computeInputNs + timings.computeInferNs + timings.computeOutputNs, batchSize: request.batchSize };
-            resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: {}, outputs, stats });
+            resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: outcome.parameters ?? {}, outputs, stats });
           } catch (error) {
             this.#fail(startNs, 'OTHER');
             trace?.requestEnd(nowNs());

@@ -51,7 +51,7 @@ interface ModelEntry {
   overrideDir: string | undefined;
   /** Serialises loads and unloads of this model. */
   queue: Promise<unknown>;
-  /** Loads or unloads of this model running or queued. */
+  /** Loads or unloads of this model running (a poll's look at unchanged files does not count). */
   busy: number;
   /** Memory budget: estimated bytes of the versions loaded or loading (0 when none). */
   footprint: number;
@@ -294,9 +294,8 @@ export class RepositoryManager {
 
   #serialised<T>(name: string, task: () => Promise<T>): Promise<T> {
     const entry = this.#entry(name);
-    entry.busy++;
     const result = entry.queue.then(task, task);
-    entry.queue = result.catch(() => undefined).finally(() => entry.busy--);
+    entry.queue = result.catch(() => undefined);
     return result;
   }
 
@@ -312,7 +311,18 @@ export class RepositoryManager {
     return entry;
   }
 
+  /** A load, counted as work on the model (the memory budget does not evict a model being loaded). */
   async #load(name: string, overrides: LoadOverrides, unrequested = false, ancestors: readonly string[] = []): Promise<LoadOutcome> {
+    const entry = this.#entry(name);
+    entry.busy++;
+    try {
+      return await this.#loadWork(name, overrides, unrequested, ancestors);
+    } finally {
+      entry.busy--;
+    }
+  }
+
+  async #loadWork(name: string, overrides: LoadOverrides, unrequested: boolean, ancestors: readonly string[]): Promise<LoadOutcome> {
     const entry = this.#entry(name);
     const { logger } = this.#options;
     let source: ModelSource;

@@ -1,7 +1,7 @@
 import type { ExecutionResult } from '../backends/backend.js';
 import type { ServerError } from '../errors/index.js';
 import type { InferenceRequest } from '../request/inference-request.js';
-import type { Tensor } from '../tensor/tensor.js';
+import type { Parameters, Tensor } from '../tensor/tensor.js';
 import type { BatcherStatistics } from '../metrics/statistics-types.js';
 import type { FailureReason } from '../metrics/statistics.js';
 import type { CancelSignal } from '../util/cancel-signal.js';
@@ -39,7 +39,13 @@ export interface ScheduledRequest {
 }
 
 export type Outcome =
-  | { readonly ok: true; readonly outputs: readonly Tensor[]; readonly timings: CompletionTimings }
+  | {
+      readonly ok: true;
+      readonly outputs: readonly Tensor[];
+      readonly timings: CompletionTimings;
+      /** The backend's response parameters, if it set any. */
+      readonly parameters?: Parameters | undefined;
+    }
   | { readonly ok: false; readonly error: ServerError; readonly reason?: RefusalOrReason };
 
 /**

@@ -99,18 +99,19 @@ export class PythonInstance implements BackendInstance {
   async execute(requests: readonly InferenceRequest[]): Promise<ExecutionResult> {
     const start = process.hrtime.bigint();
     let responses: ExecutionResult['responses'];
+    let parameters: ExecutionResult['parameters'];
     try {
       const stub = await this.#current();
       const { header, tensors } = executeFrame(requests);
       const reply = await stub.call(FrameKind.EXECUTE, header, tensors);
-      responses = executeResults(reply, requests.length, this.#options.name);
+      ({ responses, parameters } = executeResults(reply, requests.length, this.#options.name));
     } catch (error) {
       const failure = toServerError(error);
       const message = `Failed to process the request(s) for model instance '${this.#options.name}', message: ${failure.message}`;
       responses = requests.map(() => new ServerError(failure.code, message));
     }
     const inferNs = Number(process.hrtime.bigint() - start);
-    return { responses, timings: { computeInputNs: 0, computeInferNs: inferNs, computeOutputNs: 0 } };
+    return { responses, parameters, timings: { computeInputNs: 0, computeInferNs: inferNs, computeOutputNs: 0 } };
   }
 
   close(): Promise<void> {

@@ -27,6 +27,9 @@ export interface StubHello {
 /** Handles frames the stub sends of its own accord (BLS calls, logs). */
 export type StubFrameHandler = (frame: Frame, stub: StubProcess) => void;
 
+/** The shortest time a stub is given to import model.py. */
+const STARTUP_FLOOR_MS = 30_000;
+
 /** How often the state of a stub with calls outstanding is looked at. */
 const WATCHDOG_INTERVAL_MS = 1_000;
 
@@ -103,7 +106,14 @@ export class StubProcess {
     socket.on('data', (chunk: Buffer) => reader.push(chunk));
     socket.on('error', () => stub.kill());
     stub.deathError = (reason) => internal(`failed to load Python model '${launch.name}': ${reason}`);
-    const frame = await hello;
+    // A stub that cannot even import model.py in time (a hang at import) is given up. Imports of
+    // large libraries are slow, so never sooner than STARTUP_FLOOR_MS.
+    const startupMs = Math.max(launch.hangTimeoutMs, STARTUP_FLOOR_MS);
+    const startup = setTimeout(
+      () => stub.kill(`the stub did not import '${launch.modelFile}' within ${startupMs} ms (stub-timeout-seconds)`),
+      startupMs,
+    );
+    const frame = await hello.finally(() => clearTimeout(startup));
     if (frame.header['ok'] !== true) {
       stub.kill();
       throw internal(`failed to load Python model '${launch.name}': ${String(frame.header['error'])}`);

@@ -55,17 +55,25 @@ export function executeFrame(requests: readonly InferenceRequest[]): { header: R
 
 interface ResponseSpec {
   readonly outputs: number;
+  readonly params?: Parameters;
   readonly error?: [number, string];
+}
+
+/** One EXECUTE reply, per request: outputs or error, and the response's parameters. */
+export interface ExecuteResults {
+  readonly responses: Array<readonly Tensor[] | ServerError>;
+  readonly parameters: Array<Parameters | undefined>;
 }
 
 /**
  * The responses of an EXECUTE reply, one per request: its output tensors or its error. A failed
  * execute (an exception in `execute`) fails every request with the stub's message.
  */
-export function executeResults(frame: Frame, count: number, instanceName: string): Array<readonly Tensor[] | ServerError> {
+export function executeResults(frame: Frame, count: number, instanceName: string): ExecuteResults {
+  const parameters: Array<Parameters | undefined> = new Array(count).fill(undefined);
   if (frame.header['ok'] !== true) {
     const failure = internal(String(frame.header['error']));
-    return new Array(count).fill(failure);
+    return { responses: new Array(count).fill(failure), parameters };
   }
   const specs = frame.header['responses'] as Array<ResponseSpec | null>;
   const results: Array<readonly Tensor[] | ServerError> = [];
@@ -79,9 +87,10 @@ export function executeResults(frame: Frame, count: number, instanceName: string
     } else {
       results.push(frame.tensors.slice(cursor, cursor + spec.outputs));
       cursor += spec.outputs;
+      if (spec.params !== undefined && Object.keys(spec.params).length > 0) parameters[i] = spec.params;
     }
   }
-  return results;
+  return { responses: results, parameters };
 }
 
 /** TRITONSERVER_Error_Code numbers, as pb_utils.TritonError carries them. */

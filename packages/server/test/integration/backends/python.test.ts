@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -142,6 +142,8 @@ describe('Python backend (real python3 stubs)', () => {
     assert.equal(args['model_repository'], join(repo, 'py_faults'));
     assert.equal((JSON.parse(args['model_config']!) as { max_batch_size: number }).max_batch_size, 8);
     assert.deepEqual([...reply.outputs.get('OUTPUT0')!.data!], [7, 8, 9]);
+    const parameters = reply.json['parameters'] as Record<string, unknown>;
+    assert.deepEqual({ ...parameters, executions: 0 }, { executions: 0, mode: 'args', echoed: true }, 'the response\'s parameters reach the client');
   });
 
   it('the dynamic batcher hands the model several requests in one execute', async () => {
@@ -272,6 +274,35 @@ describe('Python backend (real python3 stubs)', () => {
     assert.ok(performance.now() - start < 3_000);
     await until(async () => (await ask(base, 'py_faults')).status === 200, 5_000);
     assert.equal(pidAlive(pid), false, 'the hung stub was killed and reaped');
+  });
+
+  it('the interpreter: EXECUTION_ENV_PATH (a folder with bin/python3, $$TRITON_MODEL_DIRECTORY) and its errors', async () => {
+    const dir = addPythonModel(
+      repo,
+      'py_env',
+      'behaviours',
+      BEHAVIOURS_CONFIG('parameters { key: "EXECUTION_ENV_PATH" value: { string_value: "$$TRITON_MODEL_DIRECTORY/env" } }\n'),
+    );
+    mkdirSync(join(dir, 'env', 'bin'), { recursive: true });
+    symlinkSync('/usr/bin/python3', join(dir, 'env', 'bin', 'python3'));
+    const control = await startServer({
+      modelRepositories: [repo],
+      modelControlMode: 'explicit',
+      http: { port: 0, address: '127.0.0.1' },
+      grpc: { allow: false },
+      logger: silentLogger,
+      backendConfig: new Map([['python', new Map([['python-executable', '/no/such/python3']])]]),
+    });
+    try {
+      const url = `http://127.0.0.1:${control.http!.port}`;
+      assert.equal((await httpCall(url, 'POST', '/v2/repository/models/py_env/load')).status, 200);
+      assert.equal((await ask(url, 'py_env')).status, 200, 'the model\'s environment wins over the server-wide setting');
+      const failed = await httpCall(url, 'POST', '/v2/repository/models/py_other/load');
+      assert.equal(failed.status, 400);
+      assert.match(String((replyJson(failed) as { error: string }).error), /failed to start the Python stub with '\/no\/such\/python3': spawn \/no\/such\/python3 ENOENT/);
+    } finally {
+      await control.close();
+    }
   });
 
   it('stopping the server ends every stub', async () => {
