@@ -192,7 +192,7 @@ export class ModelVersion {
   infer(init: InferRequestInit, signal: CancelSignal | undefined, startNs: number): Promise<InferResponse> {
     let request;
     try {
-      request = normalizeRequest(init, this.signature, this.version);
+      request = normalizeRequest(init, this.signature, this.version, signal);
     } catch (error) {
       this.#stats.recordFailure(nowNs() - startNs);
       return Promise.reject(error);

@@ -1,4 +1,5 @@
 import type { Parameters, Tensor } from '../tensor/tensor.js';
+import type { CancelSignal } from '../util/cancel-signal.js';
 import type { SequenceFields } from './sequence-fields.js';
 
 /**
@@ -19,6 +20,8 @@ export interface InferenceRequest {
   readonly timeoutMicroseconds: number;
   /** The sequence it belongs to (sequence_id/_start/_end), when it names one. */
   readonly sequence?: SequenceFields | undefined;
+  /** The client's cancellation (connection gone, gRPC cancel or deadline), for backends that ask. */
+  readonly signal?: CancelSignal | undefined;
 }
 
 export interface RequestedOutput {
