@@ -5,7 +5,7 @@ interface StatsPayload {
   model_stats: {
     inference_count: number;
     execution_count: number;
-    batch_stats: { batch_size: number; compute_infer: { count: number } }[];
+    batch_stats: { batch_size: number; compute_infer: { count: number; ns: number } }[];
   }[];
 }
 
@@ -14,6 +14,8 @@ export interface BatchSnapshot {
   readonly executions: number;
   /** Executions per batch size. */
   readonly bySize: ReadonlyMap<number, number>;
+  /** Time all executions spent in the backend's run (batch_stats compute_infer), ns. */
+  readonly computeInferNs: number;
 }
 
 export async function batchSnapshot(port: number, model: string): Promise<BatchSnapshot> {
@@ -24,6 +26,7 @@ export async function batchSnapshot(port: number, model: string): Promise<BatchS
     inferences: stats.inference_count,
     executions: stats.execution_count,
     bySize: new Map(stats.batch_stats.map((b) => [b.batch_size, b.compute_infer.count])),
+    computeInferNs: stats.batch_stats.reduce((sum, b) => sum + b.compute_infer.ns, 0),
   };
 }
 
@@ -34,7 +37,19 @@ export function batchesBetween(before: BatchSnapshot, after: BatchSnapshot): Bat
     const delta = count - (before.bySize.get(size) ?? 0);
     if (delta > 0) bySize.set(size, delta);
   }
-  return { inferences: after.inferences - before.inferences, executions: after.executions - before.executions, bySize };
+  return {
+    inferences: after.inferences - before.inferences,
+    executions: after.executions - before.executions,
+    bySize,
+    computeInferNs: after.computeInferNs - before.computeInferNs,
+  };
+}
+
+/** The batches of two windows together. */
+export function addBatches(a: BatchSnapshot, b: BatchSnapshot): BatchSnapshot {
+  const bySize = new Map(a.bySize);
+  for (const [size, count] of b.bySize) bySize.set(size, (bySize.get(size) ?? 0) + count);
+  return { inferences: a.inferences + b.inferences, executions: a.executions + b.executions, bySize, computeInferNs: a.computeInferNs + b.computeInferNs };
 }
 
 /** inference_count / execution_count. */

@@ -43,7 +43,7 @@ export const VARIANTS: readonly VariantKind[] = ['off', 'fixed', 'adaptive'];
 export const variantModel = (model: BatchingModel, variant: VariantKind): string => `${model.name}_${variant}`;
 
 /** The committed config of a repository model, its `name:` line dropped. */
-function configWithoutName(file: string): string {
+export function configWithoutName(file: string): string {
   return readFileSync(file, 'utf8')
     .split('\n')
     .filter((line) => !/^name:/.test(line))

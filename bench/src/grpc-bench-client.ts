@@ -1,5 +1,5 @@
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
-import { Client, Metadata, credentials, type ChannelOptions } from '@grpc/grpc-js';
+import { Client, Metadata, credentials, type ChannelOptions, type ClientDuplexStream } from '@grpc/grpc-js';
 import { GRPCInferenceService } from '@nereid/protocol/generated/grpc_service_pb';
 
 /** The server accepts messages up to 2 GiB; the client must too. */
@@ -72,6 +72,11 @@ export class GrpcBenchClient {
         error || response === undefined ? reject(error ?? new Error('no response')) : resolve(response),
       );
     });
+  }
+
+  /** A bidi stream of a method (ModelStreamInfer) carrying encoded messages both ways. */
+  rawStream(method: { readonly name: string }): ClientDuplexStream<Buffer, Buffer> {
+    return this.#client.makeBidiStreamRequest(pathOf(method), passThrough, passThrough, new Metadata());
   }
 
   close(): void {

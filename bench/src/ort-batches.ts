@@ -15,6 +15,9 @@ import type { BatchingModel } from './batching-models.js';
 export const SERVER_CONCURRENT_RUNS = Number(process.env['BENCH_ORT_WORKERS'] ?? 2);
 const INTRA = Math.max(1, Math.floor(availableParallelism() / SERVER_CONCURRENT_RUNS));
 
+/** What the baseline needs of a model: its file and every input of the graph at one row. */
+export type OrtModel = Pick<BatchingModel, 'file' | 'inputs'>;
+
 export class OrtBatches {
   readonly #workers: Worker[];
   readonly #ms: number;
@@ -25,7 +28,7 @@ export class OrtBatches {
   }
 
   /** Opens the sessions; `ms` is the window per batch size. */
-  static async open(model: BatchingModel, ms: number): Promise<OrtBatches> {
+  static async open(model: OrtModel, ms: number): Promise<OrtBatches> {
     const workers = await Promise.all(
       Array.from({ length: SERVER_CONCURRENT_RUNS }, async () => {
         const worker = new Worker(new URL('./ort-batch-worker.js', import.meta.url), { workerData: { file: model.file, inputs: model.inputs, intra: INTRA } });
@@ -41,6 +44,15 @@ export class OrtBatches {
 
   /** Runs per second at `batch`, `parallel` runs at once (all workers together). */
   async runsPerSecond(batch: number, parallel: number): Promise<number> {
+    return (await this.#measure(batch, parallel)).perSecond;
+  }
+
+  /**
+   * Runs per second at `batch` and the CPU seconds one run costs: this process' CPU over the window
+   * (the workers' runs; this thread only waits) over the runs, a warm-up run each counted as free.
+   */
+  async #measure(batch: number, parallel: number): Promise<{ perSecond: number; cpuPerRun: number }> {
+    const cpuStart = process.cpuUsage();
     const results = await Promise.all(
       this.#workers.slice(0, Math.max(1, parallel)).map(
         (worker) =>
@@ -50,36 +62,52 @@ export class OrtBatches {
           }),
       ),
     );
-    return results.reduce((sum, r) => sum + r.runs / r.seconds, 0);
+    const cpu = process.cpuUsage(cpuStart);
+    const runs = results.reduce((sum, r) => sum + r.runs, 0);
+    return { perSecond: results.reduce((sum, r) => sum + r.runs / r.seconds, 0), cpuPerRun: (cpu.user + cpu.system) / 1e6 / runs };
   }
 
   /**
    * Inferences per second raw ORT reaches executing exactly the batches the server formed, `parallel`
-   * at once: all their inferences over the time the same batches take here, Σ executions_b / runs/s_b.
-   * The sizes that carry 95 % of the inferences are measured; each of the rest (a long tail once the
-   * batcher forms many sizes) is timed as the nearest measured size, scaled by its batch size.
+   * at once: all their inferences over the time the same batches take here (costOf).
    */
   async throughputFor(executions: ReadonlyMap<number, number>, parallel: number): Promise<number> {
+    const rows = [...executions].reduce((sum, [batch, count]) => sum + batch * count, 0);
+    const { seconds } = await this.costOf(executions, parallel);
+    return seconds > 0 ? rows / seconds : NaN;
+  }
+
+  /**
+   * The wall time and the CPU time raw ORT takes to execute `executions` (count per batch size),
+   * `parallel` runs at once: Σ executions_b / runs/s_b and Σ executions_b x CPU per run_b. The sizes
+   * that carry 95 % of the rows are measured; each of the rest (a long tail once the batcher forms
+   * many sizes) is costed as the nearest measured size, scaled by its batch size.
+   */
+  async costOf(executions: ReadonlyMap<number, number>, parallel: number): Promise<{ seconds: number; cpuSeconds: number }> {
     const bySize = [...executions].sort((a, b) => a[0] - b[0]);
-    const inferences = bySize.reduce((sum, [batch, count]) => sum + batch * count, 0);
-    const measured = new Map<number, number>();
+    const rows = bySize.reduce((sum, [batch, count]) => sum + batch * count, 0);
+    const measured = new Map<number, { perSecond: number; cpuPerRun: number }>();
     let covered = 0;
     for (const [batch, count] of [...bySize].sort((a, b) => b[0] * b[1] - a[0] * a[1])) {
-      if (measured.size > 0 && covered >= 0.95 * inferences) break;
-      measured.set(batch, await this.runsPerSecond(batch, parallel));
+      if (measured.size > 0 && covered >= 0.95 * rows) break;
+      measured.set(batch, await this.#measure(batch, parallel));
       covered += batch * count;
     }
     let seconds = 0;
+    let cpuSeconds = 0;
     for (const [batch, count] of bySize) {
-      const rate = measured.get(batch);
-      if (rate !== undefined) {
-        seconds += count / rate;
+      const exact = measured.get(batch);
+      if (exact !== undefined) {
+        seconds += count / exact.perSecond;
+        cpuSeconds += count * exact.cpuPerRun;
         continue;
       }
       const nearest = [...measured.keys()].reduce((best, size) => (Math.abs(size - batch) < Math.abs(best - batch) ? size : best));
-      seconds += (count * batch) / nearest / measured.get(nearest)!;
+      const { perSecond, cpuPerRun } = measured.get(nearest)!;
+      seconds += (count * batch) / nearest / perSecond;
+      cpuSeconds += ((count * batch) / nearest) * cpuPerRun;
     }
-    return seconds > 0 ? inferences / seconds : NaN;
+    return { seconds, cpuSeconds };
   }
 
   async close(): Promise<void> {

@@ -9,7 +9,7 @@ export { ServerError } from './errors/index.js';
 export { createLogger, silentLogger } from './observability/logger.js';
 
 export type { RunningServer, StartOptions } from './cli/start-server.js';
-export type { ServerOptions, HttpOptions, GrpcOptions } from './core/server-options.js';
+export type { ServerOptions, HttpOptions, GrpcOptions, MetricsOptions } from './core/server-options.js';
 export type { InferenceCore, ServerMetadata, ModelMetadata, TensorMetadata } from './core/types.js';
 export type {
   Backend,

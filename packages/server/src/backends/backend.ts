@@ -1,5 +1,6 @@
 import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
 import type { ServerError } from '../errors/server-error.js';
+import type { MemoryUsage } from '../metrics/statistics-types.js';
 import type { Logger } from '../observability/logger.js';
 import type { InferRequestInit } from '../request/infer-request-init.js';
 import type { InferResponse } from '../request/infer-response.js';
@@ -23,6 +24,12 @@ export interface Backend {
   readonly defaultModelFilename: string;
   /** Instance count given to a KIND_CPU group that names none (Triton: 2 for onnxruntime). */
   readonly defaultCpuInstanceCount: number;
+  /**
+   * Whether the version folder must hold the model file (`default_model_filename`) before the
+   * backend is asked to load it; default true. A backend that finds its files itself (e.g. in the
+   * model folder, with an empty version folder) says false.
+   */
+  readonly requiresModelFile?: boolean;
   loadModel(context: BackendLoadContext): Promise<BackendModel>;
 }
 
@@ -65,6 +72,11 @@ export interface BackendModel {
   createInstance(spec: InstanceSpec, config: ModelConfig): Promise<BackendInstance>;
   /** Frees what the model holds once every instance is closed. */
   close(): Promise<void>;
+  /**
+   * Memory the model holds, per memory type and device, for the statistics' `memory_usage` (Triton's
+   * TRITONBACKEND_ModelReportMemoryUsage). Optional: a backend that cannot tell reports nothing.
+   */
+  memoryUsage?(): readonly MemoryUsage[];
 }
 
 export interface InstanceSpec {

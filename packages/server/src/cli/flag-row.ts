@@ -3,10 +3,11 @@
  * helpers that build rows. A row says how the flag is spelled, what argument it takes, its default
  * and help, and where its value goes; rows for flags Nereid does not implement yet only validate.
  */
-import type { GrpcOptions, HttpOptions, ServerOptions } from '../core/server-options.js';
+import type { GrpcOptions, HttpOptions, MetricsOptions, ServerOptions } from '../core/server-options.js';
 import { DEFAULT_SERVER_OPTIONS } from '../core/server-options.js';
 import type { LogSettings } from '../observability/logger.js';
 import type { ValueSpec } from './flag-values.js';
+import { newTraceFlagState, type TraceFlagState } from './trace-flags.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -14,13 +15,14 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 export interface DraftOptions
   extends Omit<
     Mutable<ServerOptions>,
-    'modelRepositories' | 'backendConfig' | 'cacheConfig' | 'http' | 'grpc' | 'log'
+    'modelRepositories' | 'backendConfig' | 'cacheConfig' | 'http' | 'grpc' | 'metrics' | 'log'
   > {
   modelRepositories: string[];
   backendConfig: Map<string, Map<string, string>>;
   cacheConfig: Map<string, Map<string, string>>;
   http: Mutable<HttpOptions>;
   grpc: Mutable<GrpcOptions>;
+  metrics: Omit<Mutable<MetricsOptions>, 'config'> & { config: Map<string, string> };
   log: LogSettings;
 }
 
@@ -33,6 +35,8 @@ export interface ParseState {
   disableAutoCompleteConfig: boolean;
   /** Names (without `--`) of every flag given, in the order first seen. */
   readonly given: Set<string>;
+  /** The trace flags, combined into `options.trace` once all are read. */
+  readonly trace: TraceFlagState;
 }
 
 /** A fresh draft holding DEFAULT_SERVER_OPTIONS, with nothing shared with the frozen defaults. */
@@ -46,11 +50,13 @@ export function newParseState(): ParseState {
       cacheConfig: new Map([...d.cacheConfig].map(([k, v]) => [k, new Map(v)])),
       http: { ...d.http },
       grpc: { ...d.grpc },
+      metrics: { ...d.metrics, config: new Map(d.metrics.config) },
       log: { ...d.log },
     },
     strictModelConfig: undefined,
     disableAutoCompleteConfig: false,
     given: new Set(),
+    trace: newTraceFlagState(),
   };
 }
 

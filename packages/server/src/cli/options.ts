@@ -10,6 +10,7 @@ import { newParseState } from './flag-row.js';
 import type { FlagRow, ParseState } from './flag-row.js';
 import { FLAG_TABLE } from './flag-table.js';
 import { FlagValueError } from './flag-values.js';
+import { traceOptionsFrom } from './trace-flags.js';
 
 /** What the command line asks for. */
 export type ParsedCommandLine =
@@ -142,26 +143,41 @@ function finish(state: ParseState, warnings: string[]): ParsedCommandLine {
     );
   }
   options.autoCompleteConfig = !(state.disableAutoCompleteConfig || state.strictModelConfig === true);
+  try {
+    options.trace = traceOptionsFrom(state, warnings);
+  } catch (error) {
+    throw new CommandLineError(error instanceof FlagValueError ? `--trace-config: expected ${error.expected}` : (error as Error).message);
+  }
   const ignoredFlags = [...given]
     .filter((name) => ROWS_BY_NAME.get(name)?.implemented === false)
     .map((name) => `--${name}`);
   Object.freeze(options.http);
   Object.freeze(options.grpc);
+  Object.freeze(options.metrics);
   Object.freeze(options.log);
   Object.freeze(options.modelRepositories);
   return { kind: 'run', options: Object.freeze(options), ignoredFlags, warnings };
 }
 
-/** Triton refuses HTTP and gRPC on one address and port; port 0 (any free port) cannot collide. */
+/**
+ * Triton refuses two services on one address and port (CheckPortCollision: HTTP, GRPC, metrics, in
+ * that order); port 0 (any free port) cannot collide. Metrics without an address use the HTTP one.
+ */
 function checkPortCollision(options: ParseState['options']): void {
-  const { http, grpc } = options;
-  const bothOn = http.allow && grpc.allow;
-  if (bothOn && http.port !== 0 && http.port === grpc.port && http.address === grpc.address) {
+  const { http, grpc, metrics } = options;
+  const services = [
+    { name: 'HTTP', on: http.allow, address: http.address, port: http.port },
+    { name: 'GRPC', on: grpc.allow, address: grpc.address, port: grpc.port },
+    { name: 'metrics', on: metrics.allow, address: metrics.address === '' ? http.address : metrics.address, port: metrics.port },
+  ].filter((service) => service.on && service.port !== 0);
+  services.forEach((first, i) => {
+    const clash = services.slice(i + 1).find((other) => other.address === first.address && other.port === first.port);
+    if (clash === undefined) return;
     throw new CommandLineError(
-      'the server cannot listen to HTTP requests and GRPC requests at the same address and port ' +
-        `${http.address}:${http.port}`,
+      `the server cannot listen to ${first.name} requests and ${clash.name} requests at the same address and port ` +
+        `${first.address}:${first.port}`,
     );
-  }
+  });
 }
 
 function describe(row: FlagRow): string {

@@ -5,6 +5,7 @@ import { InferenceServer } from '../core/inference-server.js';
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from '../core/server-options.js';
 import { startGrpcServer, type GrpcServerHandle } from '../frontends/grpc/grpc-server.js';
 import { startHttpServer, type HttpServerHandle } from '../frontends/http/http-server.js';
+import { startMetricsServer, type MetricsServerHandle } from '../frontends/metrics/metrics-server.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 
 /** A running server: the core plus its listening frontends. */
@@ -12,6 +13,8 @@ export interface RunningServer {
   readonly core: InferenceServer;
   readonly http: HttpServerHandle | undefined;
   readonly grpc: GrpcServerHandle | undefined;
+  /** The Prometheus endpoint (`--allow-metrics`). */
+  readonly metrics: MetricsServerHandle | undefined;
   readonly logger: Logger;
   /**
    * The graceful exit (SIGTERM): the server turns not ready, refuses new inference, keeps answering
@@ -30,10 +33,14 @@ export interface ShutdownReport {
   readonly inFlight: number;
 }
 
-/** Options for embedding and tests: anything left out takes tritonserver's default. */
-export type StartOptions = Partial<Omit<ServerOptions, 'http' | 'grpc' | 'log'>> & {
+/**
+ * Options for embedding and tests: anything left out takes tritonserver's default, except the
+ * metrics endpoint, which an embedder opts into by giving `metrics` (the CLI always does).
+ */
+export type StartOptions = Partial<Omit<ServerOptions, 'http' | 'grpc' | 'metrics' | 'log'>> & {
   readonly http?: Partial<ServerOptions['http']>;
   readonly grpc?: Partial<ServerOptions['grpc']>;
+  readonly metrics?: Partial<ServerOptions['metrics']>;
   readonly log?: Partial<ServerOptions['log']>;
   readonly logger?: Logger;
 };
@@ -44,6 +51,7 @@ export function resolveOptions(options: StartOptions): ServerOptions {
     ...options,
     http: { ...DEFAULT_SERVER_OPTIONS.http, ...options.http },
     grpc: { ...DEFAULT_SERVER_OPTIONS.grpc, ...options.grpc },
+    metrics: options.metrics === undefined ? { ...DEFAULT_SERVER_OPTIONS.metrics, allow: false } : { ...DEFAULT_SERVER_OPTIONS.metrics, ...options.metrics },
     log: { ...DEFAULT_SERVER_OPTIONS.log, ...options.log },
   };
 }
@@ -60,6 +68,7 @@ export async function startServer(start: StartOptions): Promise<RunningServer> {
   const core = await InferenceServer.create(options, defaultBackends(), logger);
   let http: HttpServerHandle | undefined;
   let grpc: GrpcServerHandle | undefined;
+  let metrics: MetricsServerHandle | undefined;
   try {
     if (options.grpc.allow) {
       grpc = await startGrpcServer(core, options.grpc, logger);
@@ -69,8 +78,15 @@ export async function startServer(start: StartOptions): Promise<RunningServer> {
       http = await startHttpServer(core, options.http, logger);
       logger.info(`Started HTTPService at ${http.address}:${http.port}`);
     }
+    if (options.metrics.allow) {
+      // Without --metrics-address the endpoint binds where HTTP does, as in Triton.
+      const address = options.metrics.address === '' ? options.http.address : options.metrics.address;
+      metrics = await startMetricsServer(core, { port: options.metrics.port, address }, logger);
+      logger.info(`Started Metrics Service at ${metrics.address}:${metrics.port}`);
+    }
   } catch (error) {
     await grpc?.close();
+    await http?.close();
     await core.stop();
     throw error;
   }
@@ -79,9 +95,14 @@ export async function startServer(start: StartOptions): Promise<RunningServer> {
     core,
     http,
     grpc,
+    metrics,
     logger,
     close() {
-      closing ??= shutDown(core, [http, grpc], options.exitTimeoutSecs, logger);
+      // The metrics endpoint answers until the models are unloaded, then closes too.
+      closing ??= shutDown(core, [http, grpc], options.exitTimeoutSecs, logger).then(async (report) => {
+        await metrics?.close();
+        return report;
+      });
       return closing;
     },
   };

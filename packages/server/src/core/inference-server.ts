@@ -8,10 +8,17 @@ import { ServerError, invalidArg, notFound, toServerError, unavailable, unsuppor
 import { readLoadOverrides } from '../repository/load-overrides.js';
 import { RepositoryPoller } from '../repository/repository-poller.js';
 import type { ModelStatistics } from '../metrics/statistics-types.js';
+import { metricsSettings } from '../metrics/metrics-settings.js';
+import { METRICS_CONTENT_TYPE, ServerMetrics } from '../metrics/prometheus-metrics.js';
 import type { Logger } from '../observability/logger.js';
 import { RequestLog } from '../observability/request-log.js';
+import type { TraceCarrier } from '../observability/tracing/otel-export.js';
+import type { RequestTrace } from '../observability/tracing/request-trace.js';
+import type { TraceSettingUpdate, TraceSettingView } from '../observability/tracing/trace-manager.js';
+import { Tracer } from '../observability/tracing/tracer.js';
 import type { InferRequestInit } from '../request/infer-request-init.js';
-import type { InferResponse } from '../request/infer-response.js';
+import type { CancelSignal } from '../util/cancel-signal.js';
+import type { InferResponse, StreamListener } from '../request/infer-response.js';
 import type { TensorSpec } from '../request/model-signature.js';
 import type { ModelVersion } from '../model/model-version.js';
 import { RepositoryManager } from '../repository/repository-manager.js';
@@ -25,7 +32,10 @@ import type { ServerOptions } from './server-options.js';
 import type {
   CudaSharedMemoryRegion,
   InferenceCore,
+  InferOptions,
   LogSettingsPayload,
+  MetricsPayload,
+  MetricsSource,
   ModelMetadata,
   ModelStatisticsPayload,
   RepositoryIndexEntry,
@@ -33,11 +43,10 @@ import type {
   SystemSharedMemoryRegion,
   TensorMetadata,
 } from './types.js';
-import type { CancelSignal } from '../util/cancel-signal.js';
 
 const VERSION = packageVersion();
 
-/** Protocol extensions this server implements, as `GET /v2` lists them (Triton's order; `trace` once tracing exists). */
+/** Protocol extensions this server implements, as `GET /v2` lists them (Triton's order). */
 const EXTENSIONS: readonly string[] = Object.freeze([
   'classification',
   'sequence',
@@ -50,6 +59,7 @@ const EXTENSIONS: readonly string[] = Object.freeze([
   'binary_tensor_data',
   'parameters',
   'statistics',
+  'trace',
   'logging',
 ]);
 
@@ -59,15 +69,18 @@ type ServerState = 'INITIALIZING' | 'READY' | 'EXITING' | 'STOPPED';
  * The facade every frontend talks to (Triton's tritonserver.h role): readiness, metadata, model
  * configuration, statistics, the repository index, and inference.
  */
-export class InferenceServer implements InferenceCore {
+export class InferenceServer implements InferenceCore, MetricsSource {
   readonly #options: ServerOptions;
   readonly #repository: RepositoryManager;
   readonly #logger: Logger;
   readonly #s3: S3Repositories;
   readonly #systemShm = new SystemSharedMemoryManager();
+  /** Present with `--allow-metrics`. */
+  readonly #metrics: ServerMetrics | undefined;
   #state: ServerState = 'INITIALIZING';
   #poller: RepositoryPoller | undefined;
   readonly requestLog: RequestLog | undefined;
+  readonly #tracer: Tracer;
 
   private constructor(
     options: ServerOptions,
@@ -78,9 +91,18 @@ export class InferenceServer implements InferenceCore {
   ) {
     this.#options = options;
     this.#logger = logger;
+    this.#metrics = options.metrics.allow
+      ? new ServerMetrics({
+          settings: metricsSettings(options.metrics.config, logger),
+          cpu: options.metrics.allowCpu,
+          intervalMs: options.metrics.intervalMs,
+          models: () => this.#repository.loaded('').map((model) => model.metricsSample()),
+        })
+      : undefined;
     this.requestLog =
       options.requestLog === '' ? undefined : new RequestLog({ destination: options.requestLog, payloadBytes: options.requestLogPayloadBytes });
     this.#s3 = s3;
+    this.#tracer = new Tracer(options.trace, (message) => logger.error(message));
     this.#repository = new RepositoryManager({
       repositories: s3.localPaths,
       beforeScan: s3.remote ? s3.sync : undefined,
@@ -94,8 +116,10 @@ export class InferenceServer implements InferenceCore {
       loadThreadCount: options.modelLoadThreadCount,
       loadRetryCount: options.modelLoadRetryCount,
       memoryBudgetBytes: options.modelMemoryBudgetBytes,
+      backendDirectory: options.backendDirectory,
+      metrics: this.#metrics,
       // Ensemble steps are inference requests to their members, as a client's would be.
-      runStep: (request, signal) => this.infer(request, signal === undefined ? {} : { signal }),
+      runStep: (request, signal, trace) => this.infer(request, { signal, trace }),
     });
   }
 
@@ -192,6 +216,12 @@ export class InferenceServer implements InferenceCore {
     return { model_stats: stats };
   }
 
+  /** The Prometheus text of the metrics endpoint; UNAVAILABLE when the server runs without metrics. */
+  async metricsText(): Promise<MetricsPayload> {
+    if (this.#metrics === undefined) throw unavailable('metrics are disabled (--allow-metrics=false)');
+    return { contentType: METRICS_CONTENT_TYPE, text: await this.#metrics.text() };
+  }
+
   repositoryIndex(options: { readonly readyOnly: boolean }): Promise<RepositoryIndexEntry[]> {
     return this.#repository.index(options.readyOnly);
   }
@@ -262,7 +292,19 @@ export class InferenceServer implements InferenceCore {
     return this.logSettings();
   }
 
-  infer(request: InferRequestInit, options?: { readonly signal?: CancelSignal }): Promise<InferResponse> {
+  traceSetting(model: string): TraceSettingView {
+    return this.#tracer.view(model);
+  }
+
+  updateTraceSetting(model: string, update: TraceSettingUpdate): TraceSettingView {
+    return this.#tracer.update(model, update);
+  }
+
+  startTrace(model: string, carrier: TraceCarrier): RequestTrace | undefined {
+    return this.#tracer.start(model, carrier);
+  }
+
+  infer(request: InferRequestInit, options?: InferOptions): Promise<InferResponse> {
     const startNs = nowNs();
     if (this.#state !== 'READY' && this.#state !== 'EXITING') {
       return Promise.reject(unavailable('Server not ready'));
@@ -272,19 +314,19 @@ export class InferenceServer implements InferenceCore {
       model = this.#repository.forInference(request.modelName, request.modelVersion);
     } catch (error) {
       if (this.#repository.loadsOnDemand && error instanceof ServerError && error.code === 'NOT_FOUND') {
-        return this.#inferOnDemand(request, options?.signal, startNs, error);
+        return this.#inferOnDemand(request, options, startNs, error);
       }
       return Promise.reject(error);
     }
-    if (!usesSharedMemory(request)) return model.infer(request, options?.signal, startNs);
-    return this.#inferWithSharedMemory(model, request, options?.signal, startNs);
+    if (!usesSharedMemory(request)) return model.infer(request, options?.signal, startNs, options?.trace);
+    return this.#inferWithSharedMemory(model, request, options, startNs);
   }
 
   /**
    * With `--model-memory-budget`: the request waits (up to `--model-load-on-demand-timeout-secs`)
    * while the model it names loads, then runs. A model in no repository keeps its not-found error.
    */
-  async #inferOnDemand(request: InferRequestInit, signal: CancelSignal | undefined, startNs: number, notLoaded: ServerError): Promise<InferResponse> {
+  async #inferOnDemand(request: InferRequestInit, options: InferOptions | undefined, startNs: number, notLoaded: ServerError): Promise<InferResponse> {
     const timeoutSecs = this.#options.modelLoadOnDemandTimeoutSecs;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -300,19 +342,46 @@ export class InferenceServer implements InferenceCore {
       clearTimeout(timer);
     }
     const model = this.#repository.forInference(request.modelName, request.modelVersion);
-    if (!usesSharedMemory(request)) return model.infer(request, signal, startNs);
-    return this.#inferWithSharedMemory(model, request, signal, startNs);
+    if (!usesSharedMemory(request)) return model.infer(request, options?.signal, startNs, options?.trace);
+    return this.#inferWithSharedMemory(model, request, options, startNs);
+  }
+
+  inferStream(request: InferRequestInit, options: { readonly signal?: CancelSignal; readonly listen: StreamListener }): Promise<void> {
+    const startNs = nowNs();
+    if (this.#state !== 'READY' && this.#state !== 'EXITING') return Promise.reject(unavailable('Server not ready'));
+    let model: ModelVersion;
+    try {
+      model = this.#repository.forInference(request.modelName, request.modelVersion);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (!model.decoupled) {
+      // Shared memory and the rest of the one-response path.
+      return this.infer(request, options.signal === undefined ? {} : { signal: options.signal }).then((response) =>
+        options.listen({ response, final: true }),
+      );
+    }
+    if (usesSharedMemory(request)) return Promise.reject(unsupported('shared memory is not supported for models with the decoupled transaction policy'));
+    return model.inferStream(request, options.signal, startNs, options.listen);
+  }
+
+  isModelDecoupled(name: string, version: string): boolean {
+    try {
+      return this.#repository.get(name, version).decoupled;
+    } catch {
+      return false;
+    }
   }
 
   async #inferWithSharedMemory(
     model: ModelVersion,
     request: InferRequestInit,
-    signal: CancelSignal | undefined,
+    options: InferOptions | undefined,
     startNs: number,
   ): Promise<InferResponse> {
     const binding = new SharedMemoryBinding(this.#systemShm);
     try {
-      const response = await model.infer(binding.resolveInputs(request), signal, startNs);
+      const response = await model.infer(binding.resolveInputs(request), options?.signal, startNs, options?.trace);
       return { ...response, outputs: binding.writeOutputs(response.outputs) };
     } finally {
       binding.release();
@@ -334,9 +403,11 @@ export class InferenceServer implements InferenceCore {
     this.#poller?.stop();
     this.#logger.info('unloading models');
     await this.#repository.unloadAll();
+    this.#metrics?.close();
     await this.#s3.close();
     this.#systemShm.unregisterAll();
     await this.requestLog?.close();
+    await this.#tracer.close();
     this.#state = 'STOPPED';
   }
 }

@@ -1,5 +1,8 @@
 import type { RateLimiterOptions } from '../scheduler/rate-limiter.js';
 import type { LogSettings } from '../observability/logger.js';
+import { join } from 'node:path';
+import { packageRoot } from '../util/package-version.js';
+import { DEFAULT_TRACE_OPTIONS, type TraceOptions } from '../observability/tracing/trace-manager.js';
 
 /**
  * Everything the server is configured with. The CLI (`cli/options.ts`) builds it from tritonserver's
@@ -46,6 +49,7 @@ export interface ServerOptions {
   readonly exitTimeoutSecs: number;
   readonly http: HttpOptions;
   readonly grpc: GrpcOptions;
+  readonly metrics: MetricsOptions;
   /** `--allow-client-shm` (Triton's default: false). */
   readonly allowClientShm: boolean;
   /** `--rate-limit` and `--rate-limit-resource`. */
@@ -53,10 +57,14 @@ export interface ServerOptions {
   readonly log: Readonly<LogSettings>;
   /** `--log-file`: '' logs to the console. */
   readonly logFile: string;
+  /** `--backend-directory`: custom backends are `<dir>/<backend>/backend.js` (default: `backends/` of the install). */
+  readonly backendDirectory: string;
   /** `--request-log` (Nereid's own): a file, '-' for stdout, '' for no request log. */
   readonly requestLog: string;
   /** `--request-log-payload-bytes` (Nereid's own): tensor bytes per input and output in each line. */
   readonly requestLogPayloadBytes: number;
+  /** `--trace-config` and the deprecated `--trace-*` flags: the global trace setting at start-up. */
+  readonly trace: TraceOptions;
 }
 
 export interface HttpOptions {
@@ -69,6 +77,20 @@ export interface HttpOptions {
   readonly bodyTimeoutSecs: number;
   /** `--http-max-connections` (Nereid's): open connections beyond this are closed as they arrive. */
   readonly maxConnections: number;
+}
+
+/** The Prometheus metrics endpoint (`--allow-metrics`, `--metrics-*`). */
+export interface MetricsOptions {
+  readonly allow: boolean;
+  /** `--allow-cpu-metrics` (ignored unless `allow`). */
+  readonly allowCpu: boolean;
+  readonly port: number;
+  /** `--metrics-address`; '' binds to `--http-address`, as Triton does. */
+  readonly address: string;
+  /** `--metrics-interval-ms`: how often the CPU metrics are read. */
+  readonly intervalMs: number;
+  /** `--metrics-config <setting>=<value>`, repeatable. */
+  readonly config: ReadonlyMap<string, string>;
 }
 
 export interface GrpcOptions {
@@ -120,6 +142,14 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = Object.freeze({
     bodyTimeoutSecs: 60,
     maxConnections: 1024,
   }),
+  metrics: Object.freeze({
+    allow: true,
+    allowCpu: true,
+    port: 8002,
+    address: '',
+    intervalMs: 2000,
+    config: new Map<string, string>(),
+  }),
   grpc: Object.freeze({
     allow: true,
     port: 8001,
@@ -143,6 +173,8 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = Object.freeze({
   rateLimit: { enabled: false, resources: [] },
   log: Object.freeze({ info: true, warning: true, error: true, verboseLevel: 0, format: 'default' }),
   logFile: '',
+  backendDirectory: join(packageRoot() ?? '.', 'backends'),
   requestLog: '',
   requestLogPayloadBytes: 0,
+  trace: DEFAULT_TRACE_OPTIONS,
 });

@@ -5,6 +5,18 @@ import type {
   StatisticDuration,
 } from './statistics-types.js';
 
+/**
+ * Why a request failed, as Triton's `nv_inference_request_failure` labels it (core
+ * `infer_stats.cc` failureReasonToString): a queue or sequence timeout in the scheduler, a
+ * cancellation in the core, a failure in the backend's execution, or anything else.
+ */
+export type FailureReason = 'REJECTED' | 'CANCELED' | 'BACKEND' | 'OTHER';
+
+export const FAILURE_REASONS: readonly FailureReason[] = Object.freeze(['REJECTED', 'CANCELED', 'BACKEND', 'OTHER']);
+
+/** Failed requests per reason. */
+export type FailureCounts = Readonly<Record<FailureReason, number>>;
+
 /** Durations of one successful request, in nanoseconds. */
 export interface RequestTimings {
   readonly requestNs: number;
@@ -36,6 +48,7 @@ export class ModelStatisticsRecorder {
     cache_miss: zero(),
   };
   readonly #batches = new Map<number, InferBatchStatistics>();
+  readonly #failures: Record<FailureReason, number> = { REJECTED: 0, CANCELED: 0, BACKEND: 0, OTHER: 0 };
 
   constructor(name: string, version: bigint) {
     this.#name = name;
@@ -53,8 +66,10 @@ export class ModelStatisticsRecorder {
     this.#lastInferenceMs = Date.now();
   }
 
-  recordFailure(requestNs: number): void {
+  /** A failed request; `reason` labels it in the metrics (the statistics' `fail` counts them all). */
+  recordFailure(requestNs: number, reason: FailureReason): void {
     add(this.#inference.fail, requestNs);
+    this.#failures[reason] += 1;
     this.#lastInferenceMs = Date.now();
   }
 
@@ -85,6 +100,11 @@ export class ModelStatisticsRecorder {
     add(batch.compute_input, computeInputNs);
     add(batch.compute_infer, computeInferNs);
     add(batch.compute_output, computeOutputNs);
+  }
+
+  /** Failed requests per reason; they add up to `inference_stats.fail.count`. */
+  failureCounts(): FailureCounts {
+    return { ...this.#failures };
   }
 
   /** A deep copy in the statistics-extension JSON shape. */

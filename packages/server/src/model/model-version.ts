@@ -8,13 +8,15 @@ import type { ResponseCache } from '../cache/response-cache.js';
 import { readModelFile } from '../config/model-file.js';
 import { normalizeInstanceGroups, normalizeModelConfig } from '../config/normalize.js';
 import { validateModelConfig } from '../config/validate.js';
-import { invalidArg, toServerError } from '../errors/index.js';
-import { ModelStatisticsRecorder } from '../metrics/statistics.js';
+import { invalidArg, toServerError, type ServerError } from '../errors/index.js';
+import type { ModelLatencyReporter } from '../metrics/model-reporter.js';
+import type { ModelMetricsSample, ServerMetrics } from '../metrics/prometheus-metrics.js';
+import { ModelStatisticsRecorder, type FailureReason } from '../metrics/statistics.js';
 import type { ModelStatistics } from '../metrics/statistics-types.js';
 import type { Logger } from '../observability/logger.js';
 import type { InferRequestInit } from '../request/infer-request-init.js';
-import type { InferResponse } from '../request/infer-response.js';
-import type { InferenceRequest } from '../request/inference-request.js';
+import type { InferResponse, StreamEvent, StreamListener } from '../request/infer-response.js';
+import type { DecoupledResponse, InferenceRequest, RequestedOutput } from '../request/inference-request.js';
 import { buildModelSignature, type ModelSignature } from '../request/model-signature.js';
 import { normalizeRequest } from '../request/normalize.js';
 import { buildResponseOutputs } from '../request/response-outputs.js';
@@ -22,10 +24,14 @@ import { validateEnsembleMembers, type EnsembleStep } from '../config/ensemble-g
 import { createScheduler } from '../scheduler/create-scheduler.js';
 import type { StepRunner } from '../scheduler/ensemble/ensemble-scheduler.js';
 import type { RateLimitedTarget, RateLimiter } from '../scheduler/rate-limiter.js';
-import type { ExecutionTarget, Scheduler } from '../scheduler/scheduler.js';
+import type { CompletionTimings, ExecutionTarget, RefusalOrReason, Scheduler } from '../scheduler/scheduler.js';
+import { EnsembleScheduler } from '../scheduler/ensemble/ensemble-scheduler.js';
+import type { InferenceTrace } from '../observability/tracing/request-trace.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { loadStateSpecs, type StateSpec } from '../scheduler/sequence/implicit-state.js';
 import { nowNs } from '../util/clock.js';
 import { createInstances, type ModelInstance } from './instances.js';
+import { reporterOf, startsPending } from './version-metrics.js';
 import { warmUp } from './warmup.js';
 import { buildWarmupSamples, type WarmupSample } from './warmup-samples.js';
 import type { CancelSignal } from '../util/cancel-signal.js';
@@ -44,6 +50,8 @@ interface VersionOptions {
   readonly logger: Logger;
   /** The server's response cache (`--cache-config`), if it has one. */
   readonly responseCache?: ResponseCache | undefined;
+  /** The server's Prometheus metrics (`--allow-metrics`), if it has them. */
+  readonly metrics?: Pick<ServerMetrics, 'reporterFor'> | undefined;
 }
 
 /** A model run by a backend. */
@@ -96,6 +104,12 @@ export class ModelVersion {
   readonly #targets: readonly ExecutionTarget[];
   /** Set when both the model and the server enable the response cache. */
   readonly #cache: ModelResponseCache | undefined;
+  /** With metrics on: requests received and not yet handed to an instance (Triton's pending count). */
+  readonly #pending: Set<InferenceRequest> | undefined;
+  /** With latency histograms or summaries on: this version's per-request observations. */
+  readonly #reporter: ModelLatencyReporter | undefined;
+  /** Seconds `load` took, for `nv_model_load_duration_secs`. */
+  #loadDurationSecs = 0;
 
   private constructor(
     options: ConstructionOptions,
@@ -103,7 +117,7 @@ export class ModelVersion {
     backendModel: SharedBackendModel | undefined,
     instances: readonly ModelInstance[],
     sequenceStates: readonly StateSpec[],
-    stats?: ModelStatisticsRecorder,
+    shared?: { readonly stats: ModelStatisticsRecorder; readonly reporter: ModelLatencyReporter | undefined },
   ) {
     this.name = options.modelName;
     this.version = options.version;
@@ -113,9 +127,15 @@ export class ModelVersion {
     this.#sequenceStates = sequenceStates;
     this.#backendModel = backendModel;
     this.#instances = instances;
-    this.#stats = stats ?? new ModelStatisticsRecorder(this.name, this.version);
+    this.#stats = shared?.stats ?? new ModelStatisticsRecorder(this.name, this.version);
     this.#cache = ModelResponseCache.forModel(this.config, options.responseCache, this.name, this.version);
-    const limited = limitInstances(options, instances.filter((instance) => !instance.passive));
+    this.#reporter = shared !== undefined ? shared.reporter : reporterOf(options, this.#cache !== undefined);
+    // Ensemble requests are never pending: their steps are the members' requests (Triton's metrics.md).
+    this.#pending = options.metrics !== undefined && options.runStep === undefined ? new Set() : undefined;
+    const pending = this.#pending;
+    const active = instances.filter((instance) => !instance.passive);
+    const counted = pending === undefined ? active : active.map((instance) => startsPending(instance, pending));
+    const limited = limitInstances(options, counted);
     this.#releaseLimits = () => limited.forEach((entry) => entry.release());
     this.#targets = limited.map((entry) => entry.target);
     this.#scheduler = createScheduler({
@@ -134,21 +154,27 @@ export class ModelVersion {
    * whose completed configs the pipeline is checked against first (Triton's ValidateEnsembleConfig).
    */
   static async loadEnsemble(options: EnsembleLoadOptions): Promise<ModelVersion> {
+    const startNs = nowNs();
     const { config } = options;
     normalizeModelConfig(config, { defaultCpuInstanceCount: 0, gpus: NO_GPUS });
     validateModelConfig(config, { gpus: NO_GPUS });
     validateEnsembleMembers(config, options.memberConfig);
     const signature = buildModelSignature(config, await readLabels(config, options.modelDir));
-    return new ModelVersion(options, signature, undefined, [], []);
+    const model = new ModelVersion(options, signature, undefined, [], []);
+    model.#loadDurationSecs = (nowNs() - startNs) / 1e9;
+    return model;
   }
 
   static async load(options: ModelVersionLoadOptions): Promise<ModelVersion> {
+    const startNs = nowNs();
     const { config, backend, modelDir, version } = options;
     const versionDir = join(modelDir, String(version));
     const modelPath = join(versionDir, config.defaultModelFilename);
-    await access(modelPath).catch(() => {
-      throw invalidArg(`unable to find '${modelPath}' for model '${options.modelName}'`);
-    });
+    if (backend.requiresModelFile !== false) {
+      await access(modelPath).catch(() => {
+        throw invalidArg(`unable to find '${modelPath}' for model '${options.modelName}'`);
+      });
+    }
     const backendModel = await backend.loadModel({
       modelName: options.modelName,
       version,
@@ -181,6 +207,7 @@ export class ModelVersion {
         await model.unload();
         throw error;
       });
+      model.#loadDurationSecs = (nowNs() - startNs) / 1e9;
       return model;
     } catch (error) {
       await backendModel.close().catch(() => undefined);
@@ -188,47 +215,159 @@ export class ModelVersion {
     }
   }
 
-  /** Normalises, schedules and runs one request; statistics record its outcome. */
-  infer(init: InferRequestInit, signal: CancelSignal | undefined, startNs: number): Promise<InferResponse> {
-    let request;
+  /**
+   * Normalises, schedules and runs one request; statistics record its outcome. As in Triton, a
+   * request refused before it enters the model (malformed, queue full, unloading) is not counted.
+   */
+  infer(init: InferRequestInit, signal: CancelSignal | undefined, startNs: number, trace?: InferenceTrace): Promise<InferResponse> {
+    trace?.requestStart(this.name, this.version, init.id, startNs);
+    let request: InferenceRequest;
     try {
       request = normalizeRequest(init, this.signature, this.version, signal);
     } catch (error) {
-      this.#stats.recordFailure(nowNs() - startNs);
+      trace?.requestEnd(nowNs());
       return Promise.reject(error);
     }
     const enqueuedNs = nowNs();
+    if (trace !== undefined) {
+      trace.report('QUEUE_START', enqueuedNs);
+      trace.reportTensors('TENSOR_QUEUE_INPUT', request.inputs);
+    }
     const cached = this.#cache?.lookup(request);
-    if (cached?.outputs !== undefined) return this.#answerFromCache(init, request, cached, startNs, enqueuedNs);
+    if (cached?.outputs !== undefined) return this.#answerFromCache(init, request, cached, startNs, enqueuedNs, trace);
     this.#inFlight++;
+    this.#pending?.add(request);
     return new Promise<InferResponse>((resolve, reject) => {
       this.#scheduler.enqueue({
         request,
         enqueuedNs,
         signal,
+        trace,
         complete: (outcome) => {
           this.#inFlight--;
+          this.#pending?.delete(request);
           if (!outcome.ok) {
-            this.#stats.recordFailure(nowNs() - startNs);
+            this.#fail(startNs, this.#failureReason(outcome.reason));
+            trace?.requestEnd(nowNs());
             reject(outcome.error);
             return;
           }
           try {
             const outputs = buildResponseOutputs(request, this.signature, outcome.outputs);
             if (cached !== undefined) {
-              this.#stats.recordCacheMiss(cached.lookupNs + this.#cache!.insert(cached, request, outcome.outputs));
+              const missNs = cached.lookupNs + this.#cache!.insert(cached, request, outcome.outputs);
+              this.#stats.recordCacheMiss(missNs);
+              this.#reporter?.observeCacheMiss(missNs);
             }
-            const { timings } = outcome;
-            this.#stats.recordSuccess({ requestNs: nowNs() - startNs, ...timings }, request.batchSize);
+            const timings = { requestNs: nowNs() - startNs, ...outcome.timings };
+            this.#stats.recordSuccess(timings, request.batchSize);
+            this.#reporter?.observeSuccess(timings);
+            this.#reporter?.observeFirstResponse(timings.requestNs);
+            if (trace !== undefined) traceExecution(trace, enqueuedNs, outcome.timings, outcome.outputs, this.#scheduler instanceof EnsembleScheduler);
             const stats = { queueNs: timings.queueNs, computeNs: timings.computeInputNs + timings.computeInferNs + timings.computeOutputNs, batchSize: request.batchSize };
             resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: outcome.parameters ?? {}, outputs, stats });
           } catch (error) {
-            this.#stats.recordFailure(nowNs() - startNs);
+            this.#fail(startNs, 'OTHER');
+            trace?.requestEnd(nowNs());
             reject(toServerError(error));
           }
         },
       });
     });
+  }
+
+  /** `model_transaction_policy { decoupled: true }`: zero or more responses per request. */
+  get decoupled(): boolean {
+    return this.config.modelTransactionPolicy?.decoupled === true;
+  }
+
+  /**
+   * Runs a request whose responses arrive as events (ModelStreamInfer, generate_stream): a decoupled
+   * model's backend sends them through the request's responder; any other model answers once, final.
+   * Resolves after the final event. Rejects, sending no event, when the request fails before its
+   * first response (so a frontend can still answer with an error status); a later failure is an
+   * error event, final.
+   */
+  inferStream(init: InferRequestInit, signal: CancelSignal | undefined, startNs: number, listen: StreamListener): Promise<void> {
+    if (!this.decoupled) return this.infer(init, signal, startNs).then((response) => listen({ response, final: true }));
+    let request: InferenceRequest;
+    try {
+      request = normalizeRequest(init, this.signature, this.version);
+    } catch (error) {
+      // Refused before entering the model: not a failure in the statistics (as in Triton).
+      return Promise.reject(error);
+    }
+    return new Promise<void>((resolve, reject) => {
+      let sent = 0;
+      let finished = false;
+      const finish = (event: StreamEvent | undefined, failure?: ServerError): void => {
+        finished = true;
+        if (failure !== undefined && sent === 0) {
+          this.#fail(startNs, 'BACKEND');
+          reject(failure);
+          return;
+        }
+        if (event !== undefined) listen(event);
+        if (failure !== undefined) this.#fail(startNs, 'BACKEND');
+        else this.#stats.recordSuccess({ requestNs: nowNs() - startNs, queueNs: 0, computeInputNs: 0, computeInferNs: 0, computeOutputNs: 0 }, request.batchSize);
+        resolve();
+      };
+      const responder = {
+        send: (response: DecoupledResponse): void => {
+          if (finished) return;
+          if (response.error !== undefined) {
+            finish({ error: response.error, final: true }, response.error);
+            return;
+          }
+          let event: StreamEvent = { final: response.final };
+          if (response.outputs !== undefined) {
+            try {
+              const outputs = buildResponseOutputs({ ...request, requestedOutputs: requestedOf(request, response.outputs) }, this.signature, response.outputs);
+              event = { response: { modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: response.parameters ?? {}, outputs }, final: response.final };
+            } catch (error) {
+              const failure = toServerError(error);
+              finish({ error: failure, final: true }, failure);
+              return;
+            }
+          }
+          if (response.final) {
+            finish(event);
+            return;
+          }
+          sent++;
+          listen(event);
+        },
+      };
+      this.#inFlight++;
+      this.#scheduler.enqueue({
+        request: { ...request, responder },
+        enqueuedNs: nowNs(),
+        signal,
+        complete: (outcome) => {
+          this.#inFlight--;
+          // The execution is over; a decoupled model may still answer later, unless it failed.
+          if (!outcome.ok && !finished) finish({ error: outcome.error, final: true }, outcome.error);
+        },
+      });
+    });
+  }
+
+  /** Records a failed request (unless it was refused before entering the model). */
+  #fail(startNs: number, reason: FailureReason | undefined): void {
+    if (reason === undefined) return;
+    const requestNs = nowNs() - startNs;
+    this.#stats.recordFailure(requestNs, reason);
+    this.#reporter?.observeFirstResponse(requestNs);
+  }
+
+  /**
+   * Triton's failure reasons: what the scheduler reports (REJECTED, CANCELED), BACKEND for a failed
+   * execution; an ensemble's failures are all OTHER (Triton's metrics.md).
+   */
+  #failureReason(reason: RefusalOrReason | undefined): FailureReason | undefined {
+    if (reason === 'REFUSED') return undefined;
+    if (this.#options.runStep !== undefined) return 'OTHER';
+    return reason ?? 'BACKEND';
   }
 
   /** A cache hit: the stored outputs shaped for this request, without the queue or the backend. */
@@ -238,13 +377,20 @@ export class ModelVersion {
     cached: CacheLookup,
     startNs: number,
     enqueuedNs: number,
+    trace: InferenceTrace | undefined,
   ): Promise<InferResponse> {
     try {
       const outputs = buildResponseOutputs(request, this.signature, cached.outputs!);
-      this.#stats.recordCacheHit(nowNs() - startNs, cached.startNs - enqueuedNs, cached.lookupNs);
+      const requestNs = nowNs() - startNs;
+      const queueNs = cached.startNs - enqueuedNs;
+      this.#stats.recordCacheHit(requestNs, queueNs, cached.lookupNs);
+      this.#reporter?.observeCacheHit(queueNs, cached.lookupNs);
+      this.#reporter?.observeFirstResponse(requestNs);
+      trace?.requestEnd(nowNs());
       return Promise.resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: {}, outputs });
     } catch (error) {
-      this.#stats.recordFailure(nowNs() - startNs);
+      this.#fail(startNs, 'OTHER');
+      trace?.requestEnd(nowNs());
       return Promise.reject(toServerError(error));
     }
   }
@@ -262,8 +408,21 @@ export class ModelVersion {
 
   statistics(): ModelStatistics {
     const snapshot = this.#stats.snapshot();
+    const memory = this.#backendModel?.model.memoryUsage?.();
+    if (memory !== undefined) snapshot.memory_usage = [...memory];
     const batcher = this.#scheduler.statistics?.();
     return batcher === undefined ? snapshot : { ...snapshot, batcher_stats: batcher };
+  }
+
+  /** What the Prometheus metrics read from this version at scrape time. */
+  metricsSample(): ModelMetricsSample {
+    return {
+      statistics: this.#stats.snapshot(),
+      failures: this.#stats.failureCounts(),
+      pendingRequests: this.#pending?.size ?? 0,
+      loadDurationSecs: this.#loadDurationSecs,
+      cacheEnabled: this.#cache !== undefined,
+    };
   }
 
   /**
@@ -285,7 +444,11 @@ export class ModelVersion {
     shared.users++;
     let next: ModelVersion;
     try {
-      next = new ModelVersion({ ...this.#options, config }, this.signature, shared, instances, this.#sequenceStates, this.#stats);
+      next = new ModelVersion({ ...this.#options, config }, this.signature, shared, instances, this.#sequenceStates, {
+        stats: this.#stats,
+        reporter: this.#reporter,
+      });
+      next.#loadDurationSecs = this.#loadDurationSecs;
     } catch (error) {
       shared.users--;
       await Promise.allSettled(instances.map((instance) => instance.close()));
@@ -309,8 +472,33 @@ export class ModelVersion {
     this.#releaseLimits();
     this.#cache?.close();
     await Promise.allSettled(this.#instances.map((instance) => instance.close()));
-    if (this.#backendModel !== undefined && --this.#backendModel.users === 0) await this.#backendModel.model.close();
+    const lastUser = this.#backendModel === undefined || --this.#backendModel.users === 0;
+    // A version made by withInstanceGroups shares the series; the last one takes them away.
+    if (lastUser) this.#reporter?.close();
+    if (this.#backendModel !== undefined && this.#backendModel.users === 0) await this.#backendModel.model.close();
   }
+}
+
+
+/**
+ * A traced request's execution as Triton's core reports it: the compute timestamps follow from the
+ * queue start and the measured durations (an ensemble has none of its own: its steps are children),
+ * then the outputs at the TENSORS level, then REQUEST_END.
+ */
+function traceExecution(trace: InferenceTrace, enqueuedNs: number, timings: CompletionTimings, outputs: readonly Tensor[], ensemble: boolean): void {
+  let computeEnd = 0;
+  if (!ensemble) {
+    const computeStart = enqueuedNs + timings.queueNs;
+    const inputEnd = computeStart + timings.computeInputNs;
+    const outputStart = inputEnd + timings.computeInferNs;
+    computeEnd = outputStart + timings.computeOutputNs;
+    trace.report('COMPUTE_START', computeStart);
+    trace.report('COMPUTE_INPUT_END', inputEnd);
+    trace.report('COMPUTE_OUTPUT_START', outputStart);
+    trace.report('COMPUTE_END', computeEnd);
+  }
+  trace.reportTensors('TENSOR_BACKEND_OUTPUT', outputs);
+  trace.requestEnd(Math.max(nowNs(), computeEnd));
 }
 
 /**
@@ -341,4 +529,12 @@ async function readLabels(config: ModelConfig, modelDir: string): Promise<Map<st
     labels.set(output.name, text.split(/\r?\n/).filter((line, i, all) => line !== '' || i < all.length - 1));
   }
   return labels;
+}
+
+/**
+ * The requested outputs a decoupled response answers: the request's, limited to those the response
+ * carries (a decoupled model may send some outputs in one response and others in the next).
+ */
+function requestedOf(request: InferenceRequest, outputs: readonly { readonly name: string }[]): readonly RequestedOutput[] {
+  return request.requestedOutputs.filter((requested) => outputs.some((output) => output.name === requested.name));
 }

@@ -59,14 +59,14 @@ async function execute(run: WarmupRun, target: ExecutionTarget, sample: WarmupSa
     const requestNs = nowNs() - startNs;
     responses = result.responses;
     requests.forEach((request, i) => {
-      if (result.responses[i] instanceof ServerError) run.statistics.recordFailure(requestNs);
+      if (result.responses[i] instanceof ServerError) run.statistics.recordFailure(requestNs, 'BACKEND');
       else run.statistics.recordSuccess({ requestNs, queueNs: 0, computeInputNs, computeInferNs, computeOutputNs }, request.batchSize);
     });
   } catch (error) {
     // An execution that throws fails each of its requests (Triton's Execute responds to each).
     const failure = toServerError(error);
     responses = requests.map(() => failure);
-    requests.forEach(() => run.statistics.recordFailure(nowNs() - startNs));
+    requests.forEach(() => run.statistics.recordFailure(nowNs() - startNs, 'BACKEND'));
   }
   const errors: string[] = [];
   for (let i = 0; i < requests.length; i++) {

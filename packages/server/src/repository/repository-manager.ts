@@ -7,7 +7,7 @@ import type { BackendRegistry } from '../backends/backend-registry.js';
 import type { ResponseCache } from '../cache/response-cache.js';
 import { parseModelConfig } from '../config/read-config.js';
 import { ServerError, internal, invalidArg, notFound, quoted, toServerError, unavailable } from '../errors/index.js';
-import { ModelVersion } from '../model/model-version.js';
+import { ModelVersion, type ModelVersionLoadOptions } from '../model/model-version.js';
 import type { Logger } from '../observability/logger.js';
 import type { RateLimiter } from '../scheduler/rate-limiter.js';
 import { compareNames } from '../util/compare.js';
@@ -20,6 +20,7 @@ import type { ModelBudgetStatistics } from '../metrics/statistics-types.js';
 import { planEvictions } from './memory-budget.js';
 import { ensembleSteps, isEnsemble } from '../config/ensemble-graph.js';
 import type { StepRunner } from '../scheduler/ensemble/ensemble-scheduler.js';
+import { backendSearchPaths, loadBackendModule } from '../backends/backend-modules.js';
 import { resolveBackend } from './resolve-backend.js';
 import { selectVersions } from './version-policy.js';
 
@@ -84,8 +85,12 @@ export interface RepositoryManagerOptions {
   readonly loadRetryCount?: number;
   /** `--model-memory-budget` in bytes; 0 or absent: no budget and no loading on demand. */
   readonly memoryBudgetBytes?: number;
+  /** `--backend-directory`: where custom backends are looked for (`<dir>/<backend>/backend.js`). */
+  readonly backendDirectory?: string;
   /** How ensembles run their steps: an inference request to a member, through the core. */
   readonly runStep?: StepRunner;
+  /** The server's Prometheus metrics, handed to every model version. */
+  readonly metrics?: ModelVersionLoadOptions['metrics'];
   /** Runs before every scan of the repositories (brings the local copies of s3:// ones up to date). */
   readonly beforeScan?: (() => Promise<void>) | undefined;
 }
@@ -554,12 +559,20 @@ export class RepositoryManager {
         rateLimiter: this.#options.rateLimiter,
         logger: this.#options.logger,
         responseCache: this.#options.responseCache,
+        metrics: this.#options.metrics,
         runStep,
         memberConfig: (step) => this.get(step.modelName, step.modelVersion < 0n ? '' : String(step.modelVersion)).config,
       });
     }
-    const files = await readdir(join(modelDir, String(version)));
-    const backend = resolveBackend(config, name, files, this.#options.registry);
+    const versionDir = join(modelDir, String(version));
+    const files = await readdir(versionDir);
+    const registry = this.#options.registry;
+    if (config.backend !== '' && registry.byName(config.backend) === undefined) {
+      // Not built in: a custom backend module (Triton's backend directory search).
+      const searched = backendSearchPaths(config.backend, versionDir, modelDir, this.#options.backendDirectory ?? '');
+      registry.register(await loadBackendModule(config.backend, name, searched));
+    }
+    const backend = resolveBackend(config, name, files, registry);
     const global = this.#options.backendConfig.get('') ?? new Map<string, string>();
     const specific = this.#options.backendConfig.get(backend.name) ?? new Map<string, string>();
     return ModelVersion.load({
@@ -574,6 +587,7 @@ export class RepositoryManager {
       rateLimiter: this.#options.rateLimiter,
       logger: this.#options.logger,
       responseCache: this.#options.responseCache,
+      metrics: this.#options.metrics,
     });
   }
 

@@ -38,8 +38,9 @@ export function resolveBackend(
     );
   }
   if (config.platform === '') config.platform = backend.defaultPlatform;
-  // A backend without platforms (python) takes none; one with platforms takes only its own.
-  if (config.platform !== '' && !backend.platforms.includes(config.platform)) {
+  // A backend without platforms (python, as in Triton) leaves `platform` empty.
+  const platformOk = backend.platforms.length === 0 ? config.platform === '' : backend.platforms.includes(config.platform);
+  if (!platformOk) {
     throw invalidArg(`unexpected 'platform' and 'backend' pair, got:${config.platform}, ${config.backend}`);
   }
   if (config.defaultModelFilename === '') config.defaultModelFilename = backend.defaultModelFilename;

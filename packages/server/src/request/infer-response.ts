@@ -1,3 +1,4 @@
+import type { ServerError } from '../errors/index.js';
 import type { Parameters, Tensor } from '../tensor/tensor.js';
 
 /** One response as the core returns it to a frontend. */
@@ -24,3 +25,15 @@ export interface OutputTensor extends Tensor {
   /** The requested output's parameters (binary_data, shared memory), so encoders can honour them. */
   readonly parameters: Parameters;
 }
+
+/**
+ * One event of a request that may be answered many times (a decoupled model): a response, an error,
+ * or a final flag alone. The last event of a request has `final` set.
+ */
+export interface StreamEvent {
+  readonly response?: InferResponse | undefined;
+  readonly error?: ServerError | undefined;
+  readonly final: boolean;
+}
+
+export type StreamListener = (event: StreamEvent) => void;

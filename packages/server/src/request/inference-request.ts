@@ -1,3 +1,4 @@
+import type { ServerError } from '../errors/index.js';
 import type { Parameters, Tensor } from '../tensor/tensor.js';
 import type { CancelSignal } from '../util/cancel-signal.js';
 import type { SequenceFields } from './sequence-fields.js';
@@ -22,6 +23,28 @@ export interface InferenceRequest {
   readonly sequence?: SequenceFields | undefined;
   /** The client's cancellation (connection gone, gRPC cancel or deadline), for backends that ask. */
   readonly signal?: CancelSignal | undefined;
+  /**
+   * Set on requests to decoupled models (`model_transaction_policy { decoupled: true }`): the backend
+   * sends zero or more responses through it, the last one final, at any time (also after its
+   * execution returned); the execution's own result for such a request is ignored.
+   */
+  readonly responder?: DecoupledResponder | undefined;
+}
+
+/** Where a decoupled model's responses go. */
+export interface DecoupledResponder {
+  send(response: DecoupledResponse): void;
+}
+
+/**
+ * One response of a decoupled model: outputs, or an error, or neither (a final flag alone, which
+ * Triton's clients never see unless they asked for empty final responses).
+ */
+export interface DecoupledResponse {
+  readonly outputs?: readonly Tensor[] | undefined;
+  readonly error?: ServerError | undefined;
+  readonly parameters?: Parameters | undefined;
+  readonly final: boolean;
 }
 
 export interface RequestedOutput {

@@ -22,11 +22,11 @@ export class DefaultScheduler implements Scheduler {
 
   enqueue(work: ScheduledRequest): void {
     if (this.#stopped) {
-      work.complete({ ok: false, error: unavailable(`model '${work.request.modelName}' is unloading`) });
+      work.complete({ ok: false, error: unavailable(`model '${work.request.modelName}' is unloading`), reason: 'REFUSED' });
       return;
     }
     if (work.signal?.aborted) {
-      work.complete({ ok: false, error: new ServerError('CANCELLED', 'request cancelled') });
+      work.complete({ ok: false, error: new ServerError('CANCELLED', 'request cancelled'), reason: 'CANCELED' });
       return;
     }
     const target = this.#idle.pop();
@@ -54,7 +54,7 @@ export class DefaultScheduler implements Scheduler {
 
   #cancelQueued(queued: Queued): void {
     if (this.#queue.remove(queued)) {
-      queued.work.complete({ ok: false, error: new ServerError('CANCELLED', 'request cancelled') });
+      queued.work.complete({ ok: false, error: new ServerError('CANCELLED', 'request cancelled'), reason: 'CANCELED' });
       this.#checkDrained();
     }
   }

@@ -3,7 +3,9 @@ import type { ServerError } from '../errors/index.js';
 import type { InferenceRequest } from '../request/inference-request.js';
 import type { Parameters, Tensor } from '../tensor/tensor.js';
 import type { BatcherStatistics } from '../metrics/statistics-types.js';
+import type { FailureReason } from '../metrics/statistics.js';
 import type { CancelSignal } from '../util/cancel-signal.js';
+import type { InferenceTrace } from '../observability/tracing/request-trace.js';
 
 /**
  * How a model's requests reach its instances (Triton's scheduler.h): enqueue, in-flight count, stop.
@@ -31,6 +33,8 @@ export interface ScheduledRequest {
   /** Monotonic ns when the request entered the queue. */
   readonly enqueuedNs: number;
   readonly signal: CancelSignal | undefined;
+  /** The request's trace, if it is traced (an ensemble spawns its steps' traces from it). */
+  readonly trace?: InferenceTrace | undefined;
   complete(outcome: Outcome): void;
 }
 
@@ -42,7 +46,15 @@ export type Outcome =
       /** The backend's response parameters, if it set any. */
       readonly parameters?: Parameters | undefined;
     }
-  | { readonly ok: false; readonly error: ServerError };
+  | { readonly ok: false; readonly error: ServerError; readonly reason?: RefusalOrReason };
+
+/**
+ * Why a request failed, when the scheduler knows better than "the execution failed" (BACKEND, the
+ * default): a queue timeout is REJECTED, a cancellation CANCELED. `REFUSED` is an error Triton's
+ * schedulers return from Enqueue (queue full, unloading, a malformed sequence request): the request
+ * never entered the model, so Triton's statistics and metrics do not count it.
+ */
+export type RefusalOrReason = FailureReason | 'REFUSED';
 
 /** Where the request's time went, in nanoseconds. */
 export interface CompletionTimings {

@@ -44,7 +44,7 @@ interface Nereid {
 async function startNereid(extraArgs: readonly string[]): Promise<Nereid> {
   const child = spawn(
     process.execPath,
-    [BIN, '--model-repository', EXAMPLE_MODELS, '--http-port=0', '--grpc-port=0', '--http-address=127.0.0.1', '--grpc-address=127.0.0.1', ...extraArgs],
+    [BIN, '--model-repository', EXAMPLE_MODELS, '--http-port=0', '--grpc-port=0', '--http-address=127.0.0.1', '--grpc-address=127.0.0.1', '--metrics-port=0', ...extraArgs],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let log = '';

@@ -15,7 +15,8 @@ import type {
 } from '../../src/core/types.js';
 import { ServerError, invalidArg, notFound, unavailable, unsupported, type ErrorCode } from '../../src/errors/index.js';
 import type { InferRequestInit } from '../../src/request/infer-request-init.js';
-import type { InferResponse, OutputTensor } from '../../src/request/infer-response.js';
+import { DEFAULT_TRACE_OPTIONS, TraceSettings, type TraceSettingUpdate, type TraceSettingView } from '../../src/observability/tracing/trace-manager.js';
+import type { InferResponse, OutputTensor, StreamListener } from '../../src/request/infer-response.js';
 
 /**
  * A deterministic InferenceCore for frontend tests. Every ready model echoes each input back as an
@@ -181,6 +182,18 @@ export class EchoCore implements InferenceCore {
     return this.logs;
   }
 
+  /** Triton's trace settings, real ones, with tracing off and no file (as a server started without --trace-config). */
+  readonly traces = new TraceSettings(DEFAULT_TRACE_OPTIONS, () => {});
+
+  traceSetting(model: string): TraceSettingView {
+    return this.traces.view(model);
+  }
+
+  updateTraceSetting(model: string, update: TraceSettingUpdate): TraceSettingView {
+    this.traces.update(model, update);
+    return this.traces.view(model);
+  }
+
   updateLogSettings(update: Readonly<Record<string, unknown>>): LogSettingsPayload {
     for (const [key, value] of Object.entries(update)) {
       if (key === 'log_file') throw unsupported('log file location can not be updated through network protocol');
@@ -197,6 +210,16 @@ export class EchoCore implements InferenceCore {
     if (!this.allowClientShm) {
       throw unsupported("Client shared memory is disabled. Start the server with '--allow-client-shm=true' to enable.");
     }
+  }
+
+  /** One final response per request: the echo core has no decoupled models. */
+  async inferStream(request: InferRequestInit, options: { readonly signal?: AbortSignal; readonly listen: StreamListener }): Promise<void> {
+    const response = await this.infer(request, options.signal === undefined ? {} : { signal: options.signal });
+    options.listen({ response, final: true });
+  }
+
+  isModelDecoupled(): boolean {
+    return false;
   }
 
   async infer(request: InferRequestInit, options?: { readonly signal?: AbortSignal }): Promise<InferResponse> {

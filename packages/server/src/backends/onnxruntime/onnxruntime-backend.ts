@@ -1,7 +1,8 @@
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
+import type { MemoryUsage } from '../../metrics/statistics-types.js';
 import { ServerError, internal, unavailable } from '../../errors/server-error.js';
 import type {
   Backend,
@@ -40,12 +41,13 @@ export class OnnxRuntimeBackend implements Backend {
     const cores = availableParallelism();
     const plan = planThreads(settings, concurrentRunsOf(context.config, DEFAULT_CPU_INSTANCE_COUNT), cores);
     const modelFile = await modelFileOf(context);
+    const modelBytes = await modelBytesOf(context.modelPath);
     // This first session answers auto-complete and becomes the shared (or first) instance session.
     const session = await openSession(context, modelFile, settings, plan);
     context.logger.info(
       `model '${context.modelName}' version ${context.version}: ${describeThreadPlan(plan, cores, settings.shareSession)}`,
     );
-    return new OnnxRuntimeModel(context, modelFile, settings, plan, session);
+    return new OnnxRuntimeModel(context, modelFile, settings, plan, session, modelBytes);
   }
 }
 
@@ -60,6 +62,8 @@ export class OnnxRuntimeModel implements BackendModel {
   readonly #modelFile: string;
   readonly #settings: SessionSettings;
   readonly #plan: ThreadPlan;
+  /** Bytes of the model file (and its external data): what one session holds as weights. */
+  readonly #modelBytes: number;
   /** Every open session of this model. */
   readonly #sessions = new Set<NativeSession>();
   /** The load-time session until an instance takes it (unshared) or for good (shared). */
@@ -72,8 +76,10 @@ export class OnnxRuntimeModel implements BackendModel {
     settings: SessionSettings,
     plan: ThreadPlan,
     session: NativeSession,
+    modelBytes: number,
   ) {
     this.#context = context;
+    this.#modelBytes = modelBytes;
     this.#modelFile = modelFile;
     this.#settings = settings;
     this.#plan = plan;
@@ -85,6 +91,15 @@ export class OnnxRuntimeModel implements BackendModel {
   /** Sessions currently open (1 when shared; one per instance otherwise). */
   get sessionCount(): number {
     return this.#sessions.size;
+  }
+
+  /**
+   * The weights in CPU memory: the model's bytes once per open session (ONNX Runtime keeps the
+   * initializers about the size they have on disk). Not ONNX Runtime's arenas or run buffers, which
+   * come and go with requests.
+   */
+  memoryUsage(): readonly MemoryUsage[] {
+    return [{ type: 'CPU', id: 0, byte_size: this.#modelBytes * this.#sessions.size }];
   }
 
   completeConfig(config: ModelConfig, options: { readonly autoComplete: boolean }): void {
@@ -143,6 +158,17 @@ async function modelFileOf(context: BackendLoadContext): Promise<string> {
     throw unavailable(`unable to find '${context.modelPath}' for model '${context.modelName}'`);
   }
   return info.isDirectory() ? path.join(context.modelPath, 'model.onnx') : context.modelPath;
+}
+
+/** Bytes of `model.onnx`, or of every file in the model folder (the model and its external data). */
+async function modelBytesOf(modelPath: string): Promise<number> {
+  const info = await stat(modelPath);
+  if (!info.isDirectory()) return info.size;
+  const entries = await readdir(modelPath, { withFileTypes: true, recursive: true });
+  const sizes = await Promise.all(
+    entries.filter((entry) => entry.isFile()).map((entry) => stat(path.join(entry.parentPath, entry.name)).then((s) => s.size, () => 0)),
+  );
+  return sizes.reduce((sum, size) => sum + size, 0);
 }
 
 async function openSession(

@@ -8,7 +8,6 @@ import type { Logger } from '../../observability/logger.js';
 import { MAX_GRPC_MESSAGE_SIZE } from './convert-response.js';
 import { encodeModelInferResponse, encodeModelStreamInferResponse } from './encode.js';
 import { healthService } from './health.js';
-import { NO_DECOUPLED_MODELS } from './infer.js';
 import { decodeInferRequest } from './infer-request-decoder.js';
 import { toGrpcError } from './reply-error.js';
 import { rawContentsOffset } from './raw-contents-offset.js';
@@ -61,7 +60,7 @@ export async function startGrpcServer(
   const routes = routeTable([
     {
       service: GRPCInferenceService,
-      handlers: inferenceService(core, logger, NO_DECOUPLED_MODELS, () => draining),
+      handlers: inferenceService(core, logger, (name, version) => core.isModelDecoupled(name, version), () => draining),
       decoders: { modelInfer: decodeInferRequest, modelStreamInfer: decodeInferRequest },
       encoders: { modelInfer: encodeModelInferResponse, modelStreamInfer: encodeModelStreamInferResponse },
       compressible: INFER_METHODS,

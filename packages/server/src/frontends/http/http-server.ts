@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_SERVER_OPTIONS, type HttpOptions } from '../../core/server-options.js';
 import type { InferenceCore } from '../../core/types.js';
@@ -6,6 +6,7 @@ import { unavailable } from '../../errors/index.js';
 import type { Logger } from '../../observability/logger.js';
 import type { HttpContext } from './context.js';
 import { ConnectionTracker } from './connections.js';
+import { listen } from './listen.js';
 import { JSON_TYPE, errorJson, sendError, sendErrorStatus } from './reply.js';
 import { matchRoute, routeParams } from './routes.js';
 
@@ -86,7 +87,7 @@ export async function startHttpServer(
       logger.warn(message);
     } else if (logger.settings.verboseLevel >= 1) logger.verbose(1, message);
   });
-  await listen(server, options);
+  await listen(server, options, 'HTTP');
   const bound = server.address() as AddressInfo;
   let closing: Promise<void> | undefined;
   return {
@@ -169,23 +170,6 @@ function limitBodyTime(req: IncomingMessage, res: ServerResponse, timeoutMs: num
   const stop = (): void => clearTimeout(timer);
   req.once('end', stop);
   res.once('close', stop);
-}
-
-function listen(server: Server, options: HttpOptions): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException): void => {
-      reject(
-        error.code === 'EADDRINUSE'
-          ? unavailable(`Socket '${options.address}:${options.port}' already in use `)
-          : unavailable(`failed to start HTTP service at ${options.address}:${options.port}: ${error.message}`),
-      );
-    };
-    server.once('error', onError);
-    server.listen({ port: options.port, host: options.address }, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
 }
 
 function dispatch(http: HttpContext, req: IncomingMessage, res: ServerResponse): void {

@@ -1,6 +1,7 @@
 import { requestedVersion } from '../../request/model-version.js';
 import type { RouteHandler } from './context.js';
 import { handleModelReady, handleServerLive, handleServerReady } from './handlers/health.js';
+import { handleGenerate, handleGenerateStream } from './handlers/generate.js';
 import { handleInfer } from './handlers/infer.js';
 import { handleLogging } from './handlers/logging.js';
 import { handleModelConfig, handleModelMetadata, handleServerMetadata } from './handlers/metadata.js';
@@ -110,8 +111,8 @@ export const ROUTES: readonly Route[] = [
     GET: handleModelTraceSetting,
     POST: handleModelTraceSetting,
   }),
-  // Not served yet (the core has no API for it); one line when it does:
-  //   modelRoute('/generate(?:_stream)?', 'inference', { POST: ... }),
+  modelRoute('/generate', 'inference', { POST: handleGenerate }),
+  modelRoute('/generate_stream', 'inference', { POST: handleGenerateStream }),
 ];
 
 /** The first route whose pattern matches `path` (no query string), with its decoded segments. */

@@ -82,12 +82,12 @@ export class DynamicBatcher implements Scheduler {
   enqueue(work: ScheduledRequest): void {
     const { request } = work;
     if (this.#stopped) {
-      work.complete({ ok: false, error: unavailable(`model '${request.modelName}' is unloading`) });
+      work.complete({ ok: false, error: unavailable(`model '${request.modelName}' is unloading`), reason: 'REFUSED' });
       return;
     }
     if (work.signal?.aborted) {
       this.#cancelled += 1;
-      work.complete({ ok: false, error: cancelledError() });
+      work.complete({ ok: false, error: cancelledError(), reason: 'CANCELED' });
       return;
     }
     const now = this.#options.clock.nowNs();
@@ -103,7 +103,7 @@ export class DynamicBatcher implements Scheduler {
     const refused = this.#queue.enqueue(entry);
     if (refused) {
       this.#rejectedQueueFull += 1;
-      work.complete({ ok: false, error: refused });
+      work.complete({ ok: false, error: refused, reason: 'REFUSED' });
       return;
     }
     this.#options.adaptive?.recordArrival(now);
@@ -244,14 +244,14 @@ export class DynamicBatcher implements Scheduler {
   #cancelQueued(entry: QueueEntry): void {
     if (!this.#queue.remove(entry)) return;
     this.#cancelled += 1;
-    entry.work.complete({ ok: false, error: cancelledError() });
+    entry.work.complete({ ok: false, error: cancelledError(), reason: 'CANCELED' });
     this.#checkDrained();
   }
 
   #finishSkipped(entry: QueueEntry, error: ServerError): void {
     if (entry.onAbort) entry.work.signal?.removeEventListener('abort', entry.onAbort);
     this.#rejectedTimeout += 1;
-    entry.work.complete({ ok: false, error });
+    entry.work.complete({ ok: false, error, reason: 'REJECTED' });
   }
 
   #checkDrained(): void {

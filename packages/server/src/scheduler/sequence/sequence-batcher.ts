@@ -62,11 +62,11 @@ export class SequenceBatcher implements Scheduler, SlotOwner {
   enqueue(work: ScheduledRequest): void {
     const refused = this.#check(work.request);
     if (refused) {
-      work.complete({ ok: false, error: refused });
+      work.complete({ ok: false, error: refused, reason: 'REFUSED' });
       return;
     }
     if (work.signal?.aborted) {
-      work.complete({ ok: false, error: cancelledError() });
+      work.complete({ ok: false, error: cancelledError(), reason: 'CANCELED' });
       return;
     }
     const fields = work.request.sequence!;
@@ -193,7 +193,7 @@ export class SequenceBatcher implements Scheduler, SlotOwner {
       ? removeFrom(waiting.items, item)
       : sequence.slot !== undefined && sequence.slot.group.remove(sequence.slot.index, item);
     if (!removed) return;
-    item.work.complete({ ok: false, error: cancelledError() });
+    item.work.complete({ ok: false, error: cancelledError(), reason: 'CANCELED' });
     this.settled();
   }
 

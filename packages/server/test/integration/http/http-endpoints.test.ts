@@ -208,13 +208,15 @@ describe('HTTP server lifecycle', () => {
   });
 
   it('lets requests in flight finish when closing, then closes their connections', async () => {
-    const server = await startHttpServer(new EchoCore(), { allow: true, port: 0, address: '127.0.0.1', maxInputSize: 1024 }, recordingLogger([]));
+    const core = new EchoCore();
+    const server = await startHttpServer(core, { allow: true, port: 0, address: '127.0.0.1', maxInputSize: 1024 }, recordingLogger([]));
     const agent = new Agent({ keepAlive: true });
     const pending = httpCall(`http://127.0.0.1:${server.port}`, 'POST', '/v2/models/echo/infer', {
       agent,
       body: JSON.stringify({ parameters: { delay_ms: 200 }, inputs: [] }),
     });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Closing starts once the request is in flight (a timer alone races a busy machine).
+    while (core.inferCalls.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     const closed = server.close();
     const reply = await pending;
     assert.equal(reply.status, 200);

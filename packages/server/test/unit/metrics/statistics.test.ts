@@ -15,12 +15,13 @@ test('statistics follow Triton: batch-weighted inference_count, executions per b
   stats.recordSuccess({ requestNs: 100, queueNs: 5, computeInputNs: 10, computeInferNs: 20, computeOutputNs: 30 }, 4);
   stats.recordExecution(1, 1, 2, 3);
   stats.recordSuccess({ requestNs: 50, queueNs: 1, computeInputNs: 1, computeInferNs: 2, computeOutputNs: 3 }, 1);
-  stats.recordFailure(7);
+  stats.recordFailure(7, 'BACKEND');
   const snap = stats.snapshot();
   assert.equal(snap.inference_count, 5);
   assert.equal(snap.execution_count, 2);
   assert.deepEqual(snap.inference_stats.success, { count: 2, ns: 150 });
   assert.deepEqual(snap.inference_stats.fail, { count: 1, ns: 7 });
+  assert.deepEqual(stats.failureCounts(), { REJECTED: 0, CANCELED: 0, BACKEND: 1, OTHER: 0 });
   assert.deepEqual(snap.inference_stats.compute_infer, { count: 2, ns: 22 });
   assert.deepEqual(snap.batch_stats.map((b) => [b.batch_size, b.compute_infer.count]), [[1, 1], [4, 1]]);
   assert.ok(snap.last_inference > 0);

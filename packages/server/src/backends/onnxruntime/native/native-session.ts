@@ -19,6 +19,7 @@ import { OFF_THREAD_STRING_ELEMENTS } from './string-tensors.js';
 import { check, OutSlot } from './ort-status.js';
 import { computeBudget } from './compute-budget.js';
 import { RunPlacement } from './run-placement.js';
+import { internal } from '../../../errors/index.js';
 import { runThreads } from './run-thread.js';
 import { NativeOp } from './run-thread-protocol.js';
 
@@ -215,6 +216,9 @@ export class NativeSession {
       for (let i = 0; i < wanted.length; i++) {
         const value = frame.output(i);
         const name = wanted[i]!;
+        // A run that reported success yet left an output empty must fail the request, not the
+        // process (reading a NULL OrtValue segfaults): seen rarely under bench:sequence, cause open.
+        if (value === 0n) throw internal(`onnxruntime returned no value for output '${name}' of a successful run`);
         outputs.push(!inline && values.isLargeStringTensor(value) ? await values.readOffThread(name, value) : values.read(name, value));
       }
       const done = process.hrtime.bigint();

@@ -22,7 +22,8 @@ describe('matchRoute', () => {
     assert.equal(matchRoute('/v2/models/m/versions/1/x'), undefined);
     assert.equal(matchRoute('/v2/models/m/infer/'), undefined);
     assert.equal(matchRoute('/v2/health/live/'), undefined);
-    assert.equal(matchRoute('/v2/models/m/generate'), undefined);
+    assert.equal(matchRoute('/v2/models/m/generate/'), undefined);
+    assert.equal(matchRoute('/v2/models/m/generate_streams'), undefined);
   });
 
   it('parses a version segment, refusing a malformed one with Triton\'s text', () => {
