@@ -46,6 +46,7 @@ FINALIZE = 4
 IS_READY = 5
 BLS_RESULT = 6
 PING = 7
+QUERY_RESULT = 8
 # Stub -> server
 HELLO = 64
 REPLY = 65
@@ -54,6 +55,7 @@ LOG = 68
 PONG = 69
 # Reserved for decoupled models: one response of a request, {"request", "final"} + its tensors.
 RESPONSE = 70
+QUERY = 71
 
 _FRAME = struct.Struct("<IBI")
 _U32 = struct.Struct("<I")
@@ -189,7 +191,7 @@ class Channel:
         """Handles a frame that is not a command; returns False for commands."""
         if kind == PING:
             self.send(PONG, {"id": header.get("id", 0)})
-        elif kind == BLS_RESULT:
+        elif kind == BLS_RESULT or kind == QUERY_RESULT:
             with self._calls_lock:
                 waiter = self._calls.pop(header["call"], None)
             if waiter is not None:
@@ -280,6 +282,24 @@ class Channel:
                 self._calls.pop(call, None)
             raise
 
+    def query(self, what, batch, index):
+        """Asks the server about a request being executed (e.g. "cancelled"); blocks for the answer."""
+        self.lend_socket()
+        done = threading.Event()
+        result = []
+
+        def waiter(header, body):
+            result.append(header.get("result"))
+            done.set()
+
+        with self._calls_lock:
+            self._next_call += 1
+            call = self._next_call
+            self._calls[call] = waiter
+        self.send(QUERY, {"call": call, "what": what, "batch": batch, "index": index})
+        done.wait()
+        return result[0]
+
     def bls_exec(self, request):
         done = threading.Event()
         result = []
@@ -301,6 +321,10 @@ class Channel:
 
         self._bls_frame(request, waiter)
         return future
+
+
+def _cancellation_query(channel, batch, index):
+    return lambda: channel.query("cancelled", batch, index) is True
 
 
 def _resolve(future, value):
@@ -469,6 +493,7 @@ class Stub:
                 parameters=json.dumps(spec.get("params", {})),
             )
             cursor += count
+            request._cancelled = _cancellation_query(self.channel, header.get("batch", 0), len(requests))
             requests.append(request)
         try:
             if not hasattr(self.model, "execute"):

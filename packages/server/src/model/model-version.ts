@@ -223,7 +223,7 @@ export class ModelVersion {
     trace?.requestStart(this.name, this.version, init.id, startNs);
     let request: InferenceRequest;
     try {
-      request = normalizeRequest(init, this.signature, this.version);
+      request = normalizeRequest(init, this.signature, this.version, signal);
     } catch (error) {
       trace?.requestEnd(nowNs());
       return Promise.reject(error);

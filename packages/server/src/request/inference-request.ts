@@ -1,5 +1,6 @@
 import type { ServerError } from '../errors/index.js';
 import type { Parameters, Tensor } from '../tensor/tensor.js';
+import type { CancelSignal } from '../util/cancel-signal.js';
 import type { SequenceFields } from './sequence-fields.js';
 
 /**
@@ -20,6 +21,8 @@ export interface InferenceRequest {
   readonly timeoutMicroseconds: number;
   /** The sequence it belongs to (sequence_id/_start/_end), when it names one. */
   readonly sequence?: SequenceFields | undefined;
+  /** The client's cancellation (connection gone, gRPC cancel or deadline), for backends that ask. */
+  readonly signal?: CancelSignal | undefined;
   /**
    * Set on requests to decoupled models (`model_transaction_policy { decoupled: true }`): the backend
    * sends zero or more responses through it, the last one final, at any time (also after its

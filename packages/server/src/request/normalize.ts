@@ -7,6 +7,7 @@ import type { ModelSignature, TensorSpec } from './model-signature.js';
 import { MAX_REQUEST_STRING_ELEMENTS, tooManyStringElements } from './limits.js';
 import { readUnsignedParameter } from './parameters.js';
 import { readSequenceFields, type SequenceFields } from './sequence-fields.js';
+import type { CancelSignal } from '../util/cancel-signal.js';
 
 /**
  * Checks a request against its model (Triton's InferenceRequest::Normalize): input names, datatypes,
@@ -17,6 +18,7 @@ export function normalizeRequest(
   init: InferRequestInit,
   signature: ModelSignature,
   version: bigint,
+  signal?: CancelSignal,
 ): InferenceRequest {
   const prefix = `[request id: ${init.id === '' ? '<id_unknown>' : quoted(init.id)}] `;
   checkInputNames(init, signature, prefix);
@@ -52,6 +54,7 @@ export function normalizeRequest(
     priority: readUnsignedParameter(init.parameters, 'priority', prefix),
     timeoutMicroseconds: readUnsignedParameter(init.parameters, 'timeout', prefix),
     sequence,
+    signal,
   };
 }
 

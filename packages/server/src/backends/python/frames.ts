@@ -19,6 +19,8 @@ export const FrameKind = {
   IS_READY: 5,
   BLS_RESULT: 6,
   PING: 7,
+  /** The answer to a QUERY: `{ call, result }`. */
+  QUERY_RESULT: 8,
   // Stub -> server
   HELLO: 64,
   REPLY: 65,
@@ -27,6 +29,8 @@ export const FrameKind = {
   PONG: 69,
   /** Reserved for decoupled models: one response of a request (`request`, `final`) and its tensors. */
   RESPONSE: 70,
+  /** A question about a request being executed: `{ call, what: "cancelled", batch, index }`. */
+  QUERY: 71,
 } as const;
 
 export type TensorDescriptor = [name: string, datatype: string, shape: number[], offset: number, nbytes: number];

@@ -45,6 +45,9 @@ export class PythonInstance implements BackendInstance {
   #userReady = true;
   #askedAt = -Infinity;
   #asking = false;
+  /** The batches being executed, by number, for the stub's questions about them (is_cancelled). */
+  readonly #batches = new Map<number, readonly InferenceRequest[]>();
+  #nextBatch = 0;
 
   private constructor(options: PythonInstanceOptions) {
     this.#options = options;
@@ -103,8 +106,14 @@ export class PythonInstance implements BackendInstance {
     try {
       const stub = await this.#current();
       const { header, tensors } = executeFrame(requests);
-      const reply = await stub.call(FrameKind.EXECUTE, header, tensors);
-      ({ responses, parameters } = executeResults(reply, requests.length, this.#options.name));
+      const batch = ++this.#nextBatch;
+      this.#batches.set(batch, requests);
+      try {
+        const reply = await stub.call(FrameKind.EXECUTE, { ...header, batch }, tensors);
+        ({ responses, parameters } = executeResults(reply, requests.length, this.#options.name));
+      } finally {
+        this.#batches.delete(batch);
+      }
     } catch (error) {
       const failure = toServerError(error);
       const message = `Failed to process the request(s) for model instance '${this.#options.name}', message: ${failure.message}`;
@@ -131,7 +140,18 @@ export class PythonInstance implements BackendInstance {
     return next;
   }
 
+  /** Answers the stub's questions about the requests it executes; other frames go on as before. */
+  #listen(stub: StubProcess): void {
+    const others = stub.onFrame;
+    stub.onFrame = (frame, from) => {
+      if (frame.kind !== FrameKind.QUERY) return others(frame, from);
+      const request = this.#batches.get(Number(frame.header['batch']))?.[Number(frame.header['index'])];
+      from.send(FrameKind.QUERY_RESULT, { call: frame.header['call'], result: request?.signal?.aborted === true });
+    };
+  }
+
   async #initialize(stub: StubProcess): Promise<void> {
+    this.#listen(stub);
     stub.name = this.#options.name;
     const reply = await stub.call(FrameKind.INITIALIZE, { args: this.#options.args });
     if (reply.header['ok'] !== true) {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -29,6 +30,7 @@ interface Facts {
   id: string;
   outputs: string[];
   args: Record<string, string> | null;
+  cancelled: boolean;
 }
 
 function facts(reply: InferReply): Facts {
@@ -235,6 +237,23 @@ describe('Python backend (real python3 stubs)', () => {
     assert.equal((await ask(base, 'py_other')).status, 200, 'a model that says it is not ready still serves, as in Triton');
     unlinkSync(join(repo, 'py_other', 'not_ready'));
     await until(async () => (await ready()) === 200, 3_000);
+  });
+
+  it('request.is_cancelled() turns True once the client has gone', async () => {
+    const body = JSON.stringify({
+      id: 'gone-1',
+      parameters: { mode: 'until_cancelled' },
+      inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [1, 1], data: [1] }],
+    });
+    const url = new URL('/v2/models/py_other/infer', base);
+    const abandoned = httpRequest(url, { method: 'POST', headers: { 'Content-Type': 'application/json' } });
+    abandoned.on('error', () => undefined);
+    abandoned.end(body);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    abandoned.destroy();
+    await until(async () => existsSync(join(repo, 'py_other', 'cancelled-gone-1')), 4_000);
+    const seen = facts(await ask(base, 'py_other', {}, 'still-here'));
+    assert.equal(seen.cancelled, false, 'a request whose client waits is not cancelled');
   });
 
   it('an idle stub uses no CPU', async () => {
