@@ -375,6 +375,7 @@ class Stub:
         self.module = None
         self.model = None
         self.bf16_outputs = set()
+        self.decoupled = False
         self.loop = None
 
     def import_model(self):
@@ -441,9 +442,11 @@ class Stub:
 
     def initialize(self, header):
         self.name = header["args"].get("model_instance_name", self.name)
+        config = json.loads(header["args"]["model_config"])
         self.bf16_outputs = set(
-            output["name"] for output in json.loads(header["args"]["model_config"]).get("output", [])
+            output["name"] for output in config.get("output", [])
             if output.get("data_type") == "TYPE_BF16")
+        self.decoupled = bool((config.get("model_transaction_policy") or {}).get("decoupled", False))
         self.model = self.module.TritonPythonModel()
         if hasattr(self.model, "initialize"):
             result = self.model.initialize(dict(header["args"]))
@@ -494,6 +497,9 @@ class Stub:
             )
             cursor += count
             request._cancelled = _cancellation_query(self.channel, header.get("batch", 0), len(requests))
+            if self.decoupled:
+                request._response_sender = ResponseSender(
+                    self, header.get("batch", 0), len(requests), request.requested_output_names(), request._cancelled)
             requests.append(request)
         try:
             if not hasattr(self.model, "execute"):
@@ -514,6 +520,11 @@ class Stub:
     def check_responses(self, requests, returned):
         if returned is None:
             return [None] * len(requests), []
+        if self.decoupled:
+            # Triton: a decoupled model answers through its response senders only.
+            raise pb_utils.TritonModelException(
+                "Python model '" + self.name + "' is using the decoupled mode and the execute function "
+                "must return None.")
         if not isinstance(returned, list):
             raise pb_utils.TritonModelException(
                 "Expected a list in the execute return, found type '" + str(type(returned)) + "'.")
@@ -546,6 +557,51 @@ class Stub:
             params = response.parameters()
             responses.append({"outputs": len(kept), "params": {} if params == "{}" else json.loads(params)})
         return responses, tensors
+
+
+class ResponseSender:
+    """pb_utils' InferenceResponseSender for one request of a decoupled model: each send() is a
+    RESPONSE frame (safe from any thread: frames are written under the channel's lock); the one with
+    TRITONSERVER_RESPONSE_COMPLETE_FINAL closes it."""
+
+    def __init__(self, stub, batch, index, requested, cancelled):
+        self._stub = stub
+        self._batch = batch
+        self._index = index
+        self._requested = set(requested)
+        self._cancelled = cancelled
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def send(self, response=None, flags=0):
+        final = (int(flags) & pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL) != 0
+        if response is None and not final:
+            raise pb_utils.TritonModelException("Inference Response object must be provided when the response flags is set to 0.")
+        if response is not None and not isinstance(response, pb_utils.InferenceResponse):
+            raise pb_utils.TritonModelException(
+                "Expected an 'InferenceResponse' object, found type '" + str(type(response)) + "'.")
+        with self._lock:
+            if self._closed:
+                raise pb_utils.TritonModelException("Unable to send response. Response sender has been closed.")
+            self._closed = final
+        header = {"batch": self._batch, "index": self._index, "final": final}
+        tensors = []
+        if response is not None:
+            if response.has_error():
+                error = response.error()
+                header["error"] = [error.code(), error.message()]
+            else:
+                tensors = [t for t in response.output_tensors() if t.name() in self._requested]
+                for tensor in tensors:
+                    if tensor._datatype == "UINT16" and tensor.name() in self._stub.bf16_outputs:
+                        tensor._datatype = "BF16"
+                params = response.parameters()
+                if params != "{}":
+                    header["params"] = json.loads(params)
+        self._stub.channel.send(RESPONSE, header, tensors)
+
+    def is_cancelled(self):
+        return self._cancelled is not None and self._cancelled()
 
 
 def main():

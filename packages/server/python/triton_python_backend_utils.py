@@ -370,8 +370,11 @@ class InferenceRequest:
         self._release_flags = int(flags)
 
     def get_response_sender(self):
-        raise TritonModelException(
-            "get_response_sender() is not supported yet: this server does not serve decoupled Python models")
+        sender = getattr(self, "_response_sender", None)
+        if sender is None:
+            raise TritonModelException(
+                "get_response_sender() is only available to models with the decoupled transaction policy")
+        return sender
 
     def exec(self, decoupled=False):
         if decoupled:

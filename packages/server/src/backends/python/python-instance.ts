@@ -2,9 +2,10 @@ import { ServerError, internal, toServerError } from '../../errors/server-error.
 import type { Logger } from '../../observability/logger.js';
 import type { InferenceRequest } from '../../request/inference-request.js';
 import type { BackendInstance, ExecutionResult } from '../backend.js';
-import { FrameKind } from './frames.js';
+import type { Parameters } from '../../tensor/tensor.js';
+import { FrameKind, type Frame } from './frames.js';
 import type { StubProcess } from './stub-process.js';
-import { executeFrame, executeResults } from './wire-requests.js';
+import { errorCodeOf, executeFrame, executeResults } from './wire-requests.js';
 
 /** Starts a stub for the named instance (model.py imported, not yet initialized). */
 export type StubFactory = (name: string) => Promise<StubProcess>;
@@ -47,6 +48,8 @@ export class PythonInstance implements BackendInstance {
   #asking = false;
   /** The batches being executed, by number, for the stub's questions about them (is_cancelled). */
   readonly #batches = new Map<number, readonly InferenceRequest[]>();
+  /** Requests of a decoupled model still waiting for their final response, by `batch:index`. */
+  readonly #open = new Map<string, InferenceRequest>();
   #nextBatch = 0;
 
   private constructor(options: PythonInstanceOptions) {
@@ -108,9 +111,21 @@ export class PythonInstance implements BackendInstance {
       const { header, tensors } = executeFrame(requests);
       const batch = ++this.#nextBatch;
       this.#batches.set(batch, requests);
+      // A decoupled model answers through RESPONSE frames, also after its execute returned.
+      requests.forEach((request, index) => {
+        if (request.responder !== undefined) this.#open.set(`${batch}:${index}`, request);
+      });
       try {
         const reply = await stub.call(FrameKind.EXECUTE, { ...header, batch }, tensors);
-        ({ responses, parameters } = executeResults(reply, requests.length, this.#options.name));
+        if (requests.some((request) => request.responder !== undefined) && reply.header['ok'] === true) {
+          responses = requests.map(() => []);
+        } else {
+          requests.forEach((_, index) => this.#open.delete(`${batch}:${index}`));
+          ({ responses, parameters } = executeResults(reply, requests.length, this.#options.name));
+        }
+      } catch (error) {
+        requests.forEach((_, index) => this.#open.delete(`${batch}:${index}`));
+        throw error;
       } finally {
         this.#batches.delete(batch);
       }
@@ -144,10 +159,42 @@ export class PythonInstance implements BackendInstance {
   #listen(stub: StubProcess): void {
     const others = stub.onFrame;
     stub.onFrame = (frame, from) => {
+      if (frame.kind === FrameKind.RESPONSE) {
+        this.#respond(frame);
+        return;
+      }
       if (frame.kind !== FrameKind.QUERY) return others(frame, from);
-      const request = this.#batches.get(Number(frame.header['batch']))?.[Number(frame.header['index'])];
+      const key = `${String(frame.header['batch'])}:${String(frame.header['index'])}`;
+      const request = this.#batches.get(Number(frame.header['batch']))?.[Number(frame.header['index'])] ?? this.#open.get(key);
       from.send(FrameKind.QUERY_RESULT, { call: frame.header['call'], result: request?.signal?.aborted === true });
     };
+  }
+
+  /** One response of a decoupled request, from its response sender. */
+  #respond(frame: Frame): void {
+    const key = `${String(frame.header['batch'])}:${String(frame.header['index'])}`;
+    const request = this.#open.get(key);
+    if (request?.responder === undefined) {
+      this.#options.logger.error(`model instance '${this.#options.name}' sent a response for a request that is not open`);
+      return;
+    }
+    const final = frame.header['final'] === true;
+    if (final) this.#open.delete(key);
+    const error = frame.header['error'] as [number, string] | undefined;
+    if (error !== undefined) {
+      request.responder.send({ error: new ServerError(errorCodeOf(error[0]), error[1]), final: true });
+      this.#open.delete(key);
+      return;
+    }
+    const params = frame.header['params'] as Parameters | undefined;
+    const hasOutputs = Array.isArray(frame.header['t']);
+    request.responder.send({ ...(hasOutputs ? { outputs: frame.tensors } : {}), ...(params === undefined ? {} : { parameters: params }), final });
+  }
+
+  /** A dead stub's open decoupled requests end with its error. */
+  #failOpen(message: string): void {
+    for (const request of this.#open.values()) request.responder?.send({ error: internal(message), final: true });
+    this.#open.clear();
   }
 
   async #initialize(stub: StubProcess): Promise<void> {
@@ -166,6 +213,7 @@ export class PythonInstance implements BackendInstance {
   #adopt(stub: StubProcess): void {
     this.#stub = stub;
     void stub.exited.then(({ code, signal }) => {
+      if (this.#stub === stub) this.#failOpen(`Stub process '${this.#options.name}' is not healthy.`);
       if (this.#closed !== undefined || this.#stub !== stub) return;
       this.#options.logger.error(
         `Stub process '${this.#options.name}' (pid ${stub.pid}) ended unexpectedly (${signal ?? `exit code ${code}`}); restarting it`,
