@@ -21,6 +21,7 @@ their turn). When the server goes away (end of file), the stub exits.
 import asyncio
 import importlib
 import json
+import queue
 import os
 import select
 import socket
@@ -193,7 +194,11 @@ class Channel:
             self.send(PONG, {"id": header.get("id", 0)})
         elif kind == BLS_RESULT or kind == QUERY_RESULT:
             with self._calls_lock:
-                waiter = self._calls.pop(header["call"], None)
+                # A decoupled BLS call gets several results: its waiter stays until the last.
+                if header.get("more"):
+                    waiter = self._calls.get(header["call"])
+                else:
+                    waiter = self._calls.pop(header["call"], None)
             if waiter is not None:
                 waiter(header, body)
         else:
@@ -258,7 +263,7 @@ class Channel:
             self._lent = False
 
     # ---- BLS ----
-    def _bls_frame(self, request, waiter):
+    def _bls_frame(self, request, waiter, decoupled=False):
         self.lend_socket()
         with self._calls_lock:
             self._next_call += 1
@@ -275,6 +280,8 @@ class Channel:
             "params": json.loads(request._parameters),
             "outputs": request._requested,
         }
+        if decoupled:
+            header["decoupled"] = True
         try:
             self.send(BLS_CALL, header, request._inputs)
         except BaseException:
@@ -312,6 +319,16 @@ class Channel:
         done.wait()
         return result[0]
 
+    def bls_exec_decoupled(self, request):
+        """exec(decoupled=True): an iterator of the call's responses, yielded as they arrive."""
+        responses = _ResponseIterator()
+
+        def waiter(header, body):
+            responses.put(_bls_response(header, body), not header.get("more") or header.get("error") is not None)
+
+        self._bls_frame(request, waiter, decoupled=True)
+        return responses
+
     def bls_async_exec(self, request, loop):
         future = loop.create_future()
 
@@ -321,6 +338,29 @@ class Channel:
 
         self._bls_frame(request, waiter)
         return future
+
+
+class _ResponseIterator:
+    """The responses of a decoupled BLS call, in order; iteration blocks until the next arrives."""
+
+    _END = object()
+
+    def __init__(self):
+        self._queue = queue.Queue()
+
+    def put(self, response, last):
+        self._queue.put(response)
+        if last:
+            self._queue.put(self._END)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        item = self._queue.get()
+        if item is self._END:
+            raise StopIteration
+        return item
 
 
 def _cancellation_query(channel, batch, index):

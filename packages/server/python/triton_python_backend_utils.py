@@ -378,13 +378,16 @@ class InferenceRequest:
 
     def exec(self, decoupled=False):
         if decoupled:
-            raise TritonModelException("BLS calls with decoupled=True are not supported yet")
+            return _channel.bls_exec_decoupled(self)
         return _channel.bls_exec(self)
 
     def async_exec(self, decoupled=False):
-        if decoupled:
-            raise TritonModelException("BLS calls with decoupled=True are not supported yet")
         loop = asyncio.get_running_loop()
+        if decoupled:
+            # Awaits to the iterator of the call's responses (iterating waits for each).
+            future = loop.create_future()
+            future.set_result(_channel.bls_exec_decoupled(self))
+            return future
         return _channel.bls_async_exec(self, loop)
 
 

@@ -3,7 +3,7 @@ import type { ServerError } from '../errors/server-error.js';
 import type { MemoryUsage } from '../metrics/statistics-types.js';
 import type { Logger } from '../observability/logger.js';
 import type { InferRequestInit } from '../request/infer-request-init.js';
-import type { InferResponse } from '../request/infer-response.js';
+import type { InferResponse, StreamListener } from '../request/infer-response.js';
 import type { InferenceRequest } from '../request/inference-request.js';
 import type { Parameters, Tensor } from '../tensor/tensor.js';
 import type { CancelSignal } from '../util/cancel-signal.js';
@@ -56,10 +56,19 @@ export interface BackendLoadContext {
    * (BLS). Absent when the model is loaded without a server core.
    */
   readonly runRequest?: CoreRequestRunner | undefined;
+  /** The same for requests answered many times (BLS calls to decoupled models). */
+  readonly runStreamRequest?: CoreStreamRunner | undefined;
 }
 
 /** An inference request to the core, from inside a backend. */
 export type CoreRequestRunner = (request: InferRequestInit, signal: CancelSignal | undefined) => Promise<InferResponse>;
+
+/**
+ * A request answered by events through the core (`InferenceServer.inferStream`): many for a
+ * decoupled model, one final response otherwise. Rejects, sending no event, when the request fails
+ * before its first response.
+ */
+export type CoreStreamRunner = (request: InferRequestInit, signal: CancelSignal | undefined, listen: StreamListener) => Promise<void>;
 
 export interface BackendModel {
   /**

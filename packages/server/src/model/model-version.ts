@@ -2,7 +2,7 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { clone } from '@bufbuild/protobuf';
 import { ModelConfigSchema, ModelInstanceGroupSchema, type ModelConfig, type ModelInstanceGroup } from '@nereid/protocol/generated/model_config_pb';
-import type { Backend, BackendModel, CoreRequestRunner } from '../backends/backend.js';
+import type { Backend, BackendModel, CoreRequestRunner, CoreStreamRunner } from '../backends/backend.js';
 import { ModelResponseCache, type CacheLookup } from '../cache/model-response-cache.js';
 import type { ResponseCache } from '../cache/response-cache.js';
 import { readModelFile } from '../config/model-file.js';
@@ -60,6 +60,7 @@ export interface ModelVersionLoadOptions extends VersionOptions {
   readonly backendConfig: ReadonlyMap<string, string>;
   /** How the backend reaches other models through the core (Python BLS). */
   readonly runRequest?: CoreRequestRunner | undefined;
+  readonly runStreamRequest?: CoreStreamRunner | undefined;
 }
 
 /** An ensemble: its steps run on the member models (`platform: "ensemble"`). */
@@ -186,6 +187,7 @@ export class ModelVersion {
       autoCompleteConfig: options.autoCompleteConfig,
       logger: options.logger,
       runRequest: options.runRequest,
+      runStreamRequest: options.runStreamRequest,
     });
     try {
       backendModel.completeConfig(config, { autoComplete: options.autoCompleteConfig });

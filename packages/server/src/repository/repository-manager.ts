@@ -20,6 +20,7 @@ import type { ModelBudgetStatistics } from '../metrics/statistics-types.js';
 import { planEvictions } from './memory-budget.js';
 import { ensembleSteps, isEnsemble } from '../config/ensemble-graph.js';
 import type { StepRunner } from '../scheduler/ensemble/ensemble-scheduler.js';
+import type { CoreStreamRunner } from '../backends/backend.js';
 import { backendSearchPaths, loadBackendModule } from '../backends/backend-modules.js';
 import { resolveBackend } from './resolve-backend.js';
 import { selectVersions } from './version-policy.js';
@@ -87,6 +88,8 @@ export interface RepositoryManagerOptions {
   readonly memoryBudgetBytes?: number;
   /** `--backend-directory`: where custom backends are looked for (`<dir>/<backend>/backend.js`). */
   readonly backendDirectory?: string;
+  /** Requests answered by events through the core (BLS calls to decoupled models). */
+  readonly runStream?: CoreStreamRunner;
   /** How ensembles run their steps: an inference request to a member, through the core. */
   readonly runStep?: StepRunner;
   /** The server's Prometheus metrics, handed to every model version. */
@@ -593,6 +596,7 @@ export class RepositoryManager {
       backend,
       backendConfig: new Map([...global, ...specific]),
       runRequest: this.#options.runStep,
+      runStreamRequest: this.#options.runStream,
       autoCompleteConfig: this.#options.autoCompleteConfig,
       rateLimiter: this.#options.rateLimiter,
       logger: this.#options.logger,

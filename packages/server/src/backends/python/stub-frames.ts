@@ -29,6 +29,7 @@ export function handleStubFrame(frame: Frame, stub: StubProcess, context: Backen
 /** One BLS call: the request through the core, its response or error back to the stub. */
 async function runBls(frame: Frame, stub: StubProcess, context: BackendLoadContext): Promise<void> {
   const call = frame.header['call'];
+  if (frame.header['decoupled'] === true) return runDecoupledBls(frame, stub, context);
   try {
     const run = context.runRequest;
     if (run === undefined) throw unavailable(`model '${context.modelName}' cannot make BLS requests without a server core`);
@@ -40,4 +41,36 @@ async function runBls(frame: Frame, stub: StubProcess, context: BackendLoadConte
     const failure = toServerError(error);
     stub.send(FrameKind.BLS_RESULT, { call, error: [errorCodeNumber(failure.code), failure.message] });
   }
+}
+
+/**
+ * `exec(decoupled=True)`: every response of the call as a BLS_RESULT with `more` until the final one
+ * (a final flag alone is an empty response, as Triton's iterator yields it).
+ */
+async function runDecoupledBls(frame: Frame, stub: StubProcess, context: BackendLoadContext): Promise<void> {
+  const call = frame.header['call'];
+  const fail = (error: unknown): void => {
+    const failure = toServerError(error);
+    stub.send(FrameKind.BLS_RESULT, { call, error: [errorCodeNumber(failure.code), failure.message] });
+  };
+  try {
+    const run = context.runStreamRequest;
+    if (run === undefined) throw unavailable(`model '${context.modelName}' cannot make BLS requests without a server core`);
+    await run(blsRequest(frame), undefined, (event) => {
+      if (event.error !== undefined) {
+        fail(event.error);
+        return;
+      }
+      const params = paramsOf(event.response?.parameters ?? {});
+      stub.send(FrameKind.BLS_RESULT, { call, params, more: !event.final }, event.response?.outputs ?? []);
+    });
+  } catch (error) {
+    fail(error);
+  }
+}
+
+function paramsOf(parameters: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(parameters)) params[key] = typeof value === 'bigint' ? Number(value) : value;
+  return params;
 }

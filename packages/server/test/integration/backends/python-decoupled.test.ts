@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { create } from '@bufbuild/protobuf';
 import { ModelInferRequestSchema, type ModelStreamInferResponse } from '@nereid/protocol/generated/grpc_service_pb';
-import { httpCall, keepAliveAgent } from '../../helpers/http-client.js';
+import { httpCall, keepAliveAgent, postInfer } from '../../helpers/http-client.js';
 import { Harness } from '../../helpers/model-control-harness.js';
 import { EXAMPLE_MODELS } from '../../helpers/paths.js';
 
@@ -80,5 +80,65 @@ describe('decoupled Python models', () => {
     const messages = await stream([bad]);
     assert.equal(messages.length, 1);
     assert.match(messages[0]!.errorMessage, /expected IN and DELAY of the same length, got 2 and 1/);
+  });
+});
+
+describe('BLS calls to a decoupled model from Python', () => {
+  const harness = new Harness();
+  let repo: string;
+  before(async () => {
+    repo = mkdtempSync(join(tmpdir(), 'nereid-py-bls-decoupled-'));
+    cpSync(join(EXAMPLE_MODELS, 'repeat_int32'), join(repo, 'repeat_int32'), { recursive: true });
+    for (const [name, call] of [['sum_sync', 'request.exec(decoupled=True)'], ['sum_async', 'await request.async_exec(decoupled=True)']] as const) {
+      mkdirSync(join(repo, name, '1'), { recursive: true });
+      writeFileSync(
+        join(repo, name, 'config.pbtxt'),
+        `name: "${name}"\nbackend: "python"\nmax_batch_size: 0\ninput [ { name: "IN" data_type: TYPE_INT32 dims: [ -1 ] } ]\n` +
+          'output [ { name: "SUM" data_type: TYPE_INT32 dims: [ 1 ] }, { name: "COUNT" data_type: TYPE_INT32 dims: [ 1 ] } ]\n',
+      );
+      writeFileSync(
+        join(repo, name, '1', 'model.py'),
+        [
+          'import numpy as np',
+          'import triton_python_backend_utils as pb_utils',
+          '',
+          'class TritonPythonModel:',
+          '    async def execute(self, requests):',
+          '        out = []',
+          '        for r in requests:',
+          '            values = pb_utils.get_input_tensor_by_name(r, "IN").as_numpy()',
+          '            request = pb_utils.InferenceRequest(model_name="repeat_int32", requested_output_names=["OUT"], inputs=[',
+          '                pb_utils.Tensor("IN", values), pb_utils.Tensor("DELAY", np.ones(len(values), dtype=np.uint32)),',
+          '                pb_utils.Tensor("WAIT", np.zeros(1, dtype=np.uint32))])',
+          `            total, count = 0, 0`,
+          `            for response in ${call}:`,
+          '                if response.has_error():',
+          '                    raise pb_utils.TritonModelException(response.error().message())',
+          '                count += 1',
+          '                if len(response.output_tensors()) > 0:',
+          '                    total += int(pb_utils.get_output_tensor_by_name(response, "OUT").as_numpy()[0])',
+          '            out.append(pb_utils.InferenceResponse(output_tensors=[',
+          '                pb_utils.Tensor("SUM", np.array([total], dtype=np.int32)), pb_utils.Tensor("COUNT", np.array([count], dtype=np.int32))]))',
+          '        return out',
+          '',
+        ].join('\n'),
+      );
+    }
+    await harness.start({ modelRepositories: [repo] });
+  });
+  after(async () => {
+    keepAliveAgent.destroy();
+    await harness.stop();
+    rmSync(repo, { recursive: true, force: true });
+  });
+
+  it('exec(decoupled=True) and async_exec(decoupled=True) iterate every response, then an empty final one', async () => {
+    for (const model of ['sum_sync', 'sum_async']) {
+      const reply = await postInfer(harness.base, model, { inputs: [{ name: 'IN', datatype: 'INT32', shape: [3], data: [4, 5, 6] }] });
+      assert.equal(reply.status, 200, JSON.stringify(reply.json));
+      assert.deepEqual(reply.outputs.get('SUM')?.data, [15], model);
+      // Three responses, and the final flag alone as an empty response (as Triton's iterator yields it).
+      assert.deepEqual(reply.outputs.get('COUNT')?.data, [4], model);
+    }
   });
 });
