@@ -57,6 +57,7 @@ PONG = 69
 # Reserved for decoupled models: one response of a request, {"request", "final"} + its tensors.
 RESPONSE = 70
 QUERY = 71
+METRIC = 72
 
 _FRAME = struct.Struct("<IBI")
 _U32 = struct.Struct("<I")
@@ -306,6 +307,30 @@ class Channel:
         self.send(QUERY, {"call": call, "what": what, "batch": batch, "index": index})
         done.wait()
         return result[0]
+
+    def metric_query(self, body):
+        """A custom-metric request the server answers (family, series, value); raises its error."""
+        self.lend_socket()
+        done = threading.Event()
+        answer = []
+
+        def waiter(header, body_bytes):
+            answer.append(header)
+            done.set()
+
+        with self._calls_lock:
+            self._next_call += 1
+            call = self._next_call
+            self._calls[call] = waiter
+        self.send(QUERY, dict(body, call=call, what="metric"))
+        done.wait()
+        if answer[0].get("error") is not None:
+            raise pb_utils.TritonModelException(answer[0]["error"])
+        return answer[0].get("result")
+
+    def metric_update(self, metric_id, op, value):
+        """increment / set / observe: one-way."""
+        self.send(METRIC, {"id": metric_id, "op": op, "value": float(value)})
 
     def bls_exec(self, request):
         done = threading.Event()

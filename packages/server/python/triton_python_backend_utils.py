@@ -391,6 +391,62 @@ class InferenceRequest:
         return _channel.bls_async_exec(self, loop)
 
 
+class MetricFamily:
+    """A family of custom metrics, served on the server's metrics endpoint. Families with one name
+    are shared (also across instances); another kind under a taken name is an error."""
+
+    COUNTER = 0
+    GAUGE = 1
+    HISTOGRAM = 2
+    _KINDS = {0: "COUNTER", 1: "GAUGE", 2: "HISTOGRAM"}
+
+    def __init__(self, name, description, kind):
+        if kind not in MetricFamily._KINDS:
+            raise TritonModelException("Unknown metric family kind: " + str(kind))
+        self._name = str(name)
+        self._kind = kind
+        _channel.metric_query({"op": "family", "name": self._name, "help": str(description), "kind": MetricFamily._KINDS[kind]})
+
+    def Metric(self, labels=None, buckets=None):
+        return Metric(self, labels or {}, buckets)
+
+
+class Metric:
+    """One series of a MetricFamily, named by its labels."""
+
+    def __init__(self, family, labels=None, buckets=None):
+        if family._kind == MetricFamily.HISTOGRAM and not buckets:
+            raise TritonModelException("Missing required buckets for histogram metric")
+        if family._kind != MetricFamily.HISTOGRAM and buckets:
+            raise TritonModelException("Unexpected buckets provided for a non-histogram metric")
+        self._kind = family._kind
+        self._id = _channel.metric_query({
+            "op": "series", "family": family._name,
+            "labels": {str(k): str(v) for k, v in (labels or {}).items()},
+            "buckets": [float(b) for b in (buckets or [])],
+        })
+
+    def increment(self, value):
+        if self._kind == MetricFamily.HISTOGRAM:
+            raise TritonModelException("Failed to increment metric value. Metric kind is histogram.")
+        if self._kind == MetricFamily.COUNTER and value < 0:
+            raise TritonModelException("Failed to increment metric value. Counter metric cannot be decremented.")
+        _channel.metric_update(self._id, "increment", value)
+
+    def set(self, value):
+        if self._kind != MetricFamily.GAUGE:
+            raise TritonModelException("Failed to set metric value. Only gauge metrics can be set.")
+        _channel.metric_update(self._id, "set", value)
+
+    def observe(self, value):
+        if self._kind != MetricFamily.HISTOGRAM:
+            raise TritonModelException("Failed to observe metric value. Only histogram metrics can be observed.")
+        _channel.metric_update(self._id, "observe", value)
+
+    def value(self):
+        return _channel.metric_query({"op": "value", "id": self._id})
+
+
 class Logger:
     class LogLevel:
         INFO = 0

@@ -1,5 +1,6 @@
 import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
 import type { ServerError } from '../errors/server-error.js';
+import type { CustomMetrics } from '../metrics/custom-metrics.js';
 import type { MemoryUsage } from '../metrics/statistics-types.js';
 import type { Logger } from '../observability/logger.js';
 import type { InferRequestInit } from '../request/infer-request-init.js';
@@ -58,6 +59,8 @@ export interface BackendLoadContext {
   readonly runRequest?: CoreRequestRunner | undefined;
   /** The same for requests answered many times (BLS calls to decoupled models). */
   readonly runStreamRequest?: CoreStreamRunner | undefined;
+  /** Where the model's own metrics go (absent without a metrics endpoint). */
+  readonly customMetrics?: CustomMetrics | undefined;
 }
 
 /** An inference request to the core, from inside a backend. */

@@ -5,6 +5,7 @@
  * statistics extension by construction and vanish with the version; histograms and summaries are
  * observed per request (`model-reporter.ts`) and only when `--metrics-config` enables them.
  */
+import { CustomMetrics } from './custom-metrics.js';
 import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
 import type { Metric } from 'prom-client';
 import { CpuMetricsPoller } from './cpu-metrics.js';
@@ -57,6 +58,8 @@ type Read = (sample: ModelMetricsSample) => number | undefined;
 export class ServerMetrics {
   readonly settings: MetricsSettings;
   readonly #registry = new Registry();
+  /** Metrics the models define (the Python backend's pb_utils.MetricFamily). */
+  readonly custom = new CustomMetrics(this.#registry);
   readonly #models: () => readonly ModelMetricsSample[];
   #samples: readonly ModelMetricsSample[] = [];
   readonly #firstResponse: HistogramFamily;

@@ -51,7 +51,7 @@ interface VersionOptions {
   /** The server's response cache (`--cache-config`), if it has one. */
   readonly responseCache?: ResponseCache | undefined;
   /** The server's Prometheus metrics (`--allow-metrics`), if it has them. */
-  readonly metrics?: Pick<ServerMetrics, 'reporterFor'> | undefined;
+  readonly metrics?: Pick<ServerMetrics, 'reporterFor' | 'custom'> | undefined;
 }
 
 /** A model run by a backend. */
@@ -188,6 +188,7 @@ export class ModelVersion {
       logger: options.logger,
       runRequest: options.runRequest,
       runStreamRequest: options.runStreamRequest,
+      customMetrics: options.metrics?.custom,
     });
     try {
       backendModel.completeConfig(config, { autoComplete: options.autoCompleteConfig });

@@ -31,6 +31,8 @@ export const FrameKind = {
   RESPONSE: 70,
   /** A question about a request being executed: `{ call, what: "cancelled", batch, index }`. */
   QUERY: 71,
+  /** A custom metric update, one-way: `{ id, op: increment|set|observe, value }`. */
+  METRIC: 72,
 } as const;
 
 export type TensorDescriptor = [name: string, datatype: string, shape: number[], offset: number, nbytes: number];

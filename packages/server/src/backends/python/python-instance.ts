@@ -163,7 +163,7 @@ export class PythonInstance implements BackendInstance {
         this.#respond(frame);
         return;
       }
-      if (frame.kind !== FrameKind.QUERY) return others(frame, from);
+      if (frame.kind !== FrameKind.QUERY || frame.header['what'] === 'metric') return others(frame, from);
       const key = `${String(frame.header['batch'])}:${String(frame.header['index'])}`;
       const request = this.#batches.get(Number(frame.header['batch']))?.[Number(frame.header['index'])] ?? this.#open.get(key);
       from.send(FrameKind.QUERY_RESULT, { call: frame.header['call'], result: request?.signal?.aborted === true });

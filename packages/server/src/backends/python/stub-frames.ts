@@ -1,4 +1,5 @@
 import { toServerError, unavailable } from '../../errors/server-error.js';
+import type { CustomMetricKind } from '../../metrics/custom-metrics.js';
 import type { BackendLoadContext } from '../backend.js';
 import { FrameKind, type Frame } from './frames.js';
 import type { StubProcess } from './stub-process.js';
@@ -6,7 +7,15 @@ import { blsRequest, errorCodeNumber } from './wire-requests.js';
 
 /** Frames a stub sends of its own accord: BLS calls (run through the core) and log lines. */
 export function handleStubFrame(frame: Frame, stub: StubProcess, context: BackendLoadContext): void {
-  if (frame.kind === FrameKind.BLS_CALL) {
+  if (frame.kind === FrameKind.METRIC) {
+    try {
+      context.customMetrics?.update(Number(frame.header['id']), frame.header['op'] as 'increment' | 'set' | 'observe', Number(frame.header['value']));
+    } catch (error) {
+      context.logger.error(`model '${context.modelName}': ${toServerError(error).message}`);
+    }
+  } else if (frame.kind === FrameKind.QUERY && frame.header['what'] === 'metric') {
+    answerMetricQuery(frame, stub, context);
+  } else if (frame.kind === FrameKind.BLS_CALL) {
     void runBls(frame, stub, context);
   } else if (frame.kind === FrameKind.LOG) {
     const message = String(frame.header['message']);
@@ -73,4 +82,43 @@ function paramsOf(parameters: Readonly<Record<string, unknown>>): Record<string,
   const params: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(parameters)) params[key] = typeof value === 'bigint' ? Number(value) : value;
   return params;
+}
+
+/** Series each stub holds: released when it ends (so a model's metrics leave with it). */
+const heldSeries = new WeakMap<StubProcess, Set<number>>();
+
+/** pb_utils.MetricFamily / Metric: a family, a series or a value, answered as a QUERY_RESULT. */
+function answerMetricQuery(frame: Frame, stub: StubProcess, context: BackendLoadContext): void {
+  const header = frame.header;
+  const call = header['call'];
+  try {
+    const metrics = context.customMetrics;
+    if (metrics === undefined) throw unavailable('custom metrics need the metrics endpoint (--allow-metrics)');
+    let result: unknown = null;
+    switch (header['op']) {
+      case 'family':
+        metrics.family(String(header['name']), String(header['help']), header['kind'] as CustomMetricKind);
+        break;
+      case 'series': {
+        const id = metrics.series(String(header['family']), header['labels'] as Record<string, string>, header['buckets'] as number[]);
+        let held = heldSeries.get(stub);
+        if (held === undefined) {
+          const owned = new Set<number>();
+          heldSeries.set(stub, (held = owned));
+          void stub.exited.then(() => owned.forEach((seriesId) => metrics.release(seriesId)));
+        }
+        held.add(id);
+        result = id;
+        break;
+      }
+      case 'value':
+        result = metrics.value(Number(header['id']));
+        break;
+      default:
+        throw unavailable(`unknown metric operation '${String(header['op'])}'`);
+    }
+    stub.send(FrameKind.QUERY_RESULT, { call, result });
+  } catch (error) {
+    stub.send(FrameKind.QUERY_RESULT, { call, error: toServerError(error).message });
+  }
 }
