@@ -2,8 +2,11 @@ import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
 import type { ServerError } from '../errors/server-error.js';
 import type { MemoryUsage } from '../metrics/statistics-types.js';
 import type { Logger } from '../observability/logger.js';
+import type { InferRequestInit } from '../request/infer-request-init.js';
+import type { InferResponse, StreamListener } from '../request/infer-response.js';
 import type { InferenceRequest } from '../request/inference-request.js';
 import type { Tensor } from '../tensor/tensor.js';
+import type { CancelSignal } from '../util/cancel-signal.js';
 
 /**
  * The backend SPI: how the model layer loads a model version, completes its configuration, creates
@@ -19,6 +22,11 @@ export interface Backend {
   readonly defaultPlatform: string;
   /** Model file looked for in a version folder when `default_model_filename` is empty. */
   readonly defaultModelFilename: string;
+  /**
+   * Model files the backend serves, in order of preference, when it takes more than one name
+   * (javascript: model.js or model.ts): the first present in the version folder is used.
+   */
+  readonly modelFilenames?: readonly string[];
   /** Instance count given to a KIND_CPU group that names none (Triton: 2 for onnxruntime). */
   readonly defaultCpuInstanceCount: number;
   loadModel(context: BackendLoadContext): Promise<BackendModel>;
@@ -38,8 +46,30 @@ export interface BackendLoadContext {
   readonly config: ModelConfig;
   /** `--backend-config` settings for this backend, global ones included (backend-specific win). */
   readonly backendConfig: ReadonlyMap<string, string>;
+  /** `completeConfig` will be asked to auto-complete (off with --disable-auto-complete-config). */
+  readonly autoCompleteConfig: boolean;
   readonly logger: Logger;
+  /**
+   * Runs an inference request on any model of the server through the core (its scheduler,
+   * statistics and errors), as a client's request would run: how Python models call other models
+   * (BLS). Absent when the model is loaded without a server core.
+   */
+  readonly runRequest?: CoreRequestRunner | undefined;
+  /**
+   * Runs a request whose responses arrive as events (a decoupled model answers many times), as
+   * `InferenceCore.inferStream` does: how JavaScript models stream from decoupled models (BLS).
+   */
+  readonly runStreamRequest?: CoreStreamRunner | undefined;
 }
+
+/** An inference request to the core, from inside a backend. */
+export type CoreRequestRunner = (request: InferRequestInit, signal: CancelSignal | undefined) => Promise<InferResponse>;
+
+/** A streamed inference request to the core, from inside a backend; resolves after the final event. */
+export type CoreStreamRunner = (
+  request: InferRequestInit,
+  options: { readonly signal: CancelSignal | undefined; readonly listen: StreamListener },
+) => Promise<void>;
 
 export interface BackendModel {
   /**
@@ -73,6 +103,11 @@ export interface BackendInstance {
    * (shapes as the model produced them, batch dimension included when batching) or its error.
    */
   execute(requests: readonly InferenceRequest[]): Promise<ExecutionResult>;
+  /**
+   * False while the instance cannot serve (a Python stub that died and is being restarted); the
+   * model then reports not ready. Absent: always ready.
+   */
+  ready?(): boolean;
   close(): Promise<void>;
 }
 

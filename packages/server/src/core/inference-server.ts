@@ -111,6 +111,7 @@ export class InferenceServer implements InferenceCore, MetricsSource {
       metrics: this.#metrics,
       // Ensemble steps are inference requests to their members, as a client's would be.
       runStep: (request, signal) => this.infer(request, signal === undefined ? {} : { signal }),
+      runStreamRequest: (request, { signal, listen }) => this.inferStream(request, signal === undefined ? { listen } : { signal, listen }),
     });
   }
 
@@ -178,7 +179,8 @@ export class InferenceServer implements InferenceCore, MetricsSource {
     return {
       name,
       versions: this.#repository.readyVersions(name),
-      platform: model.config.platform,
+      // Triton: the platform, or the backend when the config has none (python).
+      platform: model.config.platform === '' ? model.config.backend : model.config.platform,
       inputs: [...model.signature.inputs.values()].map(describe),
       outputs: [...model.signature.outputs.values()].map(describe),
     };

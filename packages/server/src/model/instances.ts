@@ -8,6 +8,8 @@ export interface ModelInstance extends ExecutionTarget {
   /** The group's `rate_limiter` (resources and priority), for `--rate-limit=execution_count`. */
   readonly rateLimiter: ModelRateLimiter | undefined;
   readonly deviceId: number;
+  /** False while the backend instance cannot serve (see BackendInstance.ready). */
+  ready(): boolean;
   close(): Promise<void>;
 }
 
@@ -60,6 +62,7 @@ function wrap(
     rateLimiter,
     deviceId: spec.deviceId,
     execute: (requests) => instance.execute(requests),
+    ready: () => instance.ready?.() ?? true,
     close: () => instance.close(),
   };
 }

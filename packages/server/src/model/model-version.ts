@@ -2,7 +2,7 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { clone } from '@bufbuild/protobuf';
 import { ModelConfigSchema, ModelInstanceGroupSchema, type ModelConfig, type ModelInstanceGroup } from '@nereid/protocol/generated/model_config_pb';
-import type { Backend, BackendModel } from '../backends/backend.js';
+import type { Backend, BackendModel, CoreRequestRunner, CoreStreamRunner } from '../backends/backend.js';
 import { ModelResponseCache, type CacheLookup } from '../cache/model-response-cache.js';
 import type { ResponseCache } from '../cache/response-cache.js';
 import { readModelFile } from '../config/model-file.js';
@@ -55,6 +55,10 @@ interface VersionOptions {
 export interface ModelVersionLoadOptions extends VersionOptions {
   readonly backend: Backend;
   readonly backendConfig: ReadonlyMap<string, string>;
+  /** How the backend reaches other models through the core (Python BLS). */
+  readonly runRequest?: CoreRequestRunner | undefined;
+  /** How the backend streams from other models through the core (JavaScript BLS to decoupled models). */
+  readonly runStreamRequest?: CoreStreamRunner | undefined;
 }
 
 /** An ensemble: its steps run on the member models (`platform: "ensemble"`). */
@@ -176,7 +180,10 @@ export class ModelVersion {
       modelPath,
       config,
       backendConfig: options.backendConfig,
+      autoCompleteConfig: options.autoCompleteConfig,
       logger: options.logger,
+      runRequest: options.runRequest,
+      runStreamRequest: options.runStreamRequest,
     });
     try {
       backendModel.completeConfig(config, { autoComplete: options.autoCompleteConfig });
@@ -213,7 +220,7 @@ export class ModelVersion {
   infer(init: InferRequestInit, signal: CancelSignal | undefined, startNs: number): Promise<InferResponse> {
     let request: InferenceRequest;
     try {
-      request = normalizeRequest(init, this.signature, this.version);
+      request = normalizeRequest(init, this.signature, this.version, signal);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -273,7 +280,7 @@ export class ModelVersion {
     if (!this.decoupled) return this.infer(init, signal, startNs).then((response) => listen({ response, final: true }));
     let request: InferenceRequest;
     try {
-      request = normalizeRequest(init, this.signature, this.version);
+      request = normalizeRequest(init, this.signature, this.version, signal);
     } catch (error) {
       // Refused before entering the model: not a failure in the statistics (as in Triton).
       return Promise.reject(error);
@@ -371,6 +378,12 @@ export class ModelVersion {
       this.#fail(startNs, 'OTHER');
       return Promise.reject(toServerError(error));
     }
+  }
+
+  /** Every active instance can serve (a Python stub being restarted cannot). */
+  get healthy(): boolean {
+    for (const instance of this.#instances) if (!instance.passive && !instance.ready()) return false;
+    return true;
   }
 
   /** Requests queued or running on this version (0: it can be unloaded without waiting). */

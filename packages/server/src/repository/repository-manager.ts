@@ -1,3 +1,4 @@
+import type { CoreStreamRunner } from '../backends/backend.js';
 import { rm } from 'node:fs/promises';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -86,6 +87,8 @@ export interface RepositoryManagerOptions {
   readonly memoryBudgetBytes?: number;
   /** How ensembles run their steps: an inference request to a member, through the core. */
   readonly runStep?: StepRunner;
+  /** How backends stream from other models (decoupled ones answer many times), through the core. */
+  readonly runStreamRequest?: CoreStreamRunner;
   /** The server's Prometheus metrics, handed to every model version. */
   readonly metrics?: ModelVersionLoadOptions['metrics'];
   /** Runs before every scan of the repositories (brings the local copies of s3:// ones up to date). */
@@ -572,6 +575,8 @@ export class RepositoryManager {
       config,
       backend,
       backendConfig: new Map([...global, ...specific]),
+      runRequest: this.#options.runStep,
+      runStreamRequest: this.#options.runStreamRequest,
       autoCompleteConfig: this.#options.autoCompleteConfig,
       rateLimiter: this.#options.rateLimiter,
       logger: this.#options.logger,
@@ -675,8 +680,7 @@ export class RepositoryManager {
 
   isReady(name: string, version: string): boolean {
     try {
-      this.get(name, version);
-      return true;
+      return this.get(name, version).healthy;
     } catch (error) {
       if (error instanceof ServerError) return false;
       throw error;

@@ -1,5 +1,6 @@
 import type { ServerError } from '../errors/index.js';
 import type { Parameters, Tensor } from '../tensor/tensor.js';
+import type { CancelSignal } from '../util/cancel-signal.js';
 import type { SequenceFields } from './sequence-fields.js';
 
 /**
@@ -26,6 +27,8 @@ export interface InferenceRequest {
    * execution returned); the execution's own result for such a request is ignored.
    */
   readonly responder?: DecoupledResponder | undefined;
+  /** The client's cancellation (gone, deadline passed), for backends that let a model check it. */
+  readonly signal?: CancelSignal | undefined;
 }
 
 /** Where a decoupled model's responses go. */

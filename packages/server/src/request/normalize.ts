@@ -1,3 +1,4 @@
+import type { CancelSignal } from '../util/cancel-signal.js';
 import { elementCount, scanBytesElements, type BytesScanProblem, formatShape, isDatatype } from '@nereid/protocol';
 import { invalidArg, quoted } from '../errors/index.js';
 import type { Parameters, Tensor } from '../tensor/tensor.js';
@@ -17,6 +18,7 @@ export function normalizeRequest(
   init: InferRequestInit,
   signature: ModelSignature,
   version: bigint,
+  signal?: CancelSignal,
 ): InferenceRequest {
   const prefix = `[request id: ${init.id === '' ? '<id_unknown>' : quoted(init.id)}] `;
   checkInputNames(init, signature, prefix);
@@ -52,6 +54,7 @@ export function normalizeRequest(
     priority: readUnsignedParameter(init.parameters, 'priority', prefix),
     timeoutMicroseconds: readUnsignedParameter(init.parameters, 'timeout', prefix),
     sequence,
+    signal,
   };
 }
 

@@ -10,7 +10,15 @@ import { TransportError, type Transport, type WireTensor } from './transport.js'
  * The KServe v2 / Triton protocol cases, run unchanged over every transport (HTTP and gRPC) against
  * a real server with real ONNX models: the Hono common.case pattern.
  */
-export function protocolCases(transport: () => Transport): void {
+/** What the cases expect of the backend serving `simple`. */
+export interface SimpleBackendFacts {
+  readonly platform: string;
+  readonly instanceCount: number;
+}
+
+export const ONNX_SIMPLE: SimpleBackendFacts = { platform: 'onnxruntime_onnx', instanceCount: 2 };
+
+export function protocolCases(transport: () => Transport, simpleFacts: SimpleBackendFacts = ONNX_SIMPLE): void {
   const t = (): Transport => transport();
 
   async function rejects(call: Promise<unknown>, codes: readonly TransportError['code'][], message: RegExp): Promise<void> {
@@ -48,7 +56,7 @@ export function protocolCases(transport: () => Transport): void {
     assert.equal(await t().modelReady('no_such_model'), false);
     const metadata = await t().modelMetadata('simple');
     assert.deepEqual(metadata.versions, ['1']);
-    assert.equal(metadata.platform, 'onnxruntime_onnx');
+    assert.equal(metadata.platform, simpleFacts.platform);
     assert.deepEqual(metadata.inputs, [
       { name: 'INPUT0', datatype: 'INT32', shape: [-1, 16] },
       { name: 'INPUT1', datatype: 'INT32', shape: [-1, 16] },
@@ -61,7 +69,7 @@ export function protocolCases(transport: () => Transport): void {
   test('configuration, including one auto-completed from the ONNX file', async () => {
     const simple = await t().modelConfig('simple');
     assert.equal(simple.max_batch_size, 8);
-    assert.equal(simple.instance_count, 2, 'two CPU instances for onnxruntime');
+    assert.equal(simple.instance_count, simpleFacts.instanceCount, 'the backend\'s default CPU instance count');
     const completed = await t().modelConfig('add_sub_no_config');
     assert.equal(completed.name, 'add_sub_no_config');
     assert.equal(completed.max_batch_size, 4, 'default-max-batch-size');

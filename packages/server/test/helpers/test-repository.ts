@@ -5,6 +5,12 @@ import { isEnsemble } from '../../src/config/ensemble-graph.js';
 import { parseModelConfig } from '../../src/config/read-config.js';
 import { EXAMPLE_MODELS, FIXTURE_MODELS } from './paths.js';
 
+/** Whether a repository's model folder holds a JavaScript model (`backend: "javascript"`). */
+export function isJavaScriptModel(modelDir: string): boolean {
+  const file = join(modelDir, 'config.pbtxt');
+  return existsSync(file) && parseModelConfig(readFileSync(file, 'utf8'), file).backend === 'javascript';
+}
+
 /** Whether a repository's model folder holds an ensemble (a config.pbtxt and no model file of its own). */
 export function isEnsembleModel(modelDir: string): boolean {
   const file = join(modelDir, 'config.pbtxt');

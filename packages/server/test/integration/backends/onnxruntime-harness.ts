@@ -68,6 +68,7 @@ export async function loadModel(name: string, options: LoadOptions = {}): Promis
     modelPath: options.modelPath ?? path.join(versionDir, 'model.onnx'),
     config,
     backendConfig: options.backendConfig ?? new Map(),
+    autoCompleteConfig: options.autoComplete ?? true,
     logger: options.logger ?? silentLogger,
   });
   const completed = clone(ModelConfigSchema, config);
