@@ -73,16 +73,14 @@ export class JavaScriptInstance implements BackendInstance {
   }
 
   async execute(requests: readonly InferenceRequest[]): Promise<ExecutionResult> {
-    let current = this.#worker;
-    if (current === undefined) {
-      try {
-        current = await (this.#starting ?? Promise.reject(unavailable(`model '${this.#options.start.modelName}' instance '${this.#options.instanceName}' is closed`)));
-      } catch (error) {
-        const failure = unavailable(`model '${this.#options.start.modelName}' is not ready: ${toServerError(error).message}`);
-        return { responses: requests.map(() => failure), timings: { computeInputNs: 0, computeInferNs: 0, computeOutputNs: 0 } };
-      }
+    let worker: ModelWorker;
+    try {
+      // While a dead worker is being replaced, requests wait for the new one.
+      worker = this.#worker ?? (await this.#replacement());
+    } catch (error) {
+      const failure = unavailable(`model '${this.#options.start.modelName}' is not ready: ${toServerError(error).message}`);
+      return { responses: requests.map(() => failure), timings: { computeInputNs: 0, computeInferNs: 0, computeOutputNs: 0 } };
     }
-    const worker: ModelWorker = current!;
     const startNs = nowNs();
     const slots: number[] = [];
     const wires: WireRequest[] = [];
@@ -118,6 +116,11 @@ export class JavaScriptInstance implements BackendInstance {
       });
       worker.send({ t: 'execute', exec, requests: wires }, transfer);
     });
+  }
+
+  #replacement(): Promise<ModelWorker> {
+    const { modelName } = this.#options.start;
+    return this.#starting ?? Promise.reject(unavailable(`model '${modelName}' instance '${this.#options.instanceName}' is closed`));
   }
 
   /** A cancel flag for the request, set when its signal aborts; -1 when it has no signal or none is free. */
@@ -264,12 +267,12 @@ export class JavaScriptInstance implements BackendInstance {
     this.#starting = attempt;
     attempt.then(
       (worker) => {
-        if (this.#starting !== attempt) return;
-        this.#starting = undefined;
-        if (this.#closed) {
+        // Closed (or superseded) meanwhile: the new worker has nobody to serve.
+        if (this.#closed || this.#starting !== attempt) {
           void worker.stop();
           return;
         }
+        this.#starting = undefined;
         this.#worker = worker;
         this.#restarts = 0;
         this.#options.logger.info(`the worker of model '${this.#options.start.modelName}' instance '${this.#options.instanceName}' restarted`);

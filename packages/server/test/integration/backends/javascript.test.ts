@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -161,6 +161,25 @@ describe('javascript backend', () => {
     );
   });
 
+  it('isCancelled turns true once the client has gone', async () => {
+    const abort = new AbortController();
+    const gone = fetch(`${base}/v2/models/behaviours/infer`, {
+      method: 'POST',
+      signal: abort.signal,
+      body: JSON.stringify({ parameters: { mode: 'wait-cancel' }, inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [1, 1], data: [1] }] }),
+    }).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    abort.abort();
+    await gone;
+    const deadline = Date.now() + 3000;
+    let seen = false;
+    while (!seen && Date.now() < deadline) {
+      seen = facts((await behave('echo', [[1]])).json)['cancelSeen'] === true;
+      if (!seen) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.ok(seen, 'the model saw its request cancelled (it waits up to 5 s otherwise)');
+  });
+
   it('autoCompleteConfig completes a model that has no config.pbtxt', async () => {
     const config = (await (await fetch(`${base}/v2/models/auto_complete/config`)).json()) as Record<string, unknown>;
     assert.equal(config['backend'], 'javascript');
@@ -197,4 +216,26 @@ describe('javascript backend', () => {
       assert.equal(after['executions'], 1, 'a fresh module instance');
     });
   }
+});
+
+describe('javascript backend: load failures', () => {
+  it('a model.ts that does not compile, or whose initialize throws, fails its load naming the model and the cause', async () => {
+    const repo = mkdtempSync(join(tmpdir(), 'nereid-js-bad-'));
+    const config = 'backend: "javascript"\nmax_batch_size: 0\ninput [ { name: "X" data_type: TYPE_INT32 dims: [ 1 ] } ]\noutput [ { name: "Y" data_type: TYPE_INT32 dims: [ 1 ] } ]\n';
+    const broken = addJavaScriptModel(repo, 'broken', 'identity.js', config);
+    rmSync(join(broken, '1', 'model.js'));
+    writeFileSync(join(broken, '1', 'model.ts'), 'export function execute(: number) {}\n');
+    const failing = addJavaScriptModel(repo, 'failing', 'identity.js', config);
+    writeFileSync(join(failing, '1', 'model.js'), "export function initialize() { throw new TypeError('no weights'); }\nexport function execute() {}\n");
+    const server = await startServer({ modelRepositories: [repo], http: { port: 0, address: '127.0.0.1' }, grpc: { allow: false }, exitOnError: false, logger: silentLogger });
+    try {
+      const index = (await (await fetch(`http://127.0.0.1:${server.http!.port}/v2/repository/index`, { method: 'POST' })).json()) as Array<Record<string, string>>;
+      const reason = (name: string): string => index.find((entry) => entry.name === name)?.['reason'] ?? '';
+      assert.match(reason('broken'), /^failed to compile '.*\/broken\/1\/model\.ts' of model 'broken': .*model\.ts:1:\d+: /);
+      assert.equal(reason('failing'), "Failed to initialize model 'failing': TypeError: no weights");
+    } finally {
+      await server.close();
+      rmSync(repo, { recursive: true, force: true });
+    }
+  });
 });
