@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { configTypeToDatatype, type Datatype } from '@nereid/protocol';
 import { DoorbellReceiver, DoorbellSender } from './doorbell.js';
 import { createAutoCompleteConfig } from './auto-complete.js';
-import { ModelError, type InferRequest, type InferResult, type Model, type Nereid, type Request, type Response, type ResponseSender } from './model-api.js';
+import { ModelError, type InferRequest, type InferResult, type Model, type Nereid, type Request, type Response, type ResponseSender, type Tensor } from './model-api.js';
 import { modelTensor, packOutput } from './worker-tensors.js';
 import type { ControlFromWorker, ControlToWorker, FromWorker, ToWorker, WireError, WireInferRequest, WireInferResponse, WireRequest, WireResponse, WireTensor, WorkerSetup } from './wire.js';
 
@@ -157,43 +157,78 @@ const api: Nereid = {
 
 // --- requests ---------------------------------------------------------------------------------
 
-function modelRequest(wire: WireRequest): Request {
-  const inputs = wire.inputs.map(modelTensor);
-  let sender: ResponseSender | undefined;
-  let closed = false;
-  return {
-    id: wire.id,
-    correlationId: wire.correlationId,
-    sequenceStart: wire.sequenceStart,
-    sequenceEnd: wire.sequenceEnd,
-    parameters: wire.parameters,
-    inputs,
-    requestedOutputNames: wire.requestedOutputs,
-    input: (name) => inputs.find((tensor) => tensor.name === name),
-    isCancelled: () => wire.cancelSlot >= 0 && Atomics.load(cancelFlags, wire.cancelSlot) === 1,
-    responseSender: () =>
-      (sender ??= {
-        send(response, options) {
-          if (closed) throw new Error('the response sender of this request already sent its final response');
-          const final = options?.final === true;
-          if (final) closed = true;
-          const transfer = new Set<ArrayBuffer>();
-          if (response === undefined) {
-            post({ t: 'respond', key: wire.key, final });
-            return;
-          }
-          const packed = packResponse(response, transfer);
-          if ('code' in packed) post({ t: 'respond', key: wire.key, error: packed, final });
-          else post({ t: 'respond', key: wire.key, response: packed, final }, [...transfer]);
-        },
-      }),
-  };
+/** One request as `execute` sees it (methods on the prototype: nothing allocated per request but the tensors). */
+class ModelRequest implements Request {
+  readonly #wire: WireRequest;
+  readonly inputs: readonly Tensor[];
+  #sender: ResponseSender | undefined;
+
+  constructor(wire: WireRequest) {
+    this.#wire = wire;
+    this.inputs = wire.inputs.map(modelTensor);
+  }
+
+  get id(): string {
+    return this.#wire.id;
+  }
+  get correlationId(): bigint | string {
+    return this.#wire.correlationId;
+  }
+  get sequenceStart(): boolean {
+    return this.#wire.sequenceStart;
+  }
+  get sequenceEnd(): boolean {
+    return this.#wire.sequenceEnd;
+  }
+  get parameters(): Request['parameters'] {
+    return this.#wire.parameters;
+  }
+  get requestedOutputNames(): readonly string[] {
+    return this.#wire.requestedOutputs;
+  }
+
+  input(name: string): Tensor | undefined {
+    return this.inputs.find((tensor) => tensor.name === name);
+  }
+
+  isCancelled(): boolean {
+    const slot = this.#wire.cancelSlot;
+    return slot >= 0 && Atomics.load(cancelFlags, slot) === 1;
+  }
+
+  responseSender(): ResponseSender {
+    return (this.#sender ??= new Sender(this.#wire.key));
+  }
+}
+
+/** A decoupled request's response sender: any number of responses, then nothing after the final one. */
+class Sender implements ResponseSender {
+  readonly #key: number;
+  #closed = false;
+
+  constructor(key: number) {
+    this.#key = key;
+  }
+
+  send(response?: Response, options?: { readonly final?: boolean }): void {
+    if (this.#closed) throw new Error('the response sender of this request already sent its final response');
+    const final = options?.final === true;
+    if (final) this.#closed = true;
+    if (response === undefined) {
+      post({ t: 'respond', key: this.#key, final });
+      return;
+    }
+    const transfer = new Set<ArrayBuffer>();
+    const packed = packResponse(response, transfer);
+    if ('code' in packed) post({ t: 'respond', key: this.#key, error: packed, final });
+    else post({ t: 'respond', key: this.#key, response: packed, final }, [...transfer]);
+  }
 }
 
 async function execute(exec: number, wires: readonly WireRequest[], model: Model): Promise<void> {
   let responses;
   try {
-    responses = await model.execute(wires.map(modelRequest), api);
+    responses = await model.execute(wires.map((wire) => new ModelRequest(wire)), api);
   } catch (error) {
     post({ t: 'executed', exec, error: wireError(error) });
     return;

@@ -9,7 +9,7 @@ import type { WireTensor } from './wire.js';
 export function modelTensor(wire: WireTensor): Tensor {
   const datatype = wire.datatype as Datatype;
   const data = datatype === 'BYTES' ? decodeBytesElements(wire.data) : typedView(datatype, wire.data);
-  return Object.freeze({ name: wire.name, datatype, shape: wire.shape, data }) as Tensor;
+  return { name: wire.name, datatype, shape: wire.shape, data } as Tensor;
 }
 
 /** What one output becomes: its wire tensor, and the buffer to transfer with it (if any). */
