@@ -34,6 +34,9 @@ describe('javascript backend', () => {
   before(async () => {
     repo = mkdtempSync(join(tmpdir(), 'nereid-js-'));
     addJavaScriptModel(repo, 'behaviours', 'behaviours.ts', BEHAVIOURS_CONFIG, ['helper.ts']);
+    // Two instances, no batcher: two requests run as two executions, one per worker.
+    const twoInstances = `${BEHAVIOURS_CONFIG.replace(/dynamic_batching.*\n/, '')}instance_group [ { kind: KIND_CPU count: 2 } ]\n`;
+    addJavaScriptModel(repo, 'behaviours_x2', 'behaviours.ts', twoInstances, ['helper.ts']);
     addJavaScriptModel(repo, 'raise_error', 'raise_error.js', 'backend: "javascript"\nmax_batch_size: 0\ninput [ { name: "INPUT0" data_type: TYPE_INT32 dims: [ 1 ] } ]\noutput [ { name: "OUTPUT0" data_type: TYPE_INT32 dims: [ 1 ] } ]\n');
     // No config.pbtxt: the backend is found by the model file, the configuration by autoCompleteConfig.
     addJavaScriptModel(repo, 'auto_complete', 'auto_complete.js', undefined);
@@ -114,6 +117,17 @@ describe('javascript backend', () => {
     await busy;
     assert.deepEqual(queued.map((r) => outputs(r.json).get('OUTPUT0')!.data), [[1], [2, 3], [4]]);
     assert.ok(queued.some((r) => (facts(r.json)['batch'] as number) > 1), `batched: ${queued.map((r) => facts(r.json)['batch']).join(',')}`);
+  });
+
+  it('each instance has its own worker thread and they execute at the same time', async () => {
+    const sleep = (model: string): Promise<Record<string, unknown>> =>
+      infer(model, { parameters: { mode: 'sleep', ms: 300 }, inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [1, 1], data: [1] }] }).then((r) => facts(r.json));
+    const started = performance.now();
+    const [a, b] = await Promise.all([sleep('behaviours_x2'), sleep('behaviours_x2')]);
+    const elapsed = performance.now() - started;
+    assert.notEqual(a['thread'], b['thread']);
+    assert.deepEqual([a['args'], b['args']].map((args) => (args as Record<string, string>)['model_instance_name']).sort(), ['behaviours_x2_0_0', 'behaviours_x2_0_1']);
+    assert.ok(elapsed < 550, `two 300 ms executions overlapped (${elapsed.toFixed(0)} ms)`);
   });
 
   it('BLS: a model calls other models through the server, one answer or a decoupled stream', async () => {
