@@ -39,12 +39,14 @@ export function packOutput(output: OutputTensor, configured: Datatype | undefine
   if (datatype === 'BYTES') {
     if (!Array.isArray(source)) throw new Error(`output '${name}': BYTES data must be an array of Uint8Array or string`);
     const elements = source.map((element: unknown) => (typeof element === 'string' ? encoder.encode(element) : (element as Uint8Array)));
+    checkCount(name, shape, elements.length);
     const data = encodeBytesElements(elements);
     return { tensor: { name, datatype, shape, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }, transfer: undefined };
   }
   const bytes = ArrayBuffer.isView(source) ? typedBytes(source, datatype, name) : fromArray(source as readonly unknown[], datatype, name);
   const size = elementByteSize(datatype);
   if (bytes.byteLength % size !== 0) throw new Error(`output '${name}': ${bytes.byteLength} bytes is not a whole number of ${datatype} elements`);
+  checkCount(name, shape, bytes.byteLength / size);
   // Only an ArrayBuffer the view covers whole is handed over; shared or partial buffers are copied.
   const own =
     bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.byteLength > 0;
@@ -53,6 +55,14 @@ export function packOutput(output: OutputTensor, configured: Datatype | undefine
 }
 
 const encoder = new TextEncoder();
+
+function checkCount(name: string, shape: readonly number[], count: number): void {
+  if (!Array.isArray(shape) || !shape.every((dim) => Number.isInteger(dim) && dim >= 0)) {
+    throw new Error(`output '${name}': shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+  }
+  const expected = shape.reduce((product, dim) => product * dim, 1);
+  if (expected !== count) throw new Error(`output '${name}': shape [${shape.join(',')}] holds ${expected} elements but the data has ${count}`);
+}
 
 function inferDatatype(data: unknown): Datatype | undefined {
   for (const [type, datatype] of TYPED_DATATYPE) if (data instanceof (type as new () => unknown)) return datatype;

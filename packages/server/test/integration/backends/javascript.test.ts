@@ -103,6 +103,9 @@ describe('javascript backend', () => {
     const raised = await infer('raise_error', { inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [1], data: [1] }] });
     assert.equal(raised.status, 500);
     assert.equal(raised.json['error'], "Failed to process the request(s) for model 'raise_error', message: RangeError: this model always fails");
+    const badShape = await behave('bad-shape', [[1]]);
+    assert.equal(badShape.status, 500);
+    assert.equal(badShape.json['error'], "Failed to process the request(s) for model 'behaviours', message: Error: output 'OUTPUT0': shape [2,3] holds 6 elements but the data has 4");
     assert.equal((await behave('echo', [[5]])).status, 200, 'the model keeps serving');
   });
 
