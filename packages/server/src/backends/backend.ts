@@ -5,7 +5,7 @@ import type { Logger } from '../observability/logger.js';
 import type { InferRequestInit } from '../request/infer-request-init.js';
 import type { InferResponse, StreamListener } from '../request/infer-response.js';
 import type { InferenceRequest } from '../request/inference-request.js';
-import type { Tensor } from '../tensor/tensor.js';
+import type { Parameters, Tensor } from '../tensor/tensor.js';
 import type { CancelSignal } from '../util/cancel-signal.js';
 
 /**
@@ -29,6 +29,12 @@ export interface Backend {
   readonly modelFilenames?: readonly string[];
   /** Instance count given to a KIND_CPU group that names none (Triton: 2 for onnxruntime). */
   readonly defaultCpuInstanceCount: number;
+  /**
+   * Whether the version folder must hold the model file (`default_model_filename`) before the
+   * backend is asked to load it; default true. A backend that finds its files itself (e.g. in the
+   * model folder, with an empty version folder) says false.
+   */
+  readonly requiresModelFile?: boolean;
   loadModel(context: BackendLoadContext): Promise<BackendModel>;
 }
 
@@ -113,6 +119,8 @@ export interface BackendInstance {
 
 export interface ExecutionResult {
   readonly responses: ReadonlyArray<readonly Tensor[] | ServerError>;
+  /** Response parameters per request, aligned with `responses` (Python models may set them). */
+  readonly parameters?: ReadonlyArray<Parameters | undefined> | undefined;
   readonly timings: ExecutionTimings;
 }
 

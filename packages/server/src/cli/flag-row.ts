@@ -7,6 +7,7 @@ import type { GrpcOptions, HttpOptions, MetricsOptions, ServerOptions } from '..
 import { DEFAULT_SERVER_OPTIONS } from '../core/server-options.js';
 import type { LogSettings } from '../observability/logger.js';
 import type { ValueSpec } from './flag-values.js';
+import { newTraceFlagState, type TraceFlagState } from './trace-flags.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -34,6 +35,8 @@ export interface ParseState {
   disableAutoCompleteConfig: boolean;
   /** Names (without `--`) of every flag given, in the order first seen. */
   readonly given: Set<string>;
+  /** The trace flags, combined into `options.trace` once all are read. */
+  readonly trace: TraceFlagState;
 }
 
 /** A fresh draft holding DEFAULT_SERVER_OPTIONS, with nothing shared with the frozen defaults. */
@@ -53,6 +56,7 @@ export function newParseState(): ParseState {
     strictModelConfig: undefined,
     disableAutoCompleteConfig: false,
     given: new Set(),
+    trace: newTraceFlagState(),
   };
 }
 

@@ -6,9 +6,9 @@
 import { DEFAULT_SERVER_OPTIONS as D } from '../core/server-options.js';
 import { accepted, flag, group } from './flag-row.js';
 import type { FlagRow, ParseState } from './flag-row.js';
+import { DEPRECATED_TRACE_ROWS, TRACE_CONFIG_ROW } from './trace-flags.js';
 import {
   BOOL,
-  FlagValueError,
   PORT,
   RATE_LIMIT_RESOURCE,
   STRING,
@@ -19,28 +19,9 @@ import {
   nonEmpty,
   pair,
 } from './flag-values.js';
-import type { GroupSetting, ValueSpec } from './flag-values.js';
 
 const BYTE_SIZE = int(0, Number.MAX_SAFE_INTEGER);
 const DEVICE_BYTES = pair(int(0), ':', BYTE_SIZE, '<integer>:<integer>');
-
-/** `--trace-config [<mode>,]<setting>=<value>` where mode is triton or opentelemetry. */
-const TRACE_CONFIG: ValueSpec<GroupSetting> = {
-  arg: '<mode>,<setting>=<value>',
-  parse(raw) {
-    const parsed = groupSetting('mode', 'optional').parse(raw);
-    if (!['', 'triton', 'opentelemetry'].includes(parsed.group.toLowerCase())) {
-      throw new FlagValueError('a trace mode of triton or opentelemetry');
-    }
-    return parsed;
-  },
-};
-
-/** The deprecated `--trace-level`: Triton's trace level words (and their aliases), any case. */
-const TRACE_LEVEL: ValueSpec<string> = {
-  ...choice(['OFF', 'TIMESTAMPS', 'TENSORS', 'true', 'false', 'on', 'min', 'max'], { caseInsensitive: true }),
-  arg: '<OFF|TIMESTAMPS|TENSORS>',
-};
 
 /** Records one cache setting; the core checks the cache name and its settings at start-up. */
 function setCacheSetting(state: ParseState, cache: string, setting: string, value: string): void {
@@ -93,18 +74,13 @@ const METRICS = group('Metrics:', [
   }, (s, v) => { s.options.metrics.config.set(v.setting, v.value); }),
 ]);
 
-const TRACING = group('Tracing:', [
-  accepted('trace-config', TRACE_CONFIG, {
-    default: '',
-    help: 'A trace setting, global (<setting>=<value>) or for mode triton or opentelemetry; repeatable.',
-  }),
-]);
+const TRACING = group('Tracing:', [TRACE_CONFIG_ROW]);
 
 const BACKEND = group('Backend:', [
-  accepted('backend-directory', nonEmpty('<path>'), {
-    default: '/opt/tritonserver/backends',
-    help: 'Directory searched for backend libraries.',
-  }),
+  flag('backend-directory', nonEmpty('<path>'), {
+    default: D.backendDirectory,
+    help: 'Directory searched for custom backends: backend "foo" is <path>/foo/backend.js (after the model\'s own folders).',
+  }, (s, v) => { s.options.backendDirectory = v; }),
   flag('backend-config', groupSetting('backend', 'optional'), {
     default: '',
     help: 'A backend setting, e.g. onnxruntime,default-max-batch-size=4; without <backend>, for all backends. Repeatable.',
@@ -194,32 +170,7 @@ const DEPRECATED = group('DEPRECATED:', [
     help: 'Same as --cache-config=local,size=<bytes>.',
     deprecated: "'--response-cache-byte-size' has been deprecated; use '--cache-config' instead",
   }, (s, v) => setCacheSetting(s, 'local', 'size', String(v))),
-  accepted('trace-file', STRING, {
-    default: '',
-    help: 'Same as --trace-config triton,file=<path>.',
-    deprecated: "'--trace-file' has been deprecated; use '--trace-config triton,file=<path>' instead",
-  }),
-  accepted('trace-level', TRACE_LEVEL, {
-    default: 'OFF',
-    help: 'Same as --trace-config level=<level>; repeatable.',
-    deprecated: "'--trace-level' has been deprecated; use '--trace-config level=<level>' instead",
-  }),
-  accepted('trace-rate', int(), {
-    default: '1000',
-    help: 'Same as --trace-config rate=<rate>.',
-    deprecated: "'--trace-rate' has been deprecated; use '--trace-config rate=<rate>' instead",
-  }),
-  accepted('trace-count', int(), {
-    default: '-1',
-    help: 'Same as --trace-config count=<count>.',
-    deprecated: "'--trace-count' has been deprecated; use '--trace-config count=<count>' instead",
-  }),
-  accepted('trace-log-frequency', int(), {
-    default: '0',
-    help: 'Same as --trace-config triton,log-frequency=<n>.',
-    deprecated:
-      "'--trace-log-frequency' has been deprecated; use '--trace-config triton,log-frequency=<n>' instead",
-  }),
+  ...DEPRECATED_TRACE_ROWS,
 ]);
 
 /** The sections after gRPC, in `--help` order. */

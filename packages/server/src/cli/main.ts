@@ -1,5 +1,6 @@
 import { toServerError } from '../errors/index.js';
 import { createLogger } from '../observability/logger.js';
+import { runGenerateModel } from './generate-model.js';
 import { parseCommandLine } from './options.js';
 import { startServer, type RunningServer } from './start-server.js';
 
@@ -8,6 +9,9 @@ const UNLOAD_GRACE_MS = 10_000;
 
 /** `nereid`: parse tritonserver-style flags, start the server, stop cleanly on SIGINT/SIGTERM. */
 async function main(argv: readonly string[]): Promise<number> {
+  if (argv[0] === 'generate-model') {
+    return runGenerateModel(argv.slice(1), (text) => process.stdout.write(text), (text) => process.stderr.write(text));
+  }
   const parsed = parseCommandLine(argv);
   if (parsed.kind === 'help') {
     process.stdout.write(parsed.text);

@@ -10,6 +10,7 @@ import { newParseState } from './flag-row.js';
 import type { FlagRow, ParseState } from './flag-row.js';
 import { FLAG_TABLE } from './flag-table.js';
 import { FlagValueError } from './flag-values.js';
+import { traceOptionsFrom } from './trace-flags.js';
 
 /** What the command line asks for. */
 export type ParsedCommandLine =
@@ -142,6 +143,11 @@ function finish(state: ParseState, warnings: string[]): ParsedCommandLine {
     );
   }
   options.autoCompleteConfig = !(state.disableAutoCompleteConfig || state.strictModelConfig === true);
+  try {
+    options.trace = traceOptionsFrom(state, warnings);
+  } catch (error) {
+    throw new CommandLineError(error instanceof FlagValueError ? `--trace-config: expected ${error.expected}` : (error as Error).message);
+  }
   const ignoredFlags = [...given]
     .filter((name) => ROWS_BY_NAME.get(name)?.implemented === false)
     .map((name) => `--${name}`);

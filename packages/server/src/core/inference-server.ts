@@ -12,7 +12,12 @@ import { metricsSettings } from '../metrics/metrics-settings.js';
 import { METRICS_CONTENT_TYPE, ServerMetrics } from '../metrics/prometheus-metrics.js';
 import type { Logger } from '../observability/logger.js';
 import { RequestLog } from '../observability/request-log.js';
+import type { TraceCarrier } from '../observability/tracing/otel-export.js';
+import type { RequestTrace } from '../observability/tracing/request-trace.js';
+import type { TraceSettingUpdate, TraceSettingView } from '../observability/tracing/trace-manager.js';
+import { Tracer } from '../observability/tracing/tracer.js';
 import type { InferRequestInit } from '../request/infer-request-init.js';
+import type { CancelSignal } from '../util/cancel-signal.js';
 import type { InferResponse, StreamListener } from '../request/infer-response.js';
 import type { TensorSpec } from '../request/model-signature.js';
 import type { ModelVersion } from '../model/model-version.js';
@@ -27,6 +32,7 @@ import type { ServerOptions } from './server-options.js';
 import type {
   CudaSharedMemoryRegion,
   InferenceCore,
+  InferOptions,
   LogSettingsPayload,
   MetricsPayload,
   MetricsSource,
@@ -37,11 +43,10 @@ import type {
   SystemSharedMemoryRegion,
   TensorMetadata,
 } from './types.js';
-import type { CancelSignal } from '../util/cancel-signal.js';
 
 const VERSION = packageVersion();
 
-/** Protocol extensions this server implements, as `GET /v2` lists them (Triton's order; `trace` once tracing exists). */
+/** Protocol extensions this server implements, as `GET /v2` lists them (Triton's order). */
 const EXTENSIONS: readonly string[] = Object.freeze([
   'classification',
   'sequence',
@@ -54,6 +59,7 @@ const EXTENSIONS: readonly string[] = Object.freeze([
   'binary_tensor_data',
   'parameters',
   'statistics',
+  'trace',
   'logging',
 ]);
 
@@ -74,6 +80,7 @@ export class InferenceServer implements InferenceCore, MetricsSource {
   #state: ServerState = 'INITIALIZING';
   #poller: RepositoryPoller | undefined;
   readonly requestLog: RequestLog | undefined;
+  readonly #tracer: Tracer;
 
   private constructor(
     options: ServerOptions,
@@ -95,6 +102,7 @@ export class InferenceServer implements InferenceCore, MetricsSource {
     this.requestLog =
       options.requestLog === '' ? undefined : new RequestLog({ destination: options.requestLog, payloadBytes: options.requestLogPayloadBytes });
     this.#s3 = s3;
+    this.#tracer = new Tracer(options.trace, (message) => logger.error(message));
     this.#repository = new RepositoryManager({
       repositories: s3.localPaths,
       beforeScan: s3.remote ? s3.sync : undefined,
@@ -108,9 +116,10 @@ export class InferenceServer implements InferenceCore, MetricsSource {
       loadThreadCount: options.modelLoadThreadCount,
       loadRetryCount: options.modelLoadRetryCount,
       memoryBudgetBytes: options.modelMemoryBudgetBytes,
+      backendDirectory: options.backendDirectory,
       metrics: this.#metrics,
       // Ensemble steps are inference requests to their members, as a client's would be.
-      runStep: (request, signal) => this.infer(request, signal === undefined ? {} : { signal }),
+      runStep: (request, signal, trace) => this.infer(request, { signal, trace }),
       runStreamRequest: (request, { signal, listen }) => this.inferStream(request, signal === undefined ? { listen } : { signal, listen }),
     });
   }
@@ -284,7 +293,19 @@ export class InferenceServer implements InferenceCore, MetricsSource {
     return this.logSettings();
   }
 
-  infer(request: InferRequestInit, options?: { readonly signal?: CancelSignal }): Promise<InferResponse> {
+  traceSetting(model: string): TraceSettingView {
+    return this.#tracer.view(model);
+  }
+
+  updateTraceSetting(model: string, update: TraceSettingUpdate): TraceSettingView {
+    return this.#tracer.update(model, update);
+  }
+
+  startTrace(model: string, carrier: TraceCarrier): RequestTrace | undefined {
+    return this.#tracer.start(model, carrier);
+  }
+
+  infer(request: InferRequestInit, options?: InferOptions): Promise<InferResponse> {
     const startNs = nowNs();
     if (this.#state !== 'READY' && this.#state !== 'EXITING') {
       return Promise.reject(unavailable('Server not ready'));
@@ -294,19 +315,19 @@ export class InferenceServer implements InferenceCore, MetricsSource {
       model = this.#repository.forInference(request.modelName, request.modelVersion);
     } catch (error) {
       if (this.#repository.loadsOnDemand && error instanceof ServerError && error.code === 'NOT_FOUND') {
-        return this.#inferOnDemand(request, options?.signal, startNs, error);
+        return this.#inferOnDemand(request, options, startNs, error);
       }
       return Promise.reject(error);
     }
-    if (!usesSharedMemory(request)) return model.infer(request, options?.signal, startNs);
-    return this.#inferWithSharedMemory(model, request, options?.signal, startNs);
+    if (!usesSharedMemory(request)) return model.infer(request, options?.signal, startNs, options?.trace);
+    return this.#inferWithSharedMemory(model, request, options, startNs);
   }
 
   /**
    * With `--model-memory-budget`: the request waits (up to `--model-load-on-demand-timeout-secs`)
    * while the model it names loads, then runs. A model in no repository keeps its not-found error.
    */
-  async #inferOnDemand(request: InferRequestInit, signal: CancelSignal | undefined, startNs: number, notLoaded: ServerError): Promise<InferResponse> {
+  async #inferOnDemand(request: InferRequestInit, options: InferOptions | undefined, startNs: number, notLoaded: ServerError): Promise<InferResponse> {
     const timeoutSecs = this.#options.modelLoadOnDemandTimeoutSecs;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -322,8 +343,8 @@ export class InferenceServer implements InferenceCore, MetricsSource {
       clearTimeout(timer);
     }
     const model = this.#repository.forInference(request.modelName, request.modelVersion);
-    if (!usesSharedMemory(request)) return model.infer(request, signal, startNs);
-    return this.#inferWithSharedMemory(model, request, signal, startNs);
+    if (!usesSharedMemory(request)) return model.infer(request, options?.signal, startNs, options?.trace);
+    return this.#inferWithSharedMemory(model, request, options, startNs);
   }
 
   inferStream(request: InferRequestInit, options: { readonly signal?: CancelSignal; readonly listen: StreamListener }): Promise<void> {
@@ -356,12 +377,12 @@ export class InferenceServer implements InferenceCore, MetricsSource {
   async #inferWithSharedMemory(
     model: ModelVersion,
     request: InferRequestInit,
-    signal: CancelSignal | undefined,
+    options: InferOptions | undefined,
     startNs: number,
   ): Promise<InferResponse> {
     const binding = new SharedMemoryBinding(this.#systemShm);
     try {
-      const response = await model.infer(binding.resolveInputs(request), signal, startNs);
+      const response = await model.infer(binding.resolveInputs(request), options?.signal, startNs, options?.trace);
       return { ...response, outputs: binding.writeOutputs(response.outputs) };
     } finally {
       binding.release();
@@ -387,6 +408,7 @@ export class InferenceServer implements InferenceCore, MetricsSource {
     await this.#s3.close();
     this.#systemShm.unregisterAll();
     await this.requestLog?.close();
+    await this.#tracer.close();
     this.#state = 'STOPPED';
   }
 }

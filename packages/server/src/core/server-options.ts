@@ -1,5 +1,8 @@
 import type { RateLimiterOptions } from '../scheduler/rate-limiter.js';
 import type { LogSettings } from '../observability/logger.js';
+import { join } from 'node:path';
+import { packageRoot } from '../util/package-version.js';
+import { DEFAULT_TRACE_OPTIONS, type TraceOptions } from '../observability/tracing/trace-manager.js';
 
 /**
  * Everything the server is configured with. The CLI (`cli/options.ts`) builds it from tritonserver's
@@ -54,10 +57,14 @@ export interface ServerOptions {
   readonly log: Readonly<LogSettings>;
   /** `--log-file`: '' logs to the console. */
   readonly logFile: string;
+  /** `--backend-directory`: custom backends are `<dir>/<backend>/backend.js` (default: `backends/` of the install). */
+  readonly backendDirectory: string;
   /** `--request-log` (Nereid's own): a file, '-' for stdout, '' for no request log. */
   readonly requestLog: string;
   /** `--request-log-payload-bytes` (Nereid's own): tensor bytes per input and output in each line. */
   readonly requestLogPayloadBytes: number;
+  /** `--trace-config` and the deprecated `--trace-*` flags: the global trace setting at start-up. */
+  readonly trace: TraceOptions;
 }
 
 export interface HttpOptions {
@@ -166,6 +173,8 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = Object.freeze({
   rateLimit: { enabled: false, resources: [] },
   log: Object.freeze({ info: true, warning: true, error: true, verboseLevel: 0, format: 'default' }),
   logFile: '',
+  backendDirectory: join(packageRoot() ?? '.', 'backends'),
   requestLog: '',
   requestLogPayloadBytes: 0,
+  trace: DEFAULT_TRACE_OPTIONS,
 });

@@ -13,6 +13,9 @@ export type {
 } from '../metrics/statistics-types.js';
 import type { CancelSignal } from '../util/cancel-signal.js';
 import type { RequestLog } from '../observability/request-log.js';
+import type { TraceCarrier } from '../observability/tracing/otel-export.js';
+import type { InferenceTrace, RequestTrace } from '../observability/tracing/request-trace.js';
+import type { TraceSettingUpdate, TraceSettingView } from '../observability/tracing/trace-manager.js';
 
 /**
  * The protocol-neutral facade that every frontend (HTTP, gRPC, later metrics and the dashboard) talks
@@ -20,6 +23,12 @@ import type { RequestLog } from '../observability/request-log.js';
  * the HTTP frontend serialises them as they are and the gRPC frontend maps them onto messages.
  * Every method throws `ServerError` on failure.
  */
+/** How one inference runs: its cancel signal and, when it is sampled, its trace. */
+export interface InferOptions {
+  readonly signal?: CancelSignal | undefined;
+  readonly trace?: InferenceTrace | undefined;
+}
+
 export interface InferenceCore {
   /** The access log (`--request-log`), when on: frontends write one line per inference request. */
   readonly requestLog?: RequestLog | undefined;
@@ -57,6 +66,13 @@ export interface InferenceCore {
   /** Applies the given settings (others unchanged) and returns the full result; bad values are INVALID_ARG. */
   updateLogSettings(update: Readonly<Record<string, unknown>>): LogSettingsPayload;
 
+  /** The trace setting of a model ('' = global), as the trace extension reports it. */
+  traceSetting(model: string): TraceSettingView;
+  /** Applies a trace extension update and returns the resulting setting. */
+  updateTraceSetting(model: string, update: TraceSettingUpdate): TraceSettingView;
+  /** A trace for one inference to `model` when it is sampled (headers carry a W3C `traceparent`). */
+  startTrace?(model: string, carrier: TraceCarrier): RequestTrace | undefined;
+
   /**
    * Runs one inference; resolves with its single response. `signal` aborts a queued request; it may
    * be shared by several requests (HTTP uses one per connection), so listeners on it must go once
@@ -65,7 +81,7 @@ export interface InferenceCore {
    * outputs requested with one are written into it and come back with empty `data` and those
    * parameters, so frontends send no bytes for them.
    */
-  infer(request: InferRequestInit, options?: { readonly signal?: CancelSignal }): Promise<InferResponse>;
+  infer(request: InferRequestInit, options?: InferOptions): Promise<InferResponse>;
   /**
    * A request answered by events (ModelStreamInfer, generate_stream): many for a decoupled model,
    * one final response for any other. Rejects, with no event sent, when it fails before its first

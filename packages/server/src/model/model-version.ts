@@ -24,7 +24,10 @@ import { validateEnsembleMembers, type EnsembleStep } from '../config/ensemble-g
 import { createScheduler } from '../scheduler/create-scheduler.js';
 import type { StepRunner } from '../scheduler/ensemble/ensemble-scheduler.js';
 import type { RateLimitedTarget, RateLimiter } from '../scheduler/rate-limiter.js';
-import type { ExecutionTarget, RefusalOrReason, Scheduler } from '../scheduler/scheduler.js';
+import type { CompletionTimings, ExecutionTarget, RefusalOrReason, Scheduler } from '../scheduler/scheduler.js';
+import { EnsembleScheduler } from '../scheduler/ensemble/ensemble-scheduler.js';
+import type { InferenceTrace } from '../observability/tracing/request-trace.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { loadStateSpecs, type StateSpec } from '../scheduler/sequence/implicit-state.js';
 import { nowNs } from '../util/clock.js';
 import { createInstances, type ModelInstance } from './instances.js';
@@ -169,9 +172,11 @@ export class ModelVersion {
     const { config, backend, modelDir, version } = options;
     const versionDir = join(modelDir, String(version));
     const modelPath = join(versionDir, config.defaultModelFilename);
-    await access(modelPath).catch(() => {
-      throw invalidArg(`unable to find '${modelPath}' for model '${options.modelName}'`);
-    });
+    if (backend.requiresModelFile !== false) {
+      await access(modelPath).catch(() => {
+        throw invalidArg(`unable to find '${modelPath}' for model '${options.modelName}'`);
+      });
+    }
     const backendModel = await backend.loadModel({
       modelName: options.modelName,
       version,
@@ -217,16 +222,22 @@ export class ModelVersion {
    * Normalises, schedules and runs one request; statistics record its outcome. As in Triton, a
    * request refused before it enters the model (malformed, queue full, unloading) is not counted.
    */
-  infer(init: InferRequestInit, signal: CancelSignal | undefined, startNs: number): Promise<InferResponse> {
+  infer(init: InferRequestInit, signal: CancelSignal | undefined, startNs: number, trace?: InferenceTrace): Promise<InferResponse> {
+    trace?.requestStart(this.name, this.version, init.id, startNs);
     let request: InferenceRequest;
     try {
       request = normalizeRequest(init, this.signature, this.version, signal);
     } catch (error) {
+      trace?.requestEnd(nowNs());
       return Promise.reject(error);
     }
     const enqueuedNs = nowNs();
+    if (trace !== undefined) {
+      trace.report('QUEUE_START', enqueuedNs);
+      trace.reportTensors('TENSOR_QUEUE_INPUT', request.inputs);
+    }
     const cached = this.#cache?.lookup(request);
-    if (cached?.outputs !== undefined) return this.#answerFromCache(init, request, cached, startNs, enqueuedNs);
+    if (cached?.outputs !== undefined) return this.#answerFromCache(init, request, cached, startNs, enqueuedNs, trace);
     this.#inFlight++;
     this.#pending?.add(request);
     return new Promise<InferResponse>((resolve, reject) => {
@@ -234,11 +245,13 @@ export class ModelVersion {
         request,
         enqueuedNs,
         signal,
+        trace,
         complete: (outcome) => {
           this.#inFlight--;
           this.#pending?.delete(request);
           if (!outcome.ok) {
             this.#fail(startNs, this.#failureReason(outcome.reason));
+            trace?.requestEnd(nowNs());
             reject(outcome.error);
             return;
           }
@@ -253,10 +266,12 @@ export class ModelVersion {
             this.#stats.recordSuccess(timings, request.batchSize);
             this.#reporter?.observeSuccess(timings);
             this.#reporter?.observeFirstResponse(timings.requestNs);
+            if (trace !== undefined) traceExecution(trace, enqueuedNs, outcome.timings, outcome.outputs, this.#scheduler instanceof EnsembleScheduler);
             const stats = { queueNs: timings.queueNs, computeNs: timings.computeInputNs + timings.computeInferNs + timings.computeOutputNs, batchSize: request.batchSize };
-            resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: {}, outputs, stats });
+            resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: outcome.parameters ?? {}, outputs, stats });
           } catch (error) {
             this.#fail(startNs, 'OTHER');
+            trace?.requestEnd(nowNs());
             reject(toServerError(error));
           }
         },
@@ -365,6 +380,7 @@ export class ModelVersion {
     cached: CacheLookup,
     startNs: number,
     enqueuedNs: number,
+    trace: InferenceTrace | undefined,
   ): Promise<InferResponse> {
     try {
       const outputs = buildResponseOutputs(request, this.signature, cached.outputs!);
@@ -373,9 +389,11 @@ export class ModelVersion {
       this.#stats.recordCacheHit(requestNs, queueNs, cached.lookupNs);
       this.#reporter?.observeCacheHit(queueNs, cached.lookupNs);
       this.#reporter?.observeFirstResponse(requestNs);
+      trace?.requestEnd(nowNs());
       return Promise.resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: {}, outputs });
     } catch (error) {
       this.#fail(startNs, 'OTHER');
+      trace?.requestEnd(nowNs());
       return Promise.reject(toServerError(error));
     }
   }
@@ -464,6 +482,27 @@ export class ModelVersion {
   }
 }
 
+
+/**
+ * A traced request's execution as Triton's core reports it: the compute timestamps follow from the
+ * queue start and the measured durations (an ensemble has none of its own: its steps are children),
+ * then the outputs at the TENSORS level, then REQUEST_END.
+ */
+function traceExecution(trace: InferenceTrace, enqueuedNs: number, timings: CompletionTimings, outputs: readonly Tensor[], ensemble: boolean): void {
+  let computeEnd = 0;
+  if (!ensemble) {
+    const computeStart = enqueuedNs + timings.queueNs;
+    const inputEnd = computeStart + timings.computeInputNs;
+    const outputStart = inputEnd + timings.computeInferNs;
+    computeEnd = outputStart + timings.computeOutputNs;
+    trace.report('COMPUTE_START', computeStart);
+    trace.report('COMPUTE_INPUT_END', inputEnd);
+    trace.report('COMPUTE_OUTPUT_START', outputStart);
+    trace.report('COMPUTE_END', computeEnd);
+  }
+  trace.reportTensors('TENSOR_BACKEND_OUTPUT', outputs);
+  trace.requestEnd(Math.max(nowNs(), computeEnd));
+}
 
 /**
  * Registers the active instances with the rate limiter (each execution then holds the group's

@@ -21,6 +21,7 @@ import type { ModelBudgetStatistics } from '../metrics/statistics-types.js';
 import { planEvictions } from './memory-budget.js';
 import { ensembleSteps, isEnsemble } from '../config/ensemble-graph.js';
 import type { StepRunner } from '../scheduler/ensemble/ensemble-scheduler.js';
+import { backendSearchPaths, loadBackendModule } from '../backends/backend-modules.js';
 import { resolveBackend } from './resolve-backend.js';
 import { selectVersions } from './version-policy.js';
 
@@ -51,7 +52,7 @@ interface ModelEntry {
   overrideDir: string | undefined;
   /** Serialises loads and unloads of this model. */
   queue: Promise<unknown>;
-  /** Loads or unloads of this model running or queued. */
+  /** Loads or unloads of this model running (a poll's look at unchanged files does not count). */
   busy: number;
   /** Memory budget: estimated bytes of the versions loaded or loading (0 when none). */
   footprint: number;
@@ -85,6 +86,8 @@ export interface RepositoryManagerOptions {
   readonly loadRetryCount?: number;
   /** `--model-memory-budget` in bytes; 0 or absent: no budget and no loading on demand. */
   readonly memoryBudgetBytes?: number;
+  /** `--backend-directory`: where custom backends are looked for (`<dir>/<backend>/backend.js`). */
+  readonly backendDirectory?: string;
   /** How ensembles run their steps: an inference request to a member, through the core. */
   readonly runStep?: StepRunner;
   /** How backends stream from other models (decoupled ones answer many times), through the core. */
@@ -294,9 +297,8 @@ export class RepositoryManager {
 
   #serialised<T>(name: string, task: () => Promise<T>): Promise<T> {
     const entry = this.#entry(name);
-    entry.busy++;
     const result = entry.queue.then(task, task);
-    entry.queue = result.catch(() => undefined).finally(() => entry.busy--);
+    entry.queue = result.catch(() => undefined);
     return result;
   }
 
@@ -312,7 +314,18 @@ export class RepositoryManager {
     return entry;
   }
 
+  /** A load, counted as work on the model (the memory budget does not evict a model being loaded). */
   async #load(name: string, overrides: LoadOverrides, unrequested = false, ancestors: readonly string[] = []): Promise<LoadOutcome> {
+    const entry = this.#entry(name);
+    entry.busy++;
+    try {
+      return await this.#loadWork(name, overrides, unrequested, ancestors);
+    } finally {
+      entry.busy--;
+    }
+  }
+
+  async #loadWork(name: string, overrides: LoadOverrides, unrequested: boolean, ancestors: readonly string[]): Promise<LoadOutcome> {
     const entry = this.#entry(name);
     const { logger } = this.#options;
     let source: ModelSource;
@@ -564,8 +577,15 @@ export class RepositoryManager {
         memberConfig: (step) => this.get(step.modelName, step.modelVersion < 0n ? '' : String(step.modelVersion)).config,
       });
     }
-    const files = await readdir(join(modelDir, String(version)));
-    const backend = resolveBackend(config, name, files, this.#options.registry);
+    const versionDir = join(modelDir, String(version));
+    const files = await readdir(versionDir);
+    const registry = this.#options.registry;
+    if (config.backend !== '' && registry.byName(config.backend) === undefined) {
+      // Not built in: a custom backend module (Triton's backend directory search).
+      const searched = backendSearchPaths(config.backend, versionDir, modelDir, this.#options.backendDirectory ?? '');
+      registry.register(await loadBackendModule(config.backend, name, searched));
+    }
+    const backend = resolveBackend(config, name, files, registry);
     const global = this.#options.backendConfig.get('') ?? new Map<string, string>();
     const specific = this.#options.backendConfig.get(backend.name) ?? new Map<string, string>();
     return ModelVersion.load({

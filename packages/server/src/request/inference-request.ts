@@ -21,14 +21,14 @@ export interface InferenceRequest {
   readonly timeoutMicroseconds: number;
   /** The sequence it belongs to (sequence_id/_start/_end), when it names one. */
   readonly sequence?: SequenceFields | undefined;
+  /** The client's cancellation (connection gone, gRPC cancel or deadline), for backends that ask. */
+  readonly signal?: CancelSignal | undefined;
   /**
    * Set on requests to decoupled models (`model_transaction_policy { decoupled: true }`): the backend
    * sends zero or more responses through it, the last one final, at any time (also after its
    * execution returned); the execution's own result for such a request is ignored.
    */
   readonly responder?: DecoupledResponder | undefined;
-  /** The client's cancellation (gone, deadline passed), for backends that let a model check it. */
-  readonly signal?: CancelSignal | undefined;
 }
 
 /** Where a decoupled model's responses go. */

@@ -1,4 +1,3 @@
-import type { CancelSignal } from '../util/cancel-signal.js';
 import { elementCount, scanBytesElements, type BytesScanProblem, formatShape, isDatatype } from '@nereid/protocol';
 import { invalidArg, quoted } from '../errors/index.js';
 import type { Parameters, Tensor } from '../tensor/tensor.js';
@@ -8,6 +7,7 @@ import type { ModelSignature, TensorSpec } from './model-signature.js';
 import { MAX_REQUEST_STRING_ELEMENTS, tooManyStringElements } from './limits.js';
 import { readUnsignedParameter } from './parameters.js';
 import { readSequenceFields, type SequenceFields } from './sequence-fields.js';
+import type { CancelSignal } from '../util/cancel-signal.js';
 
 /**
  * Checks a request against its model (Triton's InferenceRequest::Normalize): input names, datatypes,

@@ -71,7 +71,7 @@ export class DefaultScheduler implements Scheduler {
       if (outcome instanceof ServerError) {
         work.complete({ ok: false, error: outcome });
       } else {
-        work.complete({ ok: true, outputs: outcome, timings: { queueNs, computeInputNs, computeInferNs, computeOutputNs } });
+        work.complete({ ok: true, outputs: outcome, timings: { queueNs, computeInputNs, computeInferNs, computeOutputNs }, parameters: result.parameters?.[0] });
       }
     } catch (error) {
       work.complete({ ok: false, error: toServerError(error) });

@@ -1,10 +1,11 @@
 import type { ExecutionResult } from '../backends/backend.js';
 import type { ServerError } from '../errors/index.js';
 import type { InferenceRequest } from '../request/inference-request.js';
-import type { Tensor } from '../tensor/tensor.js';
+import type { Parameters, Tensor } from '../tensor/tensor.js';
 import type { BatcherStatistics } from '../metrics/statistics-types.js';
 import type { FailureReason } from '../metrics/statistics.js';
 import type { CancelSignal } from '../util/cancel-signal.js';
+import type { InferenceTrace } from '../observability/tracing/request-trace.js';
 
 /**
  * How a model's requests reach its instances (Triton's scheduler.h): enqueue, in-flight count, stop.
@@ -32,11 +33,19 @@ export interface ScheduledRequest {
   /** Monotonic ns when the request entered the queue. */
   readonly enqueuedNs: number;
   readonly signal: CancelSignal | undefined;
+  /** The request's trace, if it is traced (an ensemble spawns its steps' traces from it). */
+  readonly trace?: InferenceTrace | undefined;
   complete(outcome: Outcome): void;
 }
 
 export type Outcome =
-  | { readonly ok: true; readonly outputs: readonly Tensor[]; readonly timings: CompletionTimings }
+  | {
+      readonly ok: true;
+      readonly outputs: readonly Tensor[];
+      readonly timings: CompletionTimings;
+      /** The backend's response parameters, if it set any. */
+      readonly parameters?: Parameters | undefined;
+    }
   | { readonly ok: false; readonly error: ServerError; readonly reason?: RefusalOrReason };
 
 /**

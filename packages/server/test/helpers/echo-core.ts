@@ -15,6 +15,7 @@ import type {
 } from '../../src/core/types.js';
 import { ServerError, invalidArg, notFound, unavailable, unsupported, type ErrorCode } from '../../src/errors/index.js';
 import type { InferRequestInit } from '../../src/request/infer-request-init.js';
+import { DEFAULT_TRACE_OPTIONS, TraceSettings, type TraceSettingUpdate, type TraceSettingView } from '../../src/observability/tracing/trace-manager.js';
 import type { InferResponse, OutputTensor, StreamListener } from '../../src/request/infer-response.js';
 
 /**
@@ -179,6 +180,18 @@ export class EchoCore implements InferenceCore {
 
   logSettings(): LogSettingsPayload {
     return this.logs;
+  }
+
+  /** Triton's trace settings, real ones, with tracing off and no file (as a server started without --trace-config). */
+  readonly traces = new TraceSettings(DEFAULT_TRACE_OPTIONS, () => {});
+
+  traceSetting(model: string): TraceSettingView {
+    return this.traces.view(model);
+  }
+
+  updateTraceSetting(model: string, update: TraceSettingUpdate): TraceSettingView {
+    this.traces.update(model, update);
+    return this.traces.view(model);
   }
 
   updateLogSettings(update: Readonly<Record<string, unknown>>): LogSettingsPayload {

@@ -5,6 +5,13 @@ import { isEnsemble } from '../../src/config/ensemble-graph.js';
 import { parseModelConfig } from '../../src/config/read-config.js';
 import { EXAMPLE_MODELS, FIXTURE_MODELS } from './paths.js';
 
+/** Whether a repository's model folder holds a Python model (`backend: "python"`, or `1/model.py` and no config). */
+export function isPythonModel(modelDir: string): boolean {
+  const file = join(modelDir, 'config.pbtxt');
+  if (!existsSync(file)) return existsSync(join(modelDir, '1', 'model.py'));
+  return parseModelConfig(readFileSync(file, 'utf8'), file).backend === 'python';
+}
+
 /** Whether a repository's model folder holds a JavaScript model (`backend: "javascript"`). */
 export function isJavaScriptModel(modelDir: string): boolean {
   const file = join(modelDir, 'config.pbtxt');

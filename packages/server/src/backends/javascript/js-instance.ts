@@ -3,7 +3,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { InferRequestInit } from '../../request/infer-request-init.js';
 import type { InferResponse } from '../../request/infer-response.js';
 import type { DecoupledResponder, InferenceRequest } from '../../request/inference-request.js';
-import type { Tensor } from '../../tensor/tensor.js';
+import type { Parameters, Tensor } from '../../tensor/tensor.js';
 import { CancelToken } from '../../util/cancel-signal.js';
 import { nowNs } from '../../util/clock.js';
 import type { BackendInstance, CoreRequestRunner, CoreStreamRunner, ExecutionResult } from '../backend.js';
@@ -169,6 +169,7 @@ export class JavaScriptInstance implements BackendInstance {
     const inferNs = nowNs() - pending.startNs;
     const modelName = this.#options.start.modelName;
     let responses: Array<readonly Tensor[] | ServerError>;
+    let parameters: Array<Parameters | undefined> | undefined;
     if (message.error !== undefined) {
       const failure = internal(`Failed to process the request(s) for model '${modelName}', message: ${message.error.message}`);
       responses = pending.requests.map(() => failure);
@@ -179,11 +180,12 @@ export class JavaScriptInstance implements BackendInstance {
       );
     } else {
       responses = message.responses.map((response) => (response === null || 'code' in response ? serverErrorOf(response ?? { code: 'INTERNAL', message: 'no response' }) : response.outputs));
+      parameters = message.responses.map((response) => (response !== null && 'outputs' in response && Object.keys(response.parameters).length > 0 ? response.parameters : undefined));
     }
     pending.requests.forEach((request, i) => {
       if (request.responder === undefined) this.#releaseSlot(pending.slots[i]!);
     });
-    pending.resolve({ responses, timings: { computeInputNs: 0, computeInferNs: inferNs, computeOutputNs: 0 } });
+    pending.resolve({ responses, parameters, timings: { computeInputNs: 0, computeInferNs: inferNs, computeOutputNs: 0 } });
   }
 
   #onRespond(key: number, response: WireResponse | undefined, error: WireError | undefined, final: boolean): void {

@@ -10,32 +10,25 @@ import {
 } from '@nereid/protocol/generated/grpc_service_pb';
 import type { InferenceCore, LogSettingsPayload } from '../../core/types.js';
 import { invalidArg, quoted, unsupported } from '../../errors/index.js';
+import { traceUpdateFromGrpc } from '../../observability/tracing/trace-update.js';
 
 /**
- * Tracing is not implemented yet, so TraceSetting reports Triton's defaults (tracing off) and refuses
- * updates. Triton's `trace_mode: triton` answer also lists `log_frequency` and `trace_file`.
+ * TraceSetting (Triton's grpc_server.cc): an update when settings are given (an empty value list
+ * clears a field), then the current setting; a key given twice in `--trace-config` lists both values.
  */
-const TRACE_DEFAULTS: Readonly<Record<string, readonly string[]>> = Object.freeze({
-  trace_level: ['OFF'],
-  trace_rate: ['1000'],
-  trace_count: ['-1'],
-  log_frequency: ['0'],
-  trace_file: [''],
-  trace_mode: ['triton'],
-});
-
 export function traceSetting(core: InferenceCore, request: TraceSettingRequest): TraceSettingResponse {
   if (request.modelName !== '' && !core.isModelReady(request.modelName, '')) {
     throw invalidArg(`Request for unknown model : ${quoted(request.modelName)}`);
   }
-  if (request.settings['trace_file'] !== undefined) {
-    throw unsupported('trace file location can not be updated through network protocol');
-  }
-  if (Object.keys(request.settings).length > 0) {
-    throw unsupported('trace settings can not be updated: this server does not trace requests yet');
-  }
+  const view =
+    Object.keys(request.settings).length === 0
+      ? core.traceSetting(request.modelName)
+      : core.updateTraceSetting(request.modelName, traceUpdateFromGrpc(request.settings));
   const settings: Record<string, { value: string[] }> = {};
-  for (const [key, value] of Object.entries(TRACE_DEFAULTS)) settings[key] = { value: [...value] };
+  for (const [key, values] of view) {
+    const entry = (settings[key] ??= { value: [] });
+    entry.value.push(...values);
+  }
   return create(TraceSettingResponseSchema, { settings });
 }
 

@@ -16,6 +16,7 @@ import { inferParameterOf } from './parameters.js';
 import { toGrpcError, type GrpcErrorStatus } from './reply-error.js';
 import type { ServerStream, StreamHandler } from './transport/handlers.js';
 import { CancelToken } from '../../util/cancel-signal.js';
+import { nowNs } from '../../util/clock.js';
 import { NEVER_DRAINING, SHUTTING_DOWN_MESSAGE, type DrainingProbe } from './shutting-down.js';
 
 /**
@@ -106,10 +107,14 @@ class InferStream {
     }
     const controller = new CancelToken();
     this.#inflight.add(controller);
+    // A sampled request gets Triton's gRPC timestamps; GRPC_SEND_END once its response is written (or held for order).
+    const trace = this.#core.startTrace?.(request.modelName, this.#call.metadata);
+    trace?.captureTimestamp('GRPC_WAITREAD_START', nowNs());
     decodeInferMessage(request)
       .then((parsed) => {
         sink.enableEmptyFinalResponse = parsed.enableEmptyFinalResponse;
         if (controller.aborted) throw new ServerError('CANCELLED', 'the stream was cancelled');
+        trace?.captureTimestamp('GRPC_WAITREAD_END', nowNs());
         if (sink.decoupled) {
           // Zero or more responses, then the final flag (alone unless empty final responses were asked for).
           return this.#core.inferStream(parsed.init, {
@@ -119,11 +124,22 @@ class InferStream {
               else if (event.response !== undefined) sink.send(event.response, event.final);
               else if (event.final) sink.finish();
             },
-          });
+          }).then(() => trace?.finish());
         }
         return inferWithRequestLog(this.#core, 'grpc-stream', parsed.init, this.#call.metadata, (logged) =>
-          this.#core.infer(logged, { signal: controller }),
-        ).then((response) => sink.send(response, true));
+          this.#core.infer(logged, { signal: controller, trace: trace?.root }),
+        ).then((response) => {
+          if (trace === undefined) {
+            sink.send(response, true);
+            return;
+          }
+          const now = nowNs();
+          trace.captureTimestamp('INFER_RESPONSE_COMPLETE', now);
+          trace.captureTimestamp('GRPC_SEND_START', now);
+          sink.send(response, true);
+          trace.captureTimestamp('GRPC_SEND_END', nowNs());
+          trace.finish();
+        });
       })
       .then(
       () => {
@@ -132,6 +148,7 @@ class InferStream {
       (error: unknown) => {
         this.#inflight.delete(controller);
         sink.fail(error);
+        trace?.finish();
       },
     );
   }

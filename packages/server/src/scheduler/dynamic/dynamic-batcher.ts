@@ -213,7 +213,7 @@ export class DynamicBatcher implements Scheduler {
           outcomes.push({ ok: false, error: response });
         } else {
           const queueNs = dispatchNs - entry.work.enqueuedNs;
-          outcomes.push({ ok: true, outputs: response, timings: { queueNs, computeInputNs, computeInferNs, computeOutputNs } });
+          outcomes.push({ ok: true, outputs: response, timings: { queueNs, computeInputNs, computeInferNs, computeOutputNs }, parameters: result.parameters?.[index] });
         }
       });
     } catch (error) {

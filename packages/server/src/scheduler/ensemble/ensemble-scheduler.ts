@@ -4,12 +4,13 @@ import type { InferRequestInit, InputTensorInit, RequestedOutputInit } from '../
 import type { InferResponse } from '../../request/infer-response.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { CancelSignal } from '../../util/cancel-signal.js';
+import type { InferenceTrace } from '../../observability/tracing/request-trace.js';
 import { nowNs } from '../../util/clock.js';
 import type { ScheduledRequest, Scheduler } from '../scheduler.js';
 import { StepLimiter } from './step-limiter.js';
 
 /** Runs one step's request on its member model, through that model's own scheduler. */
-export type StepRunner = (request: InferRequestInit, signal: CancelSignal | undefined) => Promise<InferResponse>;
+export type StepRunner = (request: InferRequestInit, signal: CancelSignal | undefined, trace?: InferenceTrace) => Promise<InferResponse>;
 
 export interface EnsembleSchedulerOptions {
   readonly ensembleName: string;
@@ -158,7 +159,7 @@ class EnsembleRun {
       this.#stepEnded();
       return;
     }
-    this.#options.runStep(request, this.#work.signal).then(
+    this.#options.runStep(request, this.#work.signal, this.#work.trace?.spawnChild()).then(
       (response) => {
         limiter.release();
         this.#stepSucceeded(step, response);

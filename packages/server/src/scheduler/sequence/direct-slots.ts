@@ -161,7 +161,7 @@ export class DirectSlots implements SlotGroup {
         }
         const outputs = builder.finish(item, response);
         const queueNs = dispatchNs - item.work.enqueuedNs;
-        item.work.complete({ ok: true, outputs, timings: { queueNs, computeInputNs, computeInferNs, computeOutputNs } });
+        item.work.complete({ ok: true, outputs, timings: { queueNs, computeInputNs, computeInferNs, computeOutputNs }, parameters: result.parameters?.[index] });
       });
     } catch (error) {
       const failure = toServerError(error);

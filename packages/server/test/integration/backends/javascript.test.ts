@@ -77,6 +77,7 @@ describe('javascript backend', () => {
     const { status, json } = await behave('echo', [[1, 2, 3]], { flag: true, n: 7 }, 'req-1');
     assert.equal(status, 200, JSON.stringify(json));
     assert.equal(json['id'], 'req-1');
+    assert.deepEqual(json['parameters'], { echoed_by: 'behaviours', rows: 1 }, 'response parameters reach the client');
     assert.deepEqual(outputs(json).get('OUTPUT0')!.data, [1, 2, 3]);
     const f = facts(json);
     assert.ok(typeof f['thread'] === 'number' && f['thread'] > 0, 'runs off the main thread');

@@ -216,7 +216,7 @@ describe('gRPC endpoints', () => {
     await fx.client.call('cudaSharedMemoryUnregister', {});
   });
 
-  it("reports Triton's default trace settings and refuses updates", async () => {
+  it("answers and updates Triton's trace settings, global and per model, with Triton's texts", async () => {
     const { settings } = await fx.client.call('traceSetting', {});
     const plain = Object.fromEntries(Object.entries(settings).map(([key, value]) => [key, value.value]));
     assert.deepEqual(plain, {
@@ -234,7 +234,36 @@ describe('gRPC endpoints', () => {
       status.UNIMPLEMENTED,
       'trace file location can not be updated through network protocol',
     );
-    await assertStatus(fx.client.call('traceSetting', { settings: { trace_rate: { value: ['5'] } } }), status.UNIMPLEMENTED, /trace settings/);
+    const call = async (request: Record<string, unknown>): Promise<Record<string, string[]>> => {
+      const reply = await fx.client.call('traceSetting', request);
+      return Object.fromEntries(Object.entries(reply.settings).map(([key, value]) => [key, value.value]));
+    };
+    const model = await call({ modelName: 'echo', settings: { trace_rate: { value: ['5'] }, trace_count: { value: ['2'] } } });
+    assert.deepEqual([model['trace_rate'], model['trace_count'], model['log_frequency']], [['5'], ['2'], ['0']]);
+    assert.deepEqual((await call({})).trace_rate, ['1000']);
+    // An empty value list clears the field: the model mirrors the global setting again.
+    assert.deepEqual((await call({ modelName: 'echo', settings: { trace_rate: { value: [] } } })).trace_rate, ['1000']);
+    assert.deepEqual((await call({ modelName: 'echo', settings: { trace_count: { value: [] } } })).trace_count, ['-1']);
+    await assertStatus(
+      fx.client.call('traceSetting', { settings: { trace_level: { value: ['TIMESTAMPS'] } } }),
+      status.INVALID_ARGUMENT,
+      'Attempting to set invalid trace setting :trace file name is not given',
+    );
+    await assertStatus(
+      fx.client.call('traceSetting', { settings: { trace_rate: { value: ['1', '2'] } } }),
+      status.INVALID_ARGUMENT,
+      "expect only 1 value for 'trace_rate'",
+    );
+    await assertStatus(
+      fx.client.call('traceSetting', { settings: { trace_count: { value: ['-5'] } } }),
+      status.INVALID_ARGUMENT,
+      "Unable to parse 'trace_count'. Expecting value >= -1, got: -5",
+    );
+    await assertStatus(
+      fx.client.call('traceSetting', { settings: { log_frequency: { value: ['x'] } } }),
+      status.INVALID_ARGUMENT,
+      "Unable to parse 'log_frequency', got: x",
+    );
   });
 
   it('reads and updates log settings with typed values', async () => {

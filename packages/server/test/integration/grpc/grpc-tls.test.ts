@@ -63,6 +63,8 @@ describe('gRPC over TLS (--grpc-use-ssl, --grpc-use-ssl-mutual)', () => {
       ...parsed.options,
       http: { ...parsed.options.http, allow: false },
       grpc: { ...parsed.options.grpc, port: 0, address: '127.0.0.1' },
+      // The parsed options carry the CLI's metrics defaults (port 8002): not wanted here.
+      metrics: { ...parsed.options.metrics, allow: false },
       exitOnError: false,
       logger: silentLogger,
     });

@@ -103,7 +103,7 @@ describe('HTTP shared-memory, logging and trace extensions', () => {
     assertError(await httpCall(base, 'PUT', '/v2/logging'), 405, 'Method Not Allowed');
   });
 
-  it("reports Triton's default trace settings and refuses updates, as the gRPC frontend does", async () => {
+  it("answers Triton's trace settings, global and per model, and applies updates with Triton's rules and texts", async () => {
     const defaults =
       '{"trace_level":["OFF"],"trace_rate":"1000","trace_count":"-1","log_frequency":"0","trace_file":"","trace_mode":"triton"}';
     for (const reply of [
@@ -116,13 +116,42 @@ describe('HTTP shared-memory, logging and trace extensions', () => {
       assert.equal(reply.headers['content-type'], 'application/json');
       assert.equal(reply.body.toString(), defaults);
     }
+    const json = async (path: string, body?: unknown): Promise<Record<string, unknown>> => {
+      const reply = body === undefined ? await get(path) : await post(path, body);
+      assert.equal(reply.status, 200, reply.body.toString());
+      return replyJson(reply) as Record<string, unknown>;
+    };
+    // A model's own values; the rest mirrors the global setting, and follows it when it changes.
+    const model = await json('/v2/models/echo/trace/setting', { trace_rate: '5', log_frequency: '3' });
+    assert.deepEqual([model['trace_rate'], model['log_frequency'], model['trace_count']], ['5', '3', '-1']);
+    await json('/v2/trace/setting', { trace_rate: '7', trace_count: '10' });
+    const followed = await json('/v2/models/echo/trace/setting');
+    assert.deepEqual([followed['trace_rate'], followed['trace_count']], ['5', '10']);
+    // null clears a field: the model's reverts to the global value, the global one to its start-up value.
+    assert.equal((await json('/v2/models/echo/trace/setting', { trace_rate: null }))['trace_rate'], '7');
+    assert.equal((await json('/v2/trace/setting', { trace_rate: null, trace_count: null }))['trace_rate'], '1000');
+    // Clearing the model's last own field drops its setting: it is the global one again.
+    assert.equal((await json('/v2/models/echo/trace/setting', { log_frequency: null }))['log_frequency'], '0');
+    assert.equal((await get('/v2/models/echo/trace/setting')).body.toString(), defaults);
+    // Triton's stoi: trailing text ignored, negative rates wrap to uint32.
+    assert.equal((await json('/v2/trace/setting', { trace_rate: '12abc' }))['trace_rate'], '12');
+    assert.equal((await json('/v2/trace/setting', { trace_rate: '-1' }))['trace_rate'], '4294967295');
+    await json('/v2/trace/setting', { trace_rate: null });
     assertError(await get('/v2/models/nope/trace/setting'), 400, 'Request for unknown model : nope');
     assertError(await post('/v2/trace/setting', { trace_file: '/tmp/t.json' }), 501, 'trace file location can not be updated through network protocol');
+    // Without a trace file, Triton mode cannot be turned on.
+    assertError(await post('/v2/trace/setting', { trace_level: ['TIMESTAMPS'] }), 400, 'Attempting to set invalid trace setting :trace file name is not given');
+    assertError(await post('/v2/trace/setting', { trace_level: ['OFF', 'TIMESTAMPS'] }), 400, "Expect only one trace level 'OFF' is specified");
+    assertError(await post('/v2/trace/setting', { trace_rate: 'often' }), 400, "Unable to parse 'trace_rate', got: often");
     assertError(
-      await post('/v2/models/echo/trace/setting', { trace_rate: '5' }),
-      501,
-      'trace settings can not be updated: this server does not trace requests yet',
+      await post('/v2/trace/setting', { trace_rate: '99999999999' }),
+      400,
+      "Unable to parse 'trace_rate', value is out of range [ 0, 4294967295 ], got: 99999999999",
     );
+    assertError(await post('/v2/trace/setting', { trace_count: '-2' }), 400, "Unable to parse 'trace_count'. Expecting value >= -1, got:-2");
+    assertError(await post('/v2/trace/setting', { log_frequency: 3 }), 500, 'attempt to access JSON non-string as string');
+    assertError(await post('/v2/trace/setting', { trace_level: 'TIMESTAMPS' }), 500, 'attempt to access JSON non-array as array');
+    assert.equal((await get('/v2/trace/setting')).body.toString(), defaults);
     // Triton has no versioned trace path.
     assertError(await get('/v2/models/echo/versions/1/trace/setting'), 404, 'Not Found');
     assertError(await httpCall(base, 'PUT', '/v2/trace/setting'), 405, 'Method Not Allowed');

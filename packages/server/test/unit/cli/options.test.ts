@@ -54,9 +54,11 @@ test('each implemented flag lands in its ServerOptions field', () => {
     '--rate-limit-resource=R2:2:0', '--cache-config=local,size=4096', '--repository-poll-secs=3',
     '--load-model=a', '--load-model', 'b', '--model-config-name=h100', '--model-load-thread-count=2',
     '--model-load-retry-count=3', '--log-format=ISO8601', '--log-file=/var/log/nereid.log', '--request-log=-',
-    '--request-log-payload-bytes=64', '--allow-metrics=false', '--allow-cpu-metrics=false', '--metrics-address=::1',
+    '--request-log-payload-bytes=64', '--backend-directory=/opt/nereid/backends', '--allow-metrics=false', '--allow-cpu-metrics=false', '--metrics-address=::1',
     '--metrics-port=18002', '--metrics-interval-ms=500.7', '--metrics-config=summary_latencies=true',
     '--metrics-config', 'summary_quantiles=0.5:0.05,0.9:0.01',
+    '--trace-config=triton,file=/tmp/t.json', '--trace-config=level=TIMESTAMPS',
+    '--trace-config=rate=1', '--trace-config=count=5', '--trace-config=triton,log-frequency=2',
   );
   assert.deepEqual(o, {
     modelRepositories: ['/models'],
@@ -116,6 +118,16 @@ test('each implemented flag lands in its ServerOptions field', () => {
     logFile: '/var/log/nereid.log',
     requestLog: '-',
     requestLogPayloadBytes: 64,
+    backendDirectory: '/opt/nereid/backends',
+    trace: {
+      level: 0x4,
+      rate: 1,
+      count: 5,
+      logFrequency: 2,
+      file: '/tmp/t.json',
+      mode: 'triton',
+      config: new Map([['triton', [['file', '/tmp/t.json'], ['log-frequency', '2']]]]),
+    },
   });
 });
 
@@ -267,14 +279,10 @@ test('the metrics port collides with HTTP or gRPC on its address (by default the
 test('accepted-but-unimplemented flags are validated, reported once in order, and change nothing', () => {
   const parsed = run(
     REPO, '--allow-gpu-metrics=false', '--allow-gpu-metrics', 'true',
-    '--cuda-memory-pool-byte-size=0:1024', '--trace-config', 'triton,file=/tmp/t.json',
-    '--cache-directory=/caches',
+    '--cuda-memory-pool-byte-size=0:1024', '--cache-directory=/caches',
   );
   assert.deepEqual(parsed.options, { ...DEFAULT_SERVER_OPTIONS, modelRepositories: ['/models'] });
-  assert.deepEqual(parsed.ignoredFlags, [
-    '--allow-gpu-metrics', '--cuda-memory-pool-byte-size',
-    '--trace-config', '--cache-directory',
-  ]);
+  assert.deepEqual(parsed.ignoredFlags, ['--allow-gpu-metrics', '--cuda-memory-pool-byte-size', '--cache-directory']);
   assert.equal(errorOf(REPO, '--metrics-port=x'), "--metrics-port: expected an integer 0-65535, got 'x'");
   assert.match(errorOf(REPO, '--cuda-memory-pool-byte-size=1024'), /^--cuda-memory-pool-byte-size: expected <integer>:<integer>/);
   assert.match(errorOf(REPO, '--trace-config=jaeger,url=x'), /^--trace-config: expected a trace mode/);
@@ -310,6 +318,33 @@ test('deprecated flags warn once each', () => {
     "'--trace-rate' has been deprecated; use '--trace-config rate=<rate>' instead",
     "'--trace-level' has been deprecated; use '--trace-config level=<level>' instead",
   ]);
+});
+
+test("the trace flags combine as Triton's PostProcessTraceArgs: --trace-config wins over a deprecated flag, levels add up, OFF wins", () => {
+  const old = run(REPO, '--trace-file=/a.json', '--trace-level=TIMESTAMPS', '--trace-level=tensors', '--trace-rate=7', '--trace-count=3', '--trace-log-frequency=4');
+  assert.deepEqual(
+    { ...old.options.trace, config: undefined },
+    { level: 0x4 | 0x8, rate: 7, count: 3, logFrequency: 4, file: '/a.json', mode: 'triton', config: undefined },
+  );
+  const both = run(REPO, '--trace-rate=7', '--trace-config=rate=9', '--trace-file=/a.json', '--trace-config=triton,file=/b.json');
+  assert.equal(both.options.trace.rate, 9);
+  assert.equal(both.options.trace.file, '/b.json');
+  assert.ok(both.warnings.includes("Overriding deprecated '--trace-rate' in favor of provided rate value in --trace-config!"));
+  assert.ok(both.warnings.includes("Overriding deprecated '--trace-file' in favor of provided file in --trace-config!"));
+  assert.equal(options('--trace-config=level=TIMESTAMPS', '--trace-level=OFF').trace.level, 0);
+  assert.equal(options('--trace-config=level=max').trace.level, 0x4);
+  const otel = run(REPO, '--trace-config=mode=opentelemetry', '--trace-config=opentelemetry,url=http://127.0.0.1:1/v1/traces',
+    '--trace-config=opentelemetry,bsp_schedule_delay=10', '--trace-file=/a.json');
+  assert.equal(otel.options.trace.mode, 'opentelemetry');
+  assert.deepEqual(otel.options.trace.config.get('opentelemetry'), [
+    ['url', 'http://127.0.0.1:1/v1/traces'], ['bsp_schedule_delay', '10'], ['bsp_max_queue_size', '2048'], ['bsp_max_export_batch_size', '512'],
+  ]);
+  assert.ok(otel.warnings.includes("'--trace-file' is deprecated and will be ignored with opentelemetry tracing mode."));
+  assert.deepEqual(otel.ignoredFlags, []);
+  assert.match(errorOf(REPO, '--trace-config=level=loud'), /^--trace-config: expected a trace level .*invalid value for trace level option: loud/);
+  assert.match(errorOf(REPO, '--trace-config=mode=jaeger'), /^--trace-config: expected a trace mode .*invalid value for trace mode option: jaeger/);
+  assert.match(errorOf(REPO, '--trace-config=rate=often'), /^--trace-config: expected an integer/);
+  assert.match(errorOf(REPO, '--trace-config=,rate=1'), /^--trace-config: expected/);
 });
 
 test('--help wins over a missing repository and returns the usage text', () => {

@@ -11,6 +11,8 @@ export interface CallContext {
   readonly metadata: IncomingHttpHeaders;
   /** Aborted when the client cancels, the deadline passes, or the connection goes. */
   readonly cancelled: CancelSignal;
+  /** Calls `listener` once the call's stream has closed (its response and status sent, or it failed). */
+  onClosed(listener: () => void): void;
 }
 
 /** A unary method: the response, or a promise of it; whatever it throws becomes the status. */

@@ -108,6 +108,11 @@ export class ServerCall implements ServerStream<unknown, unknown> {
     if (route.kind === 'stream') route.handler(this as ServerStream<never, never>);
   }
 
+  onClosed(listener: () => void): void {
+    if (this.#stream.closed) listener();
+    else this.#stream.once('close', listener);
+  }
+
   // ServerStream
 
   listen(listener: StreamListener<unknown>): void {

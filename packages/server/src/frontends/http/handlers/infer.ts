@@ -1,6 +1,8 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { httpStatusOf, toServerError, unsupported } from '../../../errors/index.js';
+import type { RequestTrace } from '../../../observability/tracing/request-trace.js';
+import { nowNs } from '../../../util/clock.js';
 import { REQUEST_ID_HEADER, type RequestLine, type RequestLog } from '../../../observability/request-log.js';
 import { MAX_BINARY_BODY, binaryBodyTooLarge, jsonTooLarge, rawInputTooLarge, readBody } from '../body.js';
 import { INFERENCE_HEADER, decodeRawInferRequest, inferenceHeaderLength } from '../codec/binary-infer.js';
@@ -30,6 +32,37 @@ export async function handleInfer(
   if (http.core.isModelDecoupled(model, version)) {
     throw unsupported("HTTP end point doesn't support models with decoupled transaction policy");
   }
+  const trace = http.core.startTrace?.(model, req.headers);
+  if (trace === undefined) return inferRequest(http, req, res, model, version, undefined);
+  trace.captureTimestamp('HTTP_RECV_START', nowNs());
+  let sending = false;
+  try {
+    await inferRequest(http, req, res, model, version, {
+      trace,
+      sending: () => {
+        sending = true;
+      },
+    });
+  } finally {
+    // A response on its way finishes the trace once sent; a failure is answered by the router.
+    if (!sending) trace.finish();
+  }
+}
+
+/** A traced request's trace and the hook its response's sending calls. */
+interface Traced {
+  readonly trace: RequestTrace;
+  readonly sending: () => void;
+}
+
+async function inferRequest(
+  http: HttpContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  model: string,
+  version: string,
+  traced: Traced | undefined,
+): Promise<void> {
   const compression = requestCompression(req.headers['content-encoding']);
   if (compression === undefined) {
     sendError(res, unsupported('Unsupported compression type'), http.logger, { 'Accept-Encoding': 'gzip, deflate' });
@@ -40,12 +73,13 @@ export async function handleInfer(
   let body = await readInferBody(req, headerValue, limit);
   if (compression !== 'identity') body = await decompressBody(body, limit);
   const bodyLength = body.length;
-  if (http.core.requestLog !== undefined) return inferLogged(http, http.core.requestLog, req, res, model, version, body, headerValue);
+  traced?.trace.captureTimestamp('HTTP_RECV_END', nowNs());
+  if (http.core.requestLog !== undefined) return inferLogged(http, http.core.requestLog, req, res, model, version, body, headerValue, traced);
   // Decoded here on the event loop unless large (then on a codec worker): no promise for the common case.
   let decoded = decodeInferBody(http, model, version, body, headerValue);
   if (decoded instanceof Promise) decoded = await decoded;
-  const response = await http.core.infer(decoded.init, { signal: disconnectSignal(req.socket) });
-  await respond(req, res, http, response, decoded.plan, bodyLength);
+  const response = await http.core.infer(decoded.init, { signal: disconnectSignal(req.socket), trace: traced?.trace.root });
+  await respond(req, res, http, response, decoded.plan, bodyLength, traced);
 }
 
 /** Encodes and sends the response; returns the bytes sent (before compression). */
@@ -56,7 +90,9 @@ async function respond(
   response: InferResponse,
   plan: OutputPlan,
   bodyLength: number,
+  traced: Traced | undefined,
 ): Promise<number> {
+  if (traced !== undefined) traceSending(traced, res);
   const encoded =
     jsonElementCount(response, plan) > OFFLOAD_JSON_ELEMENTS
       ? await codecPoolFor(http.options.maxInputSize).encode(response, plan)
@@ -68,6 +104,25 @@ async function respond(
   // large requests can schedule a relief, so only they pay for the listener.
   if (moved >= LARGE_REQUEST_BYTES) res.once('finish', () => noteRequestBytes(moved));
   return encoded.byteLength;
+}
+
+/** INFER_RESPONSE_COMPLETE and HTTP_SEND_START now, HTTP_SEND_END once the response has left; then the trace is done. */
+function traceSending(traced: Traced, res: ServerResponse): void {
+  const { trace } = traced;
+  const now = nowNs();
+  trace.captureTimestamp('INFER_RESPONSE_COMPLETE', now);
+  trace.captureTimestamp('HTTP_SEND_START', now);
+  traced.sending();
+  let sent = false;
+  const end = (): void => {
+    if (sent) return;
+    sent = true;
+    trace.captureTimestamp('HTTP_SEND_END', nowNs());
+    trace.finish();
+  };
+  // 'finish': the last byte is handed to the OS; 'close' alone: the connection went first.
+  res.once('finish', end);
+  res.once('close', end);
 }
 
 /**
@@ -84,6 +139,7 @@ async function inferLogged(
   version: string,
   body: Buffer,
   headerValue: string | undefined,
+  traced: Traced | undefined,
 ): Promise<void> {
   const bodyLength = body.length;
   const headerId = singleHeader(req.headers, REQUEST_ID_HEADER);
@@ -94,8 +150,8 @@ async function inferLogged(
     const started = log.begin('http', decoded.init, headerId);
     line = started.line;
     res.setHeader('X-Request-Id', line.id);
-    const response = await http.core.infer(started.init, { signal: disconnectSignal(req.socket) });
-    const bytesOut = await respond(req, res, http, response, decoded.plan, bodyLength);
+    const response = await http.core.infer(started.init, { signal: disconnectSignal(req.socket), trace: traced?.trace.root });
+    const bytesOut = await respond(req, res, http, response, decoded.plan, bodyLength, traced);
     line.succeeded(response, 200, bodyLength, bytesOut);
   } catch (error) {
     const failure = toServerError(error);

@@ -1,24 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { invalidArg, unsupported } from '../../../errors/index.js';
+import { invalidArg } from '../../../errors/index.js';
+import { traceUpdateFromJson } from '../../../observability/tracing/trace-update.js';
+import type { TraceSettingView } from '../../../observability/tracing/trace-manager.js';
 import { jsonTooLarge, readBody } from '../body.js';
 import { isJsonObject } from '../codec/json-fields.js';
 import { parseJson } from '../codec/json-parse.js';
 import type { HttpContext } from '../context.js';
 import { sendJson } from '../reply.js';
-
-/**
- * Tracing is not implemented yet, so the trace extension reports Triton's defaults (tracing off, in
- * the key order of Triton's answer) and refuses updates, as the gRPC TraceSetting RPC does.
- * tritonclient's get/update_trace_settings then behave the same over both protocols.
- */
-const TRACE_DEFAULTS = JSON.stringify({
-  trace_level: ['OFF'],
-  trace_rate: '1000',
-  trace_count: '-1',
-  log_frequency: '0',
-  trace_file: '',
-  trace_mode: 'triton',
-});
 
 /** `GET|POST /v2/trace/setting`: the global trace settings. */
 export function handleTraceSetting(http: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -35,22 +23,31 @@ export function handleModelTraceSetting(
   return answer(http, req, res, params[0] ?? '');
 }
 
+/**
+ * Triton's HandleTrace: a POST applies its update first (values are strings, null clears a field),
+ * then the current setting is answered, `log_frequency` and `trace_file` in Triton mode only, then the
+ * mode's `--trace-config` settings.
+ */
 async function answer(http: HttpContext, req: IncomingMessage, res: ServerResponse, model: string): Promise<void> {
   // Triton checks the model before reading the body, with this wording (note the space before ':').
   if (model !== '' && !http.core.isModelReady(model, '')) throw invalidArg(`Request for unknown model : ${model}`);
+  let view: TraceSettingView;
   if (req.method === 'POST') {
     const limit = http.options.maxInputSize;
     const body = await readBody(req, limit, jsonTooLarge(limit));
     // An empty body is allowed (Triton reads it as no change); a non-object changes nothing either.
     const request = body.length === 0 ? {} : parseJson(body);
-    if (isJsonObject(request)) {
-      if (Object.hasOwn(request, 'trace_file')) {
-        throw unsupported('trace file location can not be updated through network protocol');
-      }
-      if (Object.keys(request).length > 0) {
-        throw unsupported('trace settings can not be updated: this server does not trace requests yet');
-      }
-    }
+    view = http.core.updateTraceSetting(model, isJsonObject(request) ? traceUpdateFromJson(request) : {});
+  } else {
+    view = http.core.traceSetting(model);
   }
-  sendJson(res, 200, TRACE_DEFAULTS);
+  sendJson(res, 200, viewJson(view));
+}
+
+/** Written by hand: Triton's answer repeats a key given twice in `--trace-config` (`resource`). */
+function viewJson(view: TraceSettingView): string {
+  const members = view.map(([key, values]) =>
+    `${JSON.stringify(key)}:${key === 'trace_level' ? JSON.stringify(values) : JSON.stringify(values[0] ?? '')}`,
+  );
+  return `{${members.join(',')}}`;
 }

@@ -1,0 +1,150 @@
+/**
+ * Tracing benchmark (not part of the test suite; `npm run bench:trace`). One Nereid child process
+ * serves `simple` with a trace file configured; windows alternate between tracing off and tracing
+ * on (TIMESTAMPS, rate 1: every request traced and written), switched through the trace extension
+ * between windows, so both are measured in the same run by the same server. Closed-loop HTTP load
+ * (binary tensor extension, batch-1 requests) from a forked driver (http-driver.ts), at concurrency 1
+ * and 16. Target (issue 13): tracing every request takes ≤ 5 % off throughput.
+ *
+ * After the run the trace file is read back: it must be one JSON array holding a trace per traced
+ * request (Triton's format).
+ *
+ * BENCH_SECONDS: window per case and round (default 1); BENCH_ROUNDS (default 8; short alternating windows
+ * spread a shared machine's drift over both modes); BENCH_PORT (default: a free
+ * port); BENCH_MODES: off,TIMESTAMPS (default both); BENCH_CONCURRENCY (default 1,16); BENCH_CPU_PROF=<dir>: the server runs with --cpu-prof.
+ */
+import { cpSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Driver, epochMs, loadConfig, summarize, type DriverSamples, type WindowSummary } from './drivers.js';
+import { removeTempRepositories, tempRepository } from './engine-model.js';
+import { benchCall } from './ensemble-models.js';
+import { httpOk } from './infer-calls.js';
+import { processCpuSeconds } from './proc-stats.js';
+import { REPO_ROOT, freePort, startChild, stopChild } from './servers.js';
+
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 1);
+const ROUNDS = Math.max(1, Number(process.env['BENCH_ROUNDS'] ?? 8));
+const WARMUP_MS = 300;
+const CPU_PROF = process.env['BENCH_CPU_PROF'];
+/** Tracing modes to run (default both; 'TIMESTAMPS' alone for a profile of the traced path). */
+const MODES = (process.env['BENCH_MODES'] ?? 'off,TIMESTAMPS').split(',') as Mode[];
+const CONCURRENCIES = (process.env['BENCH_CONCURRENCY'] ?? '1,16').split(',').map(Number);
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+type Mode = 'off' | 'TIMESTAMPS';
+
+interface Window {
+  readonly samples: DriverSamples;
+  readonly range: readonly [number, number];
+  readonly serverCpu: number;
+}
+
+async function setTracing(port: number, mode: Mode): Promise<void> {
+  const body = mode === 'off' ? { trace_level: ['OFF'] } : { trace_level: ['TIMESTAMPS'], trace_rate: '1' };
+  await httpOk(port, 'POST', '/v2/trace/setting', Buffer.from(JSON.stringify(body)), { 'Content-Type': 'application/json' });
+}
+
+async function window(port: number, serverPid: number, mode: Mode, concurrency: number): Promise<Window> {
+  await setTracing(port, mode);
+  const driver = await Driver.start(loadConfig(port, benchCall('simple'), concurrency, WARMUP_MS));
+  const cpu0 = processCpuSeconds(serverPid);
+  driver.go();
+  const from = epochMs();
+  await sleep(SECONDS * 1000);
+  const to = epochMs();
+  const cpu1 = processCpuSeconds(serverPid);
+  const samples = await driver.stop();
+  return { samples, range: [from, to], serverCpu: cpu1 - cpu0 };
+}
+
+interface CaseResult {
+  readonly mode: Mode;
+  readonly concurrency: number;
+  readonly summary: WindowSummary;
+  readonly errors: number;
+  readonly serverUsPerRequest: number;
+}
+
+function merge(mode: Mode, concurrency: number, windows: readonly Window[]): CaseResult {
+  const samples: DriverSamples = { ends: [], latencies: [], errors: 0 };
+  for (const w of windows) {
+    samples.ends.push(...w.samples.ends);
+    samples.latencies.push(...w.samples.latencies);
+    samples.errors += w.samples.errors;
+  }
+  const summary = summarize(samples, windows.map((w) => w.range));
+  const serverCpu = windows.reduce((sum, w) => sum + w.serverCpu, 0);
+  return { mode, concurrency, summary, errors: samples.errors, serverUsPerRequest: (serverCpu * 1e6) / Math.max(1, summary.requests) };
+}
+
+const COLUMNS = ['c', 'req/s', 'p50 µs', 'p99 µs', 'srv µs/rq', 'err'];
+const WIDTHS = [3, 8, 8, 8, 10, 4];
+const line = (label: string, cells: readonly string[]): string => label.padEnd(24) + cells.map((cell, i) => cell.padStart((WIDTHS[i] ?? 8) + 1)).join('');
+const int = (value: number): string => (Number.isFinite(value) ? value.toFixed(0) : '-');
+
+function printRow(r: CaseResult): void {
+  console.log(line(`  simple, tracing ${r.mode}`, [String(r.concurrency), int(r.summary.throughput), int(r.summary.p50Us), int(r.summary.p99Us), int(r.serverUsPerRequest), String(r.errors)]));
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const repository = tempRepository('nereid-trace-');
+  cpSync(join(REPO_ROOT, 'examples', 'models', 'simple'), join(repository, 'simple'), { recursive: true });
+  const traceFile = process.env['BENCH_TRACE_FILE'] ?? join(repository, 'trace.json');
+  const port = Number(process.env['BENCH_PORT'] ?? 0) || (await freePort());
+  const server = await startChild(
+    process.execPath,
+    [
+      ...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []),
+      'packages/server/bin/nereid.js', '--model-repository', repository, '--http-address', '127.0.0.1', '--http-port', String(port),
+      '--allow-grpc', 'false', '--allow-metrics', 'false', '--trace-config', `triton,file=${traceFile}`,
+    ],
+    /Started HTTPService/,
+  );
+  const pid = server.pid!;
+  console.log(`Tracing benchmark: ${ROUNDS} alternating rounds of ${SECONDS} s windows per case, node ${process.version}\n`);
+  console.log(line('case', COLUMNS));
+  const verdicts: string[] = [];
+  let traced = 0;
+  try {
+    for (const concurrency of CONCURRENCIES) {
+      const windows: Record<Mode, Window[]> = { off: [], TIMESTAMPS: [] };
+      for (let round = 0; round < ROUNDS; round++) {
+        const order: Mode[] = round % 2 === 0 ? ['off', 'TIMESTAMPS'] : ['TIMESTAMPS', 'off'];
+        for (const mode of order) if (MODES.includes(mode)) windows[mode].push(await window(port, pid, mode, concurrency));
+      }
+      if (windows.off.length === 0 || windows.TIMESTAMPS.length === 0) {
+        for (const mode of MODES) printRow(merge(mode, concurrency, windows[mode]));
+        continue;
+      }
+      const off = merge('off', concurrency, windows.off);
+      const on = merge('TIMESTAMPS', concurrency, windows.TIMESTAMPS);
+      printRow(off);
+      printRow(on);
+      traced += on.summary.requests;
+      const loss = 1 - on.summary.throughput / off.summary.throughput;
+      const p50 = on.summary.p50Us - off.summary.p50Us;
+      verdicts.push(
+        `${loss <= 0.05 ? 'PASS' : 'MISS'} c=${concurrency}: tracing every request takes ${(loss * 100).toFixed(1)} % off throughput ` +
+          `(target ≤ 5 %), adds ${p50.toFixed(0)} µs to p50 and ${(on.serverUsPerRequest - off.serverUsPerRequest).toFixed(0)} µs of server CPU a request`,
+      );
+    }
+  } finally {
+    await stopChild(server);
+  }
+  // Written as the server stopped: one JSON array, the requests of the traced windows (and their warm-ups) in it.
+  const entries = JSON.parse(readFileSync(traceFile, 'utf8')) as { id: number; model_name?: string }[];
+  const traces = entries.filter((entry) => entry.model_name === 'simple').length;
+  removeTempRepositories();
+  console.log('\nTargets (issue 13):');
+  for (const verdict of verdicts) console.log(`  ${verdict}`);
+  console.log(`  trace file: ${traces} traces read back (≥ ${traced} requests completed in the traced windows): ${traces >= traced ? 'ok' : 'MISSING'}`);
+  console.log(
+    '\nreq/s: completed batch-1 requests per second (closed loop); p50/p99: latency the client saw (all rounds merged);\n' +
+      'srv µs/rq: CPU time of the server process per completed request' +
+      `\n(run took ${((Date.now() - started) / 1000).toFixed(0)} s)`,
+  );
+}
+
+await main();
