@@ -23,6 +23,11 @@ export interface Backend {
   readonly defaultPlatform: string;
   /** Model file looked for in a version folder when `default_model_filename` is empty. */
   readonly defaultModelFilename: string;
+  /**
+   * Model files the backend serves, in order of preference, when it takes more than one name
+   * (javascript: model.js or model.ts): the first present in the version folder is used.
+   */
+  readonly modelFilenames?: readonly string[];
   /** Instance count given to a KIND_CPU group that names none (Triton: 2 for onnxruntime). */
   readonly defaultCpuInstanceCount: number;
   /**
@@ -57,7 +62,10 @@ export interface BackendLoadContext {
    * (BLS). Absent when the model is loaded without a server core.
    */
   readonly runRequest?: CoreRequestRunner | undefined;
-  /** The same for requests answered many times (BLS calls to decoupled models). */
+  /**
+   * Runs a request whose responses arrive as events (a decoupled model answers many times), as
+   * `InferenceCore.inferStream` does: how JavaScript models stream from decoupled models (BLS).
+   */
   readonly runStreamRequest?: CoreStreamRunner | undefined;
   /** Where the model's own metrics go (absent without a metrics endpoint). */
   readonly customMetrics?: CustomMetrics | undefined;
@@ -66,12 +74,11 @@ export interface BackendLoadContext {
 /** An inference request to the core, from inside a backend. */
 export type CoreRequestRunner = (request: InferRequestInit, signal: CancelSignal | undefined) => Promise<InferResponse>;
 
-/**
- * A request answered by events through the core (`InferenceServer.inferStream`): many for a
- * decoupled model, one final response otherwise. Rejects, sending no event, when the request fails
- * before its first response.
- */
-export type CoreStreamRunner = (request: InferRequestInit, signal: CancelSignal | undefined, listen: StreamListener) => Promise<void>;
+/** A streamed inference request to the core, from inside a backend; resolves after the final event. */
+export type CoreStreamRunner = (
+  request: InferRequestInit,
+  options: { readonly signal: CancelSignal | undefined; readonly listen: StreamListener },
+) => Promise<void>;
 
 export interface BackendModel {
   /**

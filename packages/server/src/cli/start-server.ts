@@ -1,4 +1,5 @@
 import { BackendRegistry } from '../backends/backend-registry.js';
+import { javaScriptBackend } from '../backends/javascript/javascript-backend.js';
 import { onnxRuntimeBackend } from '../backends/onnxruntime/onnxruntime-backend.js';
 import { pythonBackend } from '../backends/python/python-backend.js';
 import { InferenceServer } from '../core/inference-server.js';
@@ -58,7 +59,7 @@ export function resolveOptions(options: StartOptions): ServerOptions {
 
 /** The backends this build ships, registered once (the only place that names them). */
 export function defaultBackends(): BackendRegistry {
-  return new BackendRegistry().register(onnxRuntimeBackend).register(pythonBackend);
+  return new BackendRegistry().register(onnxRuntimeBackend).register(pythonBackend).register(javaScriptBackend);
 }
 
 /** Composition root shared by the CLI, tests and embedders: load models, then open the frontends. */

@@ -120,7 +120,7 @@ export class InferenceServer implements InferenceCore, MetricsSource {
       metrics: this.#metrics,
       // Ensemble steps are inference requests to their members, as a client's would be.
       runStep: (request, signal, trace) => this.infer(request, { signal, trace }),
-      runStream: (request, signal, listen) => this.inferStream(request, signal === undefined ? { listen } : { signal, listen }),
+      runStreamRequest: (request, { signal, listen }) => this.inferStream(request, signal === undefined ? { listen } : { signal, listen }),
     });
   }
 

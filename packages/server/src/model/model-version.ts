@@ -60,6 +60,7 @@ export interface ModelVersionLoadOptions extends VersionOptions {
   readonly backendConfig: ReadonlyMap<string, string>;
   /** How the backend reaches other models through the core (Python BLS). */
   readonly runRequest?: CoreRequestRunner | undefined;
+  /** How the backend streams from other models through the core (JavaScript BLS to decoupled models). */
   readonly runStreamRequest?: CoreStreamRunner | undefined;
 }
 
@@ -295,7 +296,7 @@ export class ModelVersion {
     if (!this.decoupled) return this.infer(init, signal, startNs).then((response) => listen({ response, final: true }));
     let request: InferenceRequest;
     try {
-      request = normalizeRequest(init, this.signature, this.version);
+      request = normalizeRequest(init, this.signature, this.version, signal);
     } catch (error) {
       // Refused before entering the model: not a failure in the statistics (as in Triton).
       return Promise.reject(error);

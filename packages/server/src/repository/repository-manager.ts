@@ -1,3 +1,4 @@
+import type { CoreStreamRunner } from '../backends/backend.js';
 import { rm } from 'node:fs/promises';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,7 +21,6 @@ import type { ModelBudgetStatistics } from '../metrics/statistics-types.js';
 import { planEvictions } from './memory-budget.js';
 import { ensembleSteps, isEnsemble } from '../config/ensemble-graph.js';
 import type { StepRunner } from '../scheduler/ensemble/ensemble-scheduler.js';
-import type { CoreStreamRunner } from '../backends/backend.js';
 import { backendSearchPaths, loadBackendModule } from '../backends/backend-modules.js';
 import { resolveBackend } from './resolve-backend.js';
 import { selectVersions } from './version-policy.js';
@@ -88,10 +88,10 @@ export interface RepositoryManagerOptions {
   readonly memoryBudgetBytes?: number;
   /** `--backend-directory`: where custom backends are looked for (`<dir>/<backend>/backend.js`). */
   readonly backendDirectory?: string;
-  /** Requests answered by events through the core (BLS calls to decoupled models). */
-  readonly runStream?: CoreStreamRunner;
   /** How ensembles run their steps: an inference request to a member, through the core. */
   readonly runStep?: StepRunner;
+  /** How backends stream from other models (decoupled ones answer many times), through the core. */
+  readonly runStreamRequest?: CoreStreamRunner;
   /** The server's Prometheus metrics, handed to every model version. */
   readonly metrics?: ModelVersionLoadOptions['metrics'];
   /** Runs before every scan of the repositories (brings the local copies of s3:// ones up to date). */
@@ -596,7 +596,7 @@ export class RepositoryManager {
       backend,
       backendConfig: new Map([...global, ...specific]),
       runRequest: this.#options.runStep,
-      runStreamRequest: this.#options.runStream,
+      runStreamRequest: this.#options.runStreamRequest,
       autoCompleteConfig: this.#options.autoCompleteConfig,
       rateLimiter: this.#options.rateLimiter,
       logger: this.#options.logger,

@@ -43,14 +43,17 @@ export function resolveBackend(
   if (!platformOk) {
     throw invalidArg(`unexpected 'platform' and 'backend' pair, got:${config.platform}, ${config.backend}`);
   }
-  if (config.defaultModelFilename === '') config.defaultModelFilename = backend.defaultModelFilename;
+  if (config.defaultModelFilename === '') {
+    config.defaultModelFilename = backend.modelFilenames?.find((name) => firstVersionFiles.includes(name)) ?? backend.defaultModelFilename;
+  }
   return backend;
 }
 
 function inferBackendName(config: ModelConfig, files: readonly string[], registry: BackendRegistry): string {
   if (config.platform !== '') return registry.byPlatform(config.platform)?.name ?? '';
+  const names = (b: Backend): readonly string[] => b.modelFilenames ?? [b.defaultModelFilename];
   const byFile = registry.all().find((b) =>
-    config.defaultModelFilename === '' ? files.includes(b.defaultModelFilename) : config.defaultModelFilename === b.defaultModelFilename,
+    config.defaultModelFilename === '' ? names(b).some((name) => files.includes(name)) : names(b).includes(config.defaultModelFilename),
   );
   return byFile?.name ?? '';
 }

@@ -12,6 +12,12 @@ export function isPythonModel(modelDir: string): boolean {
   return parseModelConfig(readFileSync(file, 'utf8'), file).backend === 'python';
 }
 
+/** Whether a repository's model folder holds a JavaScript model (`backend: "javascript"`). */
+export function isJavaScriptModel(modelDir: string): boolean {
+  const file = join(modelDir, 'config.pbtxt');
+  return existsSync(file) && parseModelConfig(readFileSync(file, 'utf8'), file).backend === 'javascript';
+}
+
 /** Whether a repository's model folder holds an ensemble (a config.pbtxt and no model file of its own). */
 export function isEnsembleModel(modelDir: string): boolean {
   const file = join(modelDir, 'config.pbtxt');

@@ -65,14 +65,14 @@ async function runDecoupledBls(frame: Frame, stub: StubProcess, context: Backend
   try {
     const run = context.runStreamRequest;
     if (run === undefined) throw unavailable(`model '${context.modelName}' cannot make BLS requests without a server core`);
-    await run(blsRequest(frame), undefined, (event) => {
+    await run(blsRequest(frame), { signal: undefined, listen: (event) => {
       if (event.error !== undefined) {
         fail(event.error);
         return;
       }
       const params = paramsOf(event.response?.parameters ?? {});
       stub.send(FrameKind.BLS_RESULT, { call, params, more: !event.final }, event.response?.outputs ?? []);
-    });
+    } });
   } catch (error) {
     fail(error);
   }

@@ -18,7 +18,7 @@ import {
   tensor,
   tensorsOf,
 } from './onnxruntime-harness.js';
-import { isEnsembleModel, isPythonModel } from '../../helpers/test-repository.js';
+import { isEnsembleModel, isJavaScriptModel, isPythonModel } from '../../helpers/test-repository.js';
 
 /** Six values per datatype, edge cases included, as wire bytes. */
 const SAMPLES: Readonly<Record<Exclude<Datatype, 'BYTES'>, Uint8Array>> = {
@@ -166,7 +166,7 @@ describe('onnxruntime backend: example models', () => {
   it('every committed config.pbtxt matches its model without auto-complete', async () => {
     for (const repository of [EXAMPLES, FIXTURES]) {
       for (const name of readdirSync(repository)) {
-        if (!existsSync(path.join(repository, name, 'config.pbtxt')) || isEnsembleModel(path.join(repository, name)) || isPythonModel(path.join(repository, name))) continue;
+        if (!existsSync(path.join(repository, name, 'config.pbtxt')) || isEnsembleModel(path.join(repository, name)) || isPythonModel(path.join(repository, name)) || isJavaScriptModel(path.join(repository, name))) continue;
         const loaded = await loadModel(name, { repository, useConfigFile: true, autoComplete: false });
         await loaded.model.close();
       }

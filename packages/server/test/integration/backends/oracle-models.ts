@@ -13,7 +13,7 @@ import {
   readFields,
   stringValue,
 } from '../../../src/backends/onnxruntime/protobuf-wire.js';
-import { isEnsembleModel, isPythonModel } from '../../helpers/test-repository.js';
+import { isEnsembleModel, isJavaScriptModel, isPythonModel } from '../../helpers/test-repository.js';
 import { EXAMPLES, FIXTURES } from './onnxruntime-harness.js';
 import type { Prng } from './oracle-tensors.js';
 
@@ -48,7 +48,7 @@ export function discoverModels(): { cases: ModelCase[]; problems: string[] } {
     for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       if (!entry.isDirectory()) continue;
       const modelDir = path.join(dir, entry.name);
-      if (isEnsembleModel(modelDir) || isPythonModel(modelDir)) continue;
+      if (isEnsembleModel(modelDir) || isPythonModel(modelDir) || isJavaScriptModel(modelDir)) continue;
       const versions = readdirSync(modelDir, { withFileTypes: true })
         .filter((version) => version.isDirectory() && /^\d+$/.test(version.name))
         .map((version) => version.name)
