@@ -6,6 +6,7 @@ import {
   type ChannelCredentials,
   type ChannelOptions,
   type ClientDuplexStream,
+  type MethodDefinition,
   type ServiceDefinition,
   type ServiceError,
 } from '@grpc/grpc-js';
@@ -21,12 +22,14 @@ import {
   type ModelStatisticsResponse,
   type ModelStreamInferResponse,
 } from '@nereid/protocol/generated/grpc_service_pb';
+import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus, type HealthCheckResponse } from '@nereid/protocol/generated/health_pb';
 import { AsyncQueue } from './async-queue.js';
 import { grpcServiceDefinition } from './grpc-definition.js';
 import { GrpcStatus, InferenceServerError } from './errors.js';
 import { emptyData, inputBytes, outputData, type InferRequest, type InferResult, type OutputTensor, type ParameterValue, type Parameters, type SharedMemoryRef } from './tensor.js';
 import type {
   CallOptions,
+  CudaSharedMemoryRegion,
   LoadOptions,
   LogSettings,
   ModelMetadata,
@@ -68,6 +71,7 @@ export interface GrpcClientOptions {
 export class GrpcClient {
   readonly #client: Client;
   readonly #definitions: ServiceDefinition;
+  readonly #health: ServiceDefinition;
   readonly #headers: Record<string, string>;
 
   constructor(address: string, options: GrpcClientOptions = {}) {
@@ -77,6 +81,7 @@ export class GrpcClient {
       ...options.channelOptions,
     });
     this.#definitions = grpcServiceDefinition(GRPCInferenceService);
+    this.#health = grpcServiceDefinition(Health);
     this.#headers = { ...options.headers };
   }
 
@@ -85,6 +90,13 @@ export class GrpcClient {
   }
 
   // ---- health and metadata ----
+
+  /** grpc.health.v1.Health/Check: 'SERVING', 'NOT_SERVING', ... for `service` ('' = the whole server). */
+  async healthCheck(service = '', options: CallOptions = {}): Promise<keyof typeof HealthCheckResponse_ServingStatus> {
+    const definition = this.#health['Check']!;
+    const response = await this.#unary<HealthCheckResponse>(definition, create(HealthCheckRequestSchema, { service }), options);
+    return HealthCheckResponse_ServingStatus[response.status] as keyof typeof HealthCheckResponse_ServingStatus;
+  }
 
   async isServerLive(options: CallOptions = {}): Promise<boolean> {
     return (await this.call('serverLive', {}, options)).live;
@@ -212,6 +224,21 @@ export class GrpcClient {
     return Object.values(response.regions).map((region) => ({ name: region.name, key: region.key, offset: Number(region.offset), byteSize: Number(region.byteSize) }));
   }
 
+  // ---- CUDA shared memory (a CPU-only Nereid lists none and refuses registrations) ----
+
+  async registerCudaSharedMemory(name: string, rawHandle: Uint8Array, deviceId: number, byteSize: number, options: CallOptions = {}): Promise<void> {
+    await this.call('cudaSharedMemoryRegister', { name, rawHandle, deviceId: BigInt(deviceId), byteSize: BigInt(byteSize) }, options);
+  }
+
+  async unregisterCudaSharedMemory(name = '', options: CallOptions = {}): Promise<void> {
+    await this.call('cudaSharedMemoryUnregister', { name }, options);
+  }
+
+  async cudaSharedMemoryStatus(name = '', options: CallOptions = {}): Promise<CudaSharedMemoryRegion[]> {
+    const response = await this.call('cudaSharedMemoryStatus', { name }, options);
+    return Object.values(response.regions).map((region) => ({ name: region.name, deviceId: Number(region.deviceId), byteSize: Number(region.byteSize) }));
+  }
+
   // ---- logging and trace settings ----
 
   async logSettings(update?: LogSettings, options: CallOptions = {}): Promise<LogSettings> {
@@ -247,6 +274,10 @@ export class GrpcClient {
   call<K extends UnaryName>(method: K, request: RequestOf<K>, options: CallOptions = {}): Promise<ResponseOf<K>> {
     const desc = GRPCInferenceService.method[method] as DescMethod;
     const definition = this.#definitions[desc.name]!;
+    return this.#unary(definition, create(desc.input, request as MessageInitShape<DescMethod['input']>), options);
+  }
+
+  #unary<T>(definition: MethodDefinition<unknown, unknown>, message: unknown, options: CallOptions): Promise<T> {
     const { signal } = options;
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
@@ -255,13 +286,13 @@ export class GrpcClient {
         definition.path,
         definition.requestSerialize,
         definition.responseDeserialize,
-        create(desc.input, request as MessageInitShape<DescMethod['input']>),
+        message,
         this.#metadata(options.headers),
         (error, response) => {
           signal?.removeEventListener('abort', onAbort);
           if (signal?.aborted) reject(signal.reason);
           else if (error) reject(grpcError(error));
-          else resolve(response as ResponseOf<K>);
+          else resolve(response as T);
         },
       );
       signal?.addEventListener('abort', onAbort, { once: true });

@@ -18,6 +18,7 @@ import {
 } from './tensor.js';
 import type {
   CallOptions,
+  CudaSharedMemoryRegion,
   LoadOptions,
   LogSettings,
   ModelMetadata,
@@ -185,6 +186,23 @@ export class HttpClient {
   async systemSharedMemoryStatus(name = '', options: CallOptions = {}): Promise<SystemSharedMemoryRegion[]> {
     const regions = await this.#json<Array<{ name: string; key: string; offset: number; byte_size: number }>>('GET', `/v2/systemsharedmemory${regionPath(name)}/status`, options);
     return regions.map((region) => ({ name: region.name, key: region.key, offset: region.offset, byteSize: region.byte_size }));
+  }
+
+  // ---- CUDA shared memory (a CPU-only Nereid lists none and refuses registrations) ----
+
+  /** Registers a CUDA IPC memory handle (cudaIpcMemHandle_t, 64 bytes) of device `deviceId` as `name`. */
+  async registerCudaSharedMemory(name: string, rawHandle: Uint8Array, deviceId: number, byteSize: number, options: CallOptions = {}): Promise<void> {
+    const b64 = Buffer.from(rawHandle.buffer, rawHandle.byteOffset, rawHandle.byteLength).toString('base64');
+    await this.#json('POST', `/v2/cudasharedmemory/region/${encodeURIComponent(name)}/register`, options, JSON.stringify({ raw_handle: { b64 }, device_id: deviceId, byte_size: byteSize }));
+  }
+
+  async unregisterCudaSharedMemory(name = '', options: CallOptions = {}): Promise<void> {
+    await this.#json('POST', `/v2/cudasharedmemory${regionPath(name)}/unregister`, options, '');
+  }
+
+  async cudaSharedMemoryStatus(name = '', options: CallOptions = {}): Promise<CudaSharedMemoryRegion[]> {
+    const regions = await this.#json<Array<{ name: string; device_id: number; byte_size: number }>>('GET', `/v2/cudasharedmemory${regionPath(name)}/status`, options);
+    return regions.map((region) => ({ name: region.name, deviceId: region.device_id, byteSize: region.byte_size }));
   }
 
   // ---- logging and trace settings ----

@@ -37,6 +37,13 @@ export interface SystemSharedMemoryRegion {
   readonly byteSize: number;
 }
 
+/** Status of one registered CUDA shared-memory region. */
+export interface CudaSharedMemoryRegion {
+  readonly name: string;
+  readonly deviceId: number;
+  readonly byteSize: number;
+}
+
 /** Logging settings (log_info, log_warning, log_error, log_verbose_level, log_format, log_file). */
 export type LogSettings = Record<string, boolean | number | string>;
 

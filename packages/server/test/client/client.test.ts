@@ -213,6 +213,16 @@ describe('@nereid/client against a real Nereid', () => {
         }
       });
 
+      it('CUDA shared memory: none listed, a registration refused with Triton-shaped errors, unregister all', async () => {
+        assert.deepEqual(await client().cudaSharedMemoryStatus(), []);
+        await assert.rejects(client().cudaSharedMemoryStatus('gpu0'), { status: NOT_FOUND, message: "Unable to find cuda shared memory region: 'gpu0'" });
+        await assert.rejects(client().registerCudaSharedMemory('gpu0', new Uint8Array(64), 0, 1024), {
+          status: transport === 'http' ? 501 : GrpcStatus.UNIMPLEMENTED,
+          message: "failed to register CUDA shared memory region 'gpu0': CUDA shared memory is not supported by this CPU-only server",
+        });
+        await client().unregisterCudaSharedMemory();
+      });
+
       it('logging and trace settings: read, update, clear', async () => {
         const log = await client().logSettings();
         assert.equal(log['log_verbose_level'], 0);
@@ -241,6 +251,10 @@ describe('@nereid/client against a real Nereid', () => {
       });
     });
   }
+
+  it('grpc.health.v1 Check', async () => {
+    assert.equal(await grpc.healthCheck(), 'SERVING');
+  });
 
   describe('grpc streaming (ModelStreamInfer)', () => {
     const repeatInput = (values: number[]): InferInput[] => [{ name: 'IN', datatype: 'INT32', shape: [values.length], data: Int32Array.from(values) }];
@@ -286,10 +300,17 @@ describe('@nereid/client against a real Nereid', () => {
       assert.equal(finals, 1, 'only the non-decoupled response is final without the empty-final option');
     });
 
+    it('leaving the loop early cancels the stream', async () => {
+      let count = 0;
+      for await (const _ of grpc.streamInfer('repeat', { inputs: repeatInput(Array.from({ length: 5000 }, (_, i) => i)) })) if (++count === 2) break;
+      assert.equal(count, 2);
+      assert.equal(await grpc.isServerReady(), true);
+    });
+
     it('an AbortSignal cancels the stream', async () => {
       const controller = new AbortController();
       const stream = grpc.stream({ signal: controller.signal });
-      stream.send('repeat', { inputs: repeatInput(Array.from({ length: 100000 }, (_, i) => i)) });
+      stream.send('repeat', { inputs: repeatInput(Array.from({ length: 5000 }, (_, i) => i)) });
       let count = 0;
       await assert.rejects(
         (async () => {
@@ -324,6 +345,13 @@ describe('@nereid/client against a real Nereid', () => {
       await assert.rejects(async () => {
         for await (const _ of http.generateStream('nope', {})) assert.fail('no events');
       }, { status: 404 });
+      let count = 0;
+      for await (const _ of http.generateStream('repeat', { IN: Array.from({ length: 5000 }, (_, i) => i) })) if (++count === 2) break;
+      assert.equal(count, 2, 'leaving the loop early ends it (and aborts the request)');
+      const controller = new AbortController();
+      await assert.rejects(async () => {
+        for await (const _ of http.generateStream('repeat', { IN: Array.from({ length: 5000 }, (_, i) => i) }, { signal: controller.signal })) controller.abort();
+      }, { name: 'AbortError' });
     });
   });
 
