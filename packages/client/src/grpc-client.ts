@@ -30,6 +30,7 @@ import { emptyData, inputBytes, outputData, type InferRequest, type InferResult,
 import type {
   CallOptions,
   CudaSharedMemoryRegion,
+  InferenceClient,
   LoadOptions,
   LogSettings,
   ModelMetadata,
@@ -68,7 +69,7 @@ export interface GrpcClientOptions {
  * carrying the gRPC status code and Triton's message; an aborted call rejects with the signal's reason.
  * Model configuration and statistics come back as the generated protobuf messages.
  */
-export class GrpcClient {
+export class GrpcClient implements InferenceClient {
   readonly #client: Client;
   readonly #definitions: ServiceDefinition;
   readonly #health: ServiceDefinition;

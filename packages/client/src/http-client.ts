@@ -19,6 +19,7 @@ import {
 import type {
   CallOptions,
   CudaSharedMemoryRegion,
+  InferenceClient,
   LoadOptions,
   LogSettings,
   ModelMetadata,
@@ -56,7 +57,7 @@ export type GenerateResponse = Record<string, unknown>;
  * `new HttpClient('http://127.0.0.1:8000')`. Every call takes an AbortSignal; failures reject with
  * InferenceServerError carrying the HTTP status and Triton's message.
  */
-export class HttpClient {
+export class HttpClient implements InferenceClient {
   readonly #base: string;
   readonly #headers: Record<string, string>;
 
@@ -65,6 +66,9 @@ export class HttpClient {
     this.#base = url.replace(/\/+$/, '');
     this.#headers = { ...options.headers };
   }
+
+  /** Nothing to release: connections belong to fetch's global pool. */
+  close(): void {}
 
   // ---- health and metadata ----
 

@@ -1,3 +1,5 @@
+import type { InferRequest, InferResult } from './tensor.js';
+
 /** Shapes both clients return, following the HTTP/REST JSON of the KServe v2 protocol and Triton's extensions. */
 
 export interface ServerMetadata {
@@ -73,4 +75,30 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
   /** Extra HTTP headers or gRPC metadata. */
   readonly headers?: Record<string, string>;
+}
+
+/**
+ * What HttpClient and GrpcClient have in common, for code that takes either (e.g. a load generator
+ * with a protocol flag). Model configuration and statistics differ in shape and are left out.
+ */
+export interface InferenceClient {
+  isServerLive(options?: CallOptions): Promise<boolean>;
+  isServerReady(options?: CallOptions): Promise<boolean>;
+  isModelReady(model: string, version?: string, options?: CallOptions): Promise<boolean>;
+  serverMetadata(options?: CallOptions): Promise<ServerMetadata>;
+  modelMetadata(model: string, version?: string, options?: CallOptions): Promise<ModelMetadata>;
+  infer(model: string, request: InferRequest): Promise<InferResult>;
+  repositoryIndex(options?: CallOptions & { readonly ready?: boolean }): Promise<RepositoryModel[]>;
+  loadModel(model: string, options?: LoadOptions): Promise<void>;
+  unloadModel(model: string, options?: UnloadOptions): Promise<void>;
+  registerSystemSharedMemory(name: string, key: string, byteSize: number, offset?: number, options?: CallOptions): Promise<void>;
+  unregisterSystemSharedMemory(name?: string, options?: CallOptions): Promise<void>;
+  systemSharedMemoryStatus(name?: string, options?: CallOptions): Promise<SystemSharedMemoryRegion[]>;
+  registerCudaSharedMemory(name: string, rawHandle: Uint8Array, deviceId: number, byteSize: number, options?: CallOptions): Promise<void>;
+  unregisterCudaSharedMemory(name?: string, options?: CallOptions): Promise<void>;
+  cudaSharedMemoryStatus(name?: string, options?: CallOptions): Promise<CudaSharedMemoryRegion[]>;
+  logSettings(update?: LogSettings, options?: CallOptions): Promise<LogSettings>;
+  traceSettings(update?: TraceSettingsUpdate, model?: string, options?: CallOptions): Promise<TraceSettings>;
+  /** Releases the connection (gRPC channel; HTTP keeps none of its own). */
+  close(): void;
 }

@@ -15,6 +15,7 @@ import {
   toFloat16Array,
   type Datatype,
   type InferInput,
+  type InferenceClient,
   type OutputData,
 } from '@nereid/client';
 import { DATATYPE_MODELS } from '../helpers/test-repository.js';
@@ -47,8 +48,6 @@ const simpleInputs: InferInput[] = [
   { name: 'INPUT1', datatype: 'INT32', shape: [1, 16], data: B },
 ];
 
-type AnyClient = HttpClient | GrpcClient;
-
 describe('@nereid/client against a real Nereid', () => {
   const server = new ClientTestServer();
   let http: HttpClient;
@@ -65,7 +64,7 @@ describe('@nereid/client against a real Nereid', () => {
   });
 
   for (const transport of ['http', 'grpc'] as const) {
-    const client = (): AnyClient => (transport === 'http' ? http : grpc);
+    const client = (): HttpClient | GrpcClient => (transport === 'http' ? http : grpc);
     const NOT_FOUND = transport === 'http' ? 404 : GrpcStatus.NOT_FOUND;
 
     describe(`${transport}`, () => {
@@ -251,6 +250,12 @@ describe('@nereid/client against a real Nereid', () => {
       });
     });
   }
+
+  it('either client is an InferenceClient: the same calls, the same answers', async () => {
+    const clients: InferenceClient[] = [http, grpc];
+    const answers = await Promise.all(clients.map(async (c) => [await c.serverMetadata(), await c.modelMetadata('identity_bytes'), await c.logSettings(), await c.traceSettings()]));
+    assert.deepEqual(answers[0], answers[1]);
+  });
 
   it('grpc.health.v1 Check', async () => {
     assert.equal(await grpc.healthCheck(), 'SERVING');
