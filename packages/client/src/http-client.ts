@@ -72,16 +72,16 @@ export class HttpClient implements InferenceClient {
 
   // ---- health and metadata ----
 
-  async isServerLive(options: CallOptions = {}): Promise<boolean> {
-    return (await this.#request('GET', '/v2/health/live', options)).ok;
+  isServerLive(options: CallOptions = {}): Promise<boolean> {
+    return this.#ok('/v2/health/live', options);
   }
 
-  async isServerReady(options: CallOptions = {}): Promise<boolean> {
-    return (await this.#request('GET', '/v2/health/ready', options)).ok;
+  isServerReady(options: CallOptions = {}): Promise<boolean> {
+    return this.#ok('/v2/health/ready', options);
   }
 
-  async isModelReady(model: string, version = '', options: CallOptions = {}): Promise<boolean> {
-    return (await this.#request('GET', `${modelPath(model, version)}/ready`, options)).ok;
+  isModelReady(model: string, version = '', options: CallOptions = {}): Promise<boolean> {
+    return this.#ok(`${modelPath(model, version)}/ready`, options);
   }
 
   serverMetadata(options: CallOptions = {}): Promise<ServerMetadata> {
@@ -229,6 +229,13 @@ export class HttpClient implements InferenceClient {
     if (body !== undefined) init.body = body;
     if (options.signal !== undefined) init.signal = options.signal;
     return fetch(this.#base + path, init);
+  }
+
+  /** A health probe: 200 is true, any other status false. The body is read so the connection is reused. */
+  async #ok(path: string, options: CallOptions): Promise<boolean> {
+    const response = await this.#request('GET', path, options);
+    await response.arrayBuffer();
+    return response.ok;
   }
 
   async #json<T>(method: string, path: string, options: CallOptions, body?: string): Promise<T> {
