@@ -1,0 +1,461 @@
+import { create, type DescMethod, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
+import {
+  Client,
+  Metadata,
+  credentials as grpcCredentials,
+  type ChannelCredentials,
+  type ChannelOptions,
+  type ClientDuplexStream,
+  type MethodDefinition,
+  type ServiceDefinition,
+  type ServiceError,
+} from '@grpc/grpc-js';
+import { isDatatype } from '@nereid/protocol';
+import {
+  GRPCInferenceService,
+  ModelInferRequestSchema,
+  InferParameterSchema,
+  type InferParameter,
+  type ModelConfigResponse,
+  type ModelInferRequest,
+  type ModelInferResponse,
+  type ModelStatisticsResponse,
+  type ModelStreamInferResponse,
+} from '@nereid/protocol/generated/grpc_service_pb';
+import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus, type HealthCheckResponse } from '@nereid/protocol/generated/health_pb';
+import { AsyncQueue } from './async-queue.js';
+import { grpcServiceDefinition } from './grpc-definition.js';
+import { GrpcStatus, InferenceServerError } from './errors.js';
+import { emptyData, inputBytes, outputData, type InferRequest, type InferResult, type OutputTensor, type ParameterValue, type Parameters, type SharedMemoryRef } from './tensor.js';
+import type {
+  CallOptions,
+  CudaSharedMemoryRegion,
+  InferenceClient,
+  LoadOptions,
+  LogSettings,
+  ModelMetadata,
+  RepositoryModel,
+  ServerMetadata,
+  SystemSharedMemoryRegion,
+  TraceSettings,
+  TraceSettingsUpdate,
+  UnloadOptions,
+} from './types.js';
+
+type Methods = (typeof GRPCInferenceService)['method'];
+type UnaryName = { [K in keyof Methods]: Methods[K]['methodKind'] extends 'unary' ? K : never }[keyof Methods];
+type RequestOf<K extends keyof Methods> = MessageInitShape<Methods[K]['input']>;
+type ResponseOf<K extends keyof Methods> = MessageShape<Methods[K]['output']>;
+
+/** One message of a ModelStreamInfer stream: a response, or the error the server sent in its place. */
+export type StreamMessage =
+  | { readonly result: InferResult; readonly final: boolean; readonly error?: undefined }
+  | { readonly error: InferenceServerError; readonly result?: undefined; readonly final?: undefined };
+
+/** Big enough for the largest tensors Triton accepts. */
+const MAX_MESSAGE = 2 ** 31 - 1;
+
+export interface GrpcClientOptions {
+  /** TLS for servers started with --grpc-use-ssl (plain HTTP/2 by default). */
+  readonly credentials?: ChannelCredentials;
+  readonly channelOptions?: ChannelOptions;
+  /** Metadata sent with every call. */
+  readonly headers?: Record<string, string>;
+}
+
+/**
+ * A client of Triton's GRPCInferenceService (inference.GRPCInferenceService): `new GrpcClient('127.0.0.1:8001')`.
+ * The same calls as HttpClient, plus ModelStreamInfer. Failures reject with InferenceServerError
+ * carrying the gRPC status code and Triton's message; an aborted call rejects with the signal's reason.
+ * Model configuration and statistics come back as the generated protobuf messages.
+ */
+export class GrpcClient implements InferenceClient {
+  readonly #client: Client;
+  readonly #definitions: ServiceDefinition;
+  readonly #health: ServiceDefinition;
+  readonly #headers: Record<string, string>;
+
+  constructor(address: string, options: GrpcClientOptions = {}) {
+    this.#client = new Client(address, options.credentials ?? grpcCredentials.createInsecure(), {
+      'grpc.max_receive_message_length': MAX_MESSAGE,
+      'grpc.max_send_message_length': MAX_MESSAGE,
+      ...options.channelOptions,
+    });
+    this.#definitions = grpcServiceDefinition(GRPCInferenceService);
+    this.#health = grpcServiceDefinition(Health);
+    this.#headers = { ...options.headers };
+  }
+
+  close(): void {
+    this.#client.close();
+  }
+
+  // ---- health and metadata ----
+
+  /** grpc.health.v1.Health/Check: 'SERVING', 'NOT_SERVING', ... for `service` ('' = the whole server). */
+  async healthCheck(service = '', options: CallOptions = {}): Promise<keyof typeof HealthCheckResponse_ServingStatus> {
+    const definition = this.#health['Check']!;
+    const response = await this.#unary<HealthCheckResponse>(definition, create(HealthCheckRequestSchema, { service }), options);
+    return HealthCheckResponse_ServingStatus[response.status] as keyof typeof HealthCheckResponse_ServingStatus;
+  }
+
+  async isServerLive(options: CallOptions = {}): Promise<boolean> {
+    return (await this.call('serverLive', {}, options)).live;
+  }
+
+  async isServerReady(options: CallOptions = {}): Promise<boolean> {
+    return (await this.call('serverReady', {}, options)).ready;
+  }
+
+  async isModelReady(model: string, version = '', options: CallOptions = {}): Promise<boolean> {
+    return (await this.call('modelReady', { name: model, version }, options)).ready;
+  }
+
+  async serverMetadata(options: CallOptions = {}): Promise<ServerMetadata> {
+    const { name, version, extensions } = await this.call('serverMetadata', {}, options);
+    return { name, version, extensions };
+  }
+
+  async modelMetadata(model: string, version = '', options: CallOptions = {}): Promise<ModelMetadata> {
+    const response = await this.call('modelMetadata', { name: model, version }, options);
+    const tensor = (t: { name: string; datatype: string; shape: bigint[] }) => ({ name: t.name, datatype: t.datatype, shape: t.shape.map(Number) });
+    return { name: response.name, versions: response.versions, platform: response.platform, inputs: response.inputs.map(tensor), outputs: response.outputs.map(tensor) };
+  }
+
+  async modelConfig(model: string, version = '', options: CallOptions = {}): Promise<ModelConfigResponse['config']> {
+    return (await this.call('modelConfig', { name: model, version }, options)).config;
+  }
+
+  modelStatistics(model = '', version = '', options: CallOptions = {}): Promise<ModelStatisticsResponse> {
+    return this.call('modelStatistics', { name: model, version }, options);
+  }
+
+  // ---- inference ----
+
+  async infer(model: string, request: InferRequest): Promise<InferResult> {
+    const response = await this.call('modelInfer', inferRequestMessage(model, request), { ...optional(request.signal, request.headers) });
+    return inferResult(response);
+  }
+
+  /**
+   * One request on ModelStreamInfer: its responses as an async iterator (many for a decoupled model),
+   * ending with the response flagged final (`triton_final_response`); an error response rejects.
+   * Breaking out of the loop, or aborting the signal, cancels the stream.
+   */
+  async *streamInfer(model: string, request: InferRequest): AsyncGenerator<InferResult> {
+    const message = inferRequestMessage(model, request);
+    // The final flag then always comes, alone when the last response was already sent.
+    message.parameters['triton_enable_empty_final_response'] = create(InferParameterSchema, { parameterChoice: { case: 'boolParam', value: true } });
+    const stream = this.stream(optional(request.signal, request.headers));
+    stream.send(message);
+    try {
+      for await (const item of stream) {
+        if (item.error !== undefined) throw item.error;
+        if (!item.final || Object.keys(item.result.outputs).length > 0) yield item.result;
+        if (item.final) return;
+      }
+    } finally {
+      stream.cancel();
+    }
+  }
+
+  /**
+   * Opens a ModelStreamInfer stream: `send` requests (to any model), iterate the responses as they come
+   * (`final` is the response's triton_final_response), `end` when there is nothing more to send.
+   */
+  stream(options: CallOptions = {}): InferStream {
+    const definition = this.#definitions['ModelStreamInfer']!;
+    const call = this.#client.makeBidiStreamRequest(
+      definition.path,
+      definition.requestSerialize,
+      definition.responseDeserialize as (bytes: Buffer) => ModelStreamInferResponse,
+      this.#metadata(options.headers),
+    );
+    return new InferStream(call, options.signal);
+  }
+
+  // ---- model repository ----
+
+  async repositoryIndex(options: CallOptions & { readonly ready?: boolean } = {}): Promise<RepositoryModel[]> {
+    const response = await this.call('repositoryIndex', { ready: options.ready ?? false }, options);
+    // As the HTTP index has them: empty fields left out.
+    return response.models.map(({ name, version, state, reason }) => ({
+      name,
+      ...(version === '' ? {} : { version }),
+      ...(state === '' ? {} : { state }),
+      ...(reason === '' ? {} : { reason }),
+    }));
+  }
+
+  async loadModel(model: string, options: LoadOptions = {}): Promise<void> {
+    type Choice = { case: 'stringParam'; value: string } | { case: 'bytesParam'; value: Uint8Array } | { case: 'boolParam'; value: boolean } | { case: 'int64Param'; value: bigint };
+    const parameters: Record<string, { parameterChoice: Choice }> = {};
+    for (const [key, value] of Object.entries(options.parameters ?? {})) {
+      parameters[key] = {
+        parameterChoice:
+          typeof value === 'string' ? { case: 'stringParam', value } : typeof value === 'boolean' ? { case: 'boolParam', value } : { case: 'int64Param', value: BigInt(value) },
+      };
+    }
+    if (options.config !== undefined) {
+      parameters['config'] = { parameterChoice: { case: 'stringParam', value: typeof options.config === 'string' ? options.config : JSON.stringify(options.config) } };
+    }
+    for (const [path, content] of Object.entries(options.files ?? {})) {
+      parameters[`file:${path}`] = { parameterChoice: { case: 'bytesParam', value: content } };
+    }
+    await this.call('repositoryModelLoad', { modelName: model, parameters }, options);
+  }
+
+  async unloadModel(model: string, options: UnloadOptions = {}): Promise<void> {
+    const parameters = options.unloadDependents === undefined ? {} : { unload_dependents: { parameterChoice: { case: 'boolParam' as const, value: options.unloadDependents } } };
+    await this.call('repositoryModelUnload', { modelName: model, parameters }, options);
+  }
+
+  // ---- system shared memory ----
+
+  async registerSystemSharedMemory(name: string, key: string, byteSize: number, offset = 0, options: CallOptions = {}): Promise<void> {
+    await this.call('systemSharedMemoryRegister', { name, key, offset: BigInt(offset), byteSize: BigInt(byteSize) }, options);
+  }
+
+  async unregisterSystemSharedMemory(name = '', options: CallOptions = {}): Promise<void> {
+    await this.call('systemSharedMemoryUnregister', { name }, options);
+  }
+
+  async systemSharedMemoryStatus(name = '', options: CallOptions = {}): Promise<SystemSharedMemoryRegion[]> {
+    const response = await this.call('systemSharedMemoryStatus', { name }, options);
+    return Object.values(response.regions).map((region) => ({ name: region.name, key: region.key, offset: Number(region.offset), byteSize: Number(region.byteSize) }));
+  }
+
+  // ---- CUDA shared memory (a CPU-only Nereid lists none and refuses registrations) ----
+
+  async registerCudaSharedMemory(name: string, rawHandle: Uint8Array, deviceId: number, byteSize: number, options: CallOptions = {}): Promise<void> {
+    await this.call('cudaSharedMemoryRegister', { name, rawHandle, deviceId: BigInt(deviceId), byteSize: BigInt(byteSize) }, options);
+  }
+
+  async unregisterCudaSharedMemory(name = '', options: CallOptions = {}): Promise<void> {
+    await this.call('cudaSharedMemoryUnregister', { name }, options);
+  }
+
+  async cudaSharedMemoryStatus(name = '', options: CallOptions = {}): Promise<CudaSharedMemoryRegion[]> {
+    const response = await this.call('cudaSharedMemoryStatus', { name }, options);
+    return Object.values(response.regions).map((region) => ({ name: region.name, deviceId: Number(region.deviceId), byteSize: Number(region.byteSize) }));
+  }
+
+  // ---- logging and trace settings ----
+
+  async logSettings(update?: LogSettings, options: CallOptions = {}): Promise<LogSettings> {
+    type Choice = { case: 'boolParam'; value: boolean } | { case: 'uint32Param'; value: number } | { case: 'stringParam'; value: string };
+    const settings: Record<string, { parameterChoice: Choice }> = {};
+    for (const [key, value] of Object.entries(update ?? {})) {
+      settings[key] = {
+        parameterChoice: typeof value === 'boolean' ? { case: 'boolParam', value } : typeof value === 'number' ? { case: 'uint32Param', value } : { case: 'stringParam', value },
+      };
+    }
+    const response = await this.call('logSettings', { settings }, options);
+    const out: LogSettings = {};
+    for (const [key, value] of Object.entries(response.settings)) {
+      if (value.parameterChoice.case !== undefined) out[key] = value.parameterChoice.value;
+    }
+    return out;
+  }
+
+  async traceSettings(update?: TraceSettingsUpdate, model = '', options: CallOptions = {}): Promise<TraceSettings> {
+    const settings: Record<string, { value: string[] }> = {};
+    for (const [key, value] of Object.entries(update ?? {})) {
+      settings[key] = { value: value === null ? [] : typeof value === 'string' ? [value] : [...value] };
+    }
+    const response = await this.call('traceSetting', { settings, modelName: model }, options);
+    const out: TraceSettings = {};
+    for (const [key, value] of Object.entries(response.settings)) {
+      out[key] = value.value.length === 1 && key !== 'trace_level' ? value.value[0]! : value.value;
+    }
+    return out;
+  }
+
+  /** Any unary RPC of GRPCInferenceService by its protobuf-es name, e.g. `call('modelReady', { name: 'simple' })`. */
+  call<K extends UnaryName>(method: K, request: RequestOf<K>, options: CallOptions = {}): Promise<ResponseOf<K>> {
+    const desc = GRPCInferenceService.method[method] as DescMethod;
+    const definition = this.#definitions[desc.name]!;
+    return this.#unary(definition, create(desc.input, request as MessageInitShape<DescMethod['input']>), options);
+  }
+
+  #unary<T>(definition: MethodDefinition<unknown, unknown>, message: unknown, options: CallOptions): Promise<T> {
+    const { signal } = options;
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const onAbort = () => call.cancel();
+      const call = this.#client.makeUnaryRequest(
+        definition.path,
+        definition.requestSerialize,
+        definition.responseDeserialize,
+        message,
+        this.#metadata(options.headers),
+        (error, response) => {
+          signal?.removeEventListener('abort', onAbort);
+          if (signal?.aborted) reject(signal.reason);
+          else if (error) reject(grpcError(error));
+          else resolve(response as T);
+        },
+      );
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  #metadata(headers: Record<string, string> | undefined): Metadata {
+    const metadata = new Metadata();
+    for (const [key, value] of Object.entries({ ...this.#headers, ...headers })) metadata.set(key, value);
+    return metadata;
+  }
+}
+
+/** A ModelStreamInfer stream: send requests, iterate responses. */
+export class InferStream implements AsyncIterable<StreamMessage> {
+  readonly #call: ClientDuplexStream<ModelInferRequest, ModelStreamInferResponse>;
+  readonly #queue: AsyncQueue<StreamMessage>;
+  readonly #signal: AbortSignal | undefined;
+
+  constructor(call: ClientDuplexStream<ModelInferRequest, ModelStreamInferResponse>, signal: AbortSignal | undefined) {
+    this.#call = call;
+    this.#signal = signal;
+    this.#queue = new AsyncQueue(() => call.cancel());
+    const onAbort = () => {
+      this.#queue.fail(signal!.reason);
+      call.cancel();
+    };
+    if (signal?.aborted) queueMicrotask(onAbort);
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    call.on('data', (message: ModelStreamInferResponse) => {
+      if (message.errorMessage !== '') {
+        // A stream's error message carries no status code.
+        this.#queue.push({ error: new InferenceServerError(message.errorMessage, 'grpc', GrpcStatus.UNKNOWN) });
+      } else {
+        const result = inferResult(message.inferResponse!);
+        this.#queue.push({ result, final: result.parameters['triton_final_response'] !== false });
+      }
+    });
+    call.on('end', () => {
+      signal?.removeEventListener('abort', onAbort);
+      this.#queue.end();
+    });
+    call.on('error', (error: ServiceError) => {
+      signal?.removeEventListener('abort', onAbort);
+      this.#queue.fail(signal?.aborted ? signal.reason : grpcError(error));
+    });
+  }
+
+  /** Sends one request (a message built by `inferRequestMessage`, or model + request). */
+  send(message: ModelInferRequest): void;
+  send(model: string, request: InferRequest): void;
+  send(modelOrMessage: string | ModelInferRequest, request?: InferRequest): void {
+    if (this.#signal?.aborted) return;
+    this.#call.write(typeof modelOrMessage === 'string' ? inferRequestMessage(modelOrMessage, request!) : modelOrMessage);
+  }
+
+  /** No more requests: the server ends the stream once every response is sent. */
+  end(): void {
+    this.#call.end();
+  }
+
+  cancel(): void {
+    this.#call.cancel();
+    this.#queue.end();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<StreamMessage> {
+    return this.#queue;
+  }
+}
+
+function optional(signal: AbortSignal | undefined, headers: Record<string, string> | undefined): CallOptions {
+  return { ...(signal === undefined ? {} : { signal }), ...(headers === undefined ? {} : { headers }) };
+}
+
+function grpcError(error: ServiceError): InferenceServerError {
+  return new InferenceServerError(error.details || error.message, 'grpc', error.code);
+}
+
+function toParameter(value: ParameterValue): { parameterChoice: InferParameter['parameterChoice'] } {
+  switch (typeof value) {
+    case 'boolean':
+      return { parameterChoice: { case: 'boolParam', value } };
+    case 'string':
+      return { parameterChoice: { case: 'stringParam', value } };
+    case 'bigint':
+      return { parameterChoice: value < 0n ? { case: 'int64Param', value } : { case: 'uint64Param', value } };
+    default:
+      return Number.isInteger(value) ? { parameterChoice: { case: 'int64Param', value: BigInt(value) } } : { parameterChoice: { case: 'doubleParam', value } };
+  }
+}
+
+function toParameters(parameters: Parameters | undefined, extra: Parameters = {}): Record<string, { parameterChoice: InferParameter['parameterChoice'] }> {
+  const out: Record<string, { parameterChoice: InferParameter['parameterChoice'] }> = {};
+  for (const [key, value] of Object.entries({ ...parameters, ...extra })) out[key] = toParameter(value);
+  return out;
+}
+
+function fromParameters(parameters: Record<string, InferParameter>): Parameters {
+  const out: Parameters = {};
+  for (const [key, parameter] of Object.entries(parameters)) {
+    const choice = parameter.parameterChoice;
+    if (choice.case === undefined) continue;
+    out[key] = choice.case === 'int64Param' || choice.case === 'uint64Param' ? toNumberIfSafe(choice.value) : choice.value;
+  }
+  return out;
+}
+
+function toNumberIfSafe(value: bigint): number | bigint {
+  return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+}
+
+function sharedMemoryParameters(ref: SharedMemoryRef | undefined): Parameters {
+  if (ref === undefined) return {};
+  return { shared_memory_region: ref.region, shared_memory_byte_size: ref.byteSize, ...(ref.offset === undefined ? {} : { shared_memory_offset: ref.offset }) };
+}
+
+/** The ModelInferRequest message of a request (inputs as raw contents). */
+export function inferRequestMessage(model: string, request: InferRequest): ModelInferRequest {
+  const raw: Uint8Array[] = [];
+  const inputs = request.inputs.map((input) => {
+    if (input.sharedMemory === undefined) raw.push(inputBytes(input));
+    return {
+      name: input.name,
+      datatype: input.datatype,
+      shape: input.shape.map(BigInt),
+      parameters: toParameters(input.parameters, sharedMemoryParameters(input.sharedMemory)),
+    };
+  });
+  return create(ModelInferRequestSchema, {
+    modelName: model,
+    modelVersion: request.modelVersion ?? '',
+    id: request.id ?? '',
+    parameters: toParameters(request.parameters),
+    inputs,
+    outputs: (request.outputs ?? []).map((output) => ({
+      name: output.name,
+      parameters: toParameters(output.parameters, {
+        ...(output.classCount === undefined ? {} : { classification: output.classCount }),
+        ...sharedMemoryParameters(output.sharedMemory),
+      }),
+    })),
+    rawInputContents: raw,
+  });
+}
+
+function inferResult(response: ModelInferResponse): InferResult {
+  const outputs: Record<string, OutputTensor> = {};
+  let rawIndex = 0;
+  for (const output of response.outputs) {
+    if (!isDatatype(output.datatype)) throw new TypeError(`output '${output.name}' has unknown datatype ${output.datatype}`);
+    const parameters = fromParameters(output.parameters);
+    const inSharedMemory = parameters['shared_memory_region'] !== undefined;
+    const raw = inSharedMemory ? undefined : response.rawOutputContents[rawIndex++];
+    outputs[output.name] = {
+      name: output.name,
+      datatype: output.datatype,
+      shape: output.shape.map(Number),
+      // An aligned plain-Uint8Array copy, independent of the message buffer.
+      data: raw === undefined ? emptyData(output.datatype) : outputData(output.datatype, new Uint8Array(raw)),
+      parameters,
+    };
+  }
+  return { modelName: response.modelName, modelVersion: response.modelVersion, id: response.id, parameters: fromParameters(response.parameters), outputs };
+}
