@@ -142,3 +142,32 @@ describe('BLS calls to a decoupled model from Python', () => {
     }
   });
 });
+
+describe('a text model through /generate and /generate_stream (examples/models/text_stream)', () => {
+  const harness = new Harness();
+  let repo: string;
+  before(async () => {
+    repo = mkdtempSync(join(tmpdir(), 'nereid-py-text-'));
+    cpSync(join(EXAMPLE_MODELS, 'text_stream'), join(repo, 'text_stream'), { recursive: true });
+    await harness.start({ modelRepositories: [repo] });
+  });
+  after(async () => {
+    keepAliveAgent.destroy();
+    await harness.stop();
+    rmSync(repo, { recursive: true, force: true });
+  });
+
+  it('answers once through /generate, word by word through /generate_stream', async () => {
+    const once = await httpCall(harness.base, 'POST', '/v2/models/text_stream/generate', {
+      body: JSON.stringify({ id: 'g1', text_input: 'the quick brown fox', parameters: { max_tokens: 3 } }),
+    });
+    assert.equal(once.status, 200, once.body.toString());
+    assert.deepEqual(JSON.parse(once.body.toString()), { id: 'g1', model_name: 'text_stream', model_version: '1', text_output: 'THE QUICK BROWN' });
+    const streamed = await httpCall(harness.base, 'POST', '/v2/models/text_stream/generate_stream', {
+      body: JSON.stringify({ text_input: 'hello streaming world', parameters: { stream: true } }),
+    });
+    assert.equal(streamed.status, 200);
+    const events = streamed.body.toString().split('\n\n').filter((e) => e !== '').map((e) => JSON.parse(e.replace(/^data: /, '')) as { text_output: string });
+    assert.deepEqual(events.map((e) => e.text_output), ['HELLO', ' STREAMING', ' WORLD']);
+  });
+});
