@@ -1,5 +1,6 @@
 import type {
   InferBatchStatistics,
+  InferResponseStatistics,
   InferStatistics,
   ModelStatistics,
   StatisticDuration,
@@ -48,6 +49,8 @@ export class ModelStatisticsRecorder {
     cache_miss: zero(),
   };
   readonly #batches = new Map<number, InferBatchStatistics>();
+  /** Decoupled models' responses by index within their request. */
+  readonly #responses = new Map<string, InferResponseStatistics>();
   readonly #failures: Record<FailureReason, number> = { REJECTED: 0, CANCELED: 0, BACKEND: 0, OTHER: 0 };
 
   constructor(name: string, version: bigint) {
@@ -102,6 +105,32 @@ export class ModelStatisticsRecorder {
     add(batch.compute_output, computeOutputNs);
   }
 
+  /**
+   * One response of a decoupled model, keyed by its index within its request (Triton's
+   * UpdateResponseSuccess / Empty / Fail / Cancel): `startNs` is when the model began working on it
+   * (the request's start, then the previous response's end), `endNs` when it arrived. The server
+   * sees no compute-output phase of its own: the whole span counts as compute_infer.
+   */
+  recordResponse(index: number, kind: 'success' | 'empty' | 'fail' | 'cancel', startNs: number, endNs: number): void {
+    const key = String(index);
+    let stats = this.#responses.get(key);
+    if (stats === undefined) {
+      stats = { compute_infer: zero(), compute_output: zero(), success: zero(), fail: zero(), empty_response: zero(), cancel: zero() };
+      this.#responses.set(key, stats);
+    }
+    const ns = Math.max(0, endNs - startNs);
+    if (kind === 'success') {
+      add(stats.compute_infer, ns);
+      add(stats.compute_output, 0);
+      add(stats.success, ns);
+    } else if (kind === 'fail') {
+      add(stats.compute_infer, ns);
+      add(stats.fail, ns);
+    } else {
+      add(kind === 'empty' ? stats.empty_response : stats.cancel, ns);
+    }
+  }
+
   /** Failed requests per reason; they add up to `inference_stats.fail.count`. */
   failureCounts(): FailureCounts {
     return { ...this.#failures };
@@ -116,7 +145,7 @@ export class ModelStatisticsRecorder {
       inference_count: this.#inferenceCount,
       execution_count: this.#executionCount,
       inference_stats: this.#inference,
-      response_stats: {},
+      response_stats: Object.fromEntries(this.#responses),
       batch_stats: [...this.#batches.values()].sort((a, b) => a.batch_size - b.batch_size),
       memory_usage: [],
     });

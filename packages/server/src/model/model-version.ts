@@ -316,9 +316,18 @@ export class ModelVersion {
         else this.#stats.recordSuccess({ requestNs: nowNs() - startNs, queueNs: 0, computeInputNs: 0, computeInferNs: 0, computeOutputNs: 0 }, request.batchSize);
         resolve();
       };
+      // Per response: its index and when the model began on it (Triton's response statistics).
+      let index = 0;
+      let since = nowNs();
+      const account = (kind: 'success' | 'empty' | 'fail' | 'cancel'): void => {
+        const now = nowNs();
+        this.#stats.recordResponse(index++, kind, since, now);
+        since = now;
+      };
       const responder = {
         send: (response: DecoupledResponse): void => {
           if (finished) return;
+          account(response.error !== undefined ? (response.error.code === 'CANCELLED' ? 'cancel' : 'fail') : response.outputs === undefined ? 'empty' : 'success');
           if (response.error !== undefined) {
             finish({ error: response.error, final: true }, response.error);
             return;

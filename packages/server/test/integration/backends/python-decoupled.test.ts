@@ -56,6 +56,12 @@ describe('decoupled Python models', () => {
     assert.deepEqual(values('a'), [[10, 0], [11, 1], [12, 2], [13, 3]]);
     assert.deepEqual(values('b'), [[20, 0], [21, 1]]);
     assert.ok(messages.every((m) => m.errorMessage === ''));
+    // Response statistics by index within the request: a's 4 and b's 2 responses, then each one's final flag alone.
+    const stats = (JSON.parse((await httpCall(harness.base, 'GET', '/v2/models/repeat_int32/stats')).body.toString()) as {
+      model_stats: { response_stats: Record<string, Record<'success' | 'empty_response', { count: number }>> }[];
+    }).model_stats[0]!.response_stats;
+    const counts = Object.fromEntries(Object.entries(stats).map(([key, entry]) => [key, [entry.success.count, entry.empty_response.count]]));
+    assert.deepEqual(counts, { 0: [2, 0], 1: [2, 0], 2: [1, 1], 3: [1, 0], 4: [0, 1] });
   });
 
   it('generate_stream carries each response as an event', async () => {
