@@ -2,7 +2,7 @@ import type { CoreStreamRunner } from '../backends/backend.js';
 import { rm } from 'node:fs/promises';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { clone, create, equals } from '@bufbuild/protobuf';
+import { clone, create } from '@bufbuild/protobuf';
 import { ModelConfigSchema, type ModelConfig } from '@nereid/protocol/generated/model_config_pb';
 import type { BackendRegistry } from '../backends/backend-registry.js';
 import type { ResponseCache } from '../cache/response-cache.js';
@@ -19,6 +19,7 @@ import { compareVersions, listVersions, scanRepositories } from './model-dir.js'
 import { fingerprintOf, resolveSource, type ModelFingerprint, type ModelSource } from './model-source.js';
 import type { ModelBudgetStatistics } from '../metrics/statistics-types.js';
 import { planEvictions } from './memory-budget.js';
+import { configChangeRequiresReload, sameInstanceGroups } from './reload-rules.js';
 import { ensembleSteps, isEnsemble } from '../config/ensemble-graph.js';
 import type { StepRunner } from '../scheduler/ensemble/ensemble-scheduler.js';
 import { backendSearchPaths, loadBackendModule } from '../backends/backend-modules.js';
@@ -238,10 +239,10 @@ export class RepositoryManager {
     const onDisk = await this.modelsOnDisk();
     const duplicates = [...this.#models.values()].filter((entry) => entry.reason !== '').map((entry) => entry.reason);
     const results = await Promise.all(
-      [...onDisk.keys()].map((name) =>
+      [...onDisk].map(([name, dir]) =>
         Promise.resolve()
           .then(() => validateModelName(name))
-          .then(() => this.#serialised(name, () => this.#load(name, NO_OVERRIDES, true)))
+          .then(() => this.#serialised(name, () => this.#load(name, NO_OVERRIDES, true, [], dir)))
           .then(() => '', (error) => toServerError(error).message),
       ),
     );
@@ -283,7 +284,7 @@ export class RepositoryManager {
           const source = await resolveSource(name, dir, this.#options.modelConfigName ?? '');
           const seen = digest(await fingerprintOf(source).catch(() => undefined));
           if (entry !== undefined && entry.attempted === seen) return;
-          await this.#load(name, NO_OVERRIDES, true).catch((error) => failures.push(toServerError(error).message));
+          await this.#load(name, NO_OVERRIDES, true, [], dir).catch((error) => failures.push(toServerError(error).message));
         }),
       );
     }
@@ -315,17 +316,18 @@ export class RepositoryManager {
   }
 
   /** A load, counted as work on the model (the memory budget does not evict a model being loaded). */
-  async #load(name: string, overrides: LoadOverrides, unrequested = false, ancestors: readonly string[] = []): Promise<LoadOutcome> {
+  async #load(name: string, overrides: LoadOverrides, unrequested = false, ancestors: readonly string[] = [], dir?: string): Promise<LoadOutcome> {
     const entry = this.#entry(name);
     entry.busy++;
     try {
-      return await this.#loadWork(name, overrides, unrequested, ancestors);
+      return await this.#loadWork(name, overrides, unrequested, ancestors, dir);
     } finally {
       entry.busy--;
     }
   }
 
-  async #loadWork(name: string, overrides: LoadOverrides, unrequested: boolean, ancestors: readonly string[]): Promise<LoadOutcome> {
+  /** `knownDir`: the model's folder when the caller has just scanned the repositories (no second scan). */
+  async #loadWork(name: string, overrides: LoadOverrides, unrequested: boolean, ancestors: readonly string[], knownDir: string | undefined): Promise<LoadOutcome> {
     const entry = this.#entry(name);
     const { logger } = this.#options;
     let source: ModelSource;
@@ -337,7 +339,7 @@ export class RepositoryManager {
         overrideDir = await materializeOverrides(name, overrides.files);
         source = { name, dir: overrideDir, configFile: undefined };
       } else {
-        const dir = (await this.modelsOnDisk()).get(name);
+        const dir = knownDir ?? (await this.modelsOnDisk()).get(name);
         if (dir === undefined) {
           if (entry.reason !== '') throw invalidArg(entry.reason);
           // Not in any repository: nothing to remember, and Triton's exact text.
@@ -782,22 +784,6 @@ function validateModelName(name: string): void {
   if (trimmed === '..' || trimmed === '.' || trimmed.includes('/') || trimmed.includes('\\') || trimmed.includes('\0')) {
     throw invalidArg(`invalid model name '${quoted(name)}', model name must not contain path traversal characters`);
   }
-}
-
-/** Triton's ConfigChangeRequiresReload: any difference but instance_group and version_policy. */
-function configChangeRequiresReload(before: ModelConfig, after: ModelConfig): boolean {
-  const strip = (config: ModelConfig): ModelConfig => {
-    const copy = clone(ModelConfigSchema, config);
-    copy.instanceGroup = [];
-    copy.versionPolicy = undefined;
-    return copy;
-  };
-  return !equals(ModelConfigSchema, strip(before), strip(after));
-}
-
-function sameInstanceGroups(before: ModelConfig | undefined, after: ModelConfig): boolean {
-  if (before === undefined) return true;
-  return equals(ModelConfigSchema, create(ModelConfigSchema, { instanceGroup: before.instanceGroup }), create(ModelConfigSchema, { instanceGroup: after.instanceGroup }));
 }
 
 function digest(fingerprint: ModelFingerprint | undefined): string {

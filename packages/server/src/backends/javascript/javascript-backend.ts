@@ -1,5 +1,6 @@
 import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
-import { modelConfigFromJson, modelConfigToJsonString } from '../../config/model-config-json.js';
+import { modelConfigToJsonString } from '../../config/model-config-json.js';
+import { applyCompletedConfig } from '../completed-config.js';
 import { invalidArg } from '../../errors/index.js';
 import type { Backend, BackendInstance, BackendLoadContext, BackendModel, InstanceSpec } from '../backend.js';
 import { JavaScriptInstance } from './js-instance.js';
@@ -52,16 +53,7 @@ class JavaScriptModel implements BackendModel {
 
   completeConfig(config: ModelConfig, options: { readonly autoComplete: boolean }): void {
     if (!options.autoComplete || this.#completed === undefined) return;
-    let next: ModelConfig;
-    try {
-      next = modelConfigFromJson(JSON.parse(this.#completed));
-    } catch (error) {
-      throw invalidArg(`autoCompleteConfig of model '${this.#context.modelName}' produced an invalid configuration: ${(error as Error).message}`);
-    }
-    for (const key of Object.keys(next) as Array<keyof ModelConfig>) {
-      if (key === '$typeName') continue;
-      (config as unknown as Record<string, unknown>)[key] = next[key];
-    }
+    applyCompletedConfig(config, this.#completed, (reason) => `autoCompleteConfig of model '${this.#context.modelName}' produced an invalid configuration: ${reason}`);
   }
 
   async createInstance(spec: InstanceSpec, config: ModelConfig): Promise<BackendInstance> {
