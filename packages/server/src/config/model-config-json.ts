@@ -13,7 +13,7 @@ import { FeatureSet_FieldPresence } from '@bufbuild/protobuf/wkt';
 import { ModelConfigSchema } from '@nereid/protocol/generated/model_config_pb';
 import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
 import { invalidArg, ServerError } from '../errors/index.js';
-import { shortestFloat32 } from './pbtxt/float-format.js';
+import { shortestFloat32 } from '@nereid/protocol';
 import { didYouMean } from './pbtxt/suggest.js';
 
 /**

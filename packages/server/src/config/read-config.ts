@@ -1,9 +1,9 @@
 import { basename, dirname } from 'node:path';
+import { printTextProto } from '@nereid/protocol';
 import { ModelConfigSchema } from '@nereid/protocol/generated/model_config_pb';
 import type { ModelConfig } from '@nereid/protocol/generated/model_config_pb';
 import { readModelFile } from './model-file.js';
 import { parseTextProto } from './pbtxt/parser.js';
-import { printTextProto } from './pbtxt/printer.js';
 
 /**
  * Parses config.pbtxt text. Errors are INVALID_ARG `<fileName>:<line>:<column>: <what>`, naming

@@ -12,7 +12,7 @@ import {
 } from '@bufbuild/protobuf/wkt';
 import { DataType, ModelConfigSchema } from '@nereid/protocol/generated/model_config_pb';
 import { parseTextProto } from '../../../src/config/pbtxt/parser.js';
-import { printTextProto, quoteBytes, quoteString } from '../../../src/config/pbtxt/printer.js';
+import { printTextProto, quoteBytes, quoteString } from '@nereid/protocol';
 
 function roundTrip<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): MessageShape<Desc> {
   const text = printTextProto(schema, message);
