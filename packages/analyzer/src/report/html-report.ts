@@ -1,0 +1,104 @@
+/**
+ * The self-contained HTML report: per model, the recommendations, throughput vs p99 latency per
+ * config with the Pareto front drawn over it, peak memory per config, and every measured row.
+ * Charts come from @nereid/perf's chart module (inline SVG, no scripts).
+ */
+import { barChart, escapeXml, htmlPage, htmlTable, xyChart, type Series } from '@nereid/perf';
+import { paretoFront } from '../analysis/pareto.js';
+import { settingsLabel } from '../search/variants.js';
+import type { ConfigResult, Constraints, ProfileResult, Recommendation } from '../types.js';
+import { megabytes, ROW_COLUMNS, rowCells } from './rows.js';
+
+const PARETO_COLOR = '#000000';
+
+function constraintsText(constraints: Constraints): string {
+  const parts: string[] = [];
+  if (constraints.latencyBudgetMs !== undefined) parts.push(`p99 latency ≤ ${constraints.latencyBudgetMs} ms`);
+  if (constraints.minThroughput !== undefined) parts.push(`throughput ≥ ${constraints.minThroughput} infer/s`);
+  return parts.length === 0 ? 'none (every measured row qualifies)' : parts.join(', ');
+}
+
+function latencyChart(model: string, results: readonly ConfigResult[]): string {
+  const series: Series[] = results.map((r) => ({
+    name: `${r.variant.name} (${settingsLabel(r.settings)})`,
+    points: r.rows.map((row) => ({ x: row.p99LatencyMs, y: row.throughput, label: `c=${row.concurrency}` })),
+  }));
+  const front = paretoFront(results.flatMap((r) => r.rows));
+  series.push({
+    name: 'Pareto front',
+    color: PARETO_COLOR,
+    kind: 'line',
+    showLabels: true,
+    points: front.map((row) => ({ x: row.p99LatencyMs, y: row.throughput, label: `${row.variant.replace(`${model}_`, '')} c=${row.concurrency}` })),
+  });
+  return xyChart({
+    title: `${model}: throughput vs p99 latency`,
+    xLabel: 'p99 latency (ms)',
+    yLabel: 'throughput (infer/s)',
+    series,
+    width: 1000,
+    height: 560,
+  });
+}
+
+function memoryChart(model: string, results: readonly ConfigResult[]): string {
+  return barChart({
+    title: `${model}: peak memory per config`,
+    yLabel: 'RAM usage (MB)',
+    seriesNames: ['peak RAM (MB)'],
+    bars: results.map((r) => ({
+      label: r.variant.name.replace(`${model}_`, ''),
+      values: [Number(megabytes(Math.max(0, ...r.rows.map((row) => row.memoryBytes))))],
+    })),
+    width: 1000,
+    height: 380,
+  });
+}
+
+function recommendationsTable(recommendations: readonly Recommendation[]): string {
+  if (recommendations.length === 0) return '<p class="none">No measured config meets the constraints.</p>';
+  return htmlTable(
+    ['Rank', 'Config', 'Settings', 'Concurrency', 'Throughput (infer/sec)', 'p99 Latency (ms)', 'RAM Usage (MB)'],
+    recommendations.map((rec, i) => [
+      i + 1,
+      rec.result.variant.name,
+      settingsLabel(rec.result.settings),
+      rec.row.concurrency,
+      rec.row.throughput.toFixed(2),
+      rec.row.p99LatencyMs.toFixed(3),
+      megabytes(rec.row.memoryBytes),
+    ]),
+  );
+}
+
+function modelSection(model: string, result: ProfileResult): string {
+  const results = result.results.filter((r) => r.variant.model === model);
+  const rows = results.flatMap((r) => r.rows);
+  return [
+    `<section class="model" id="model-${escapeXml(model)}">`,
+    `<h2>Model ${escapeXml(model)}</h2>`,
+    `<p>${results.length} configs, ${rows.length} measurements.</p>`,
+    '<h3>Recommended configs</h3>',
+    recommendationsTable(result.recommendations.get(model) ?? []),
+    '<h3>Throughput vs p99 latency</h3>',
+    '<p>Each line is one config over its concurrency sweep; the black line joins the Pareto front (no other measurement has both higher throughput and lower p99 latency).</p>',
+    latencyChart(model, results),
+    '<h3>Memory</h3>',
+    memoryChart(model, results),
+    '<h3>All measurements</h3>',
+    htmlTable(ROW_COLUMNS, rows.map(rowCells)),
+    '</section>',
+  ].join('\n');
+}
+
+/** The whole report as one HTML document. */
+export function htmlReport(result: ProfileResult): string {
+  const header = [
+    '<section class="summary">',
+    `<p>Models: ${result.models.map(escapeXml).join(', ')}. Sweep time: ${result.durationSec.toFixed(1)} s.</p>`,
+    `<p>Constraints: ${escapeXml(constraintsText(result.constraints))}.</p>`,
+    `<p>Memory: <code>${escapeXml(result.memorySource.name)}</code>, ${escapeXml(result.memorySource.description)}.</p>`,
+    '</section>',
+  ].join('\n');
+  return htmlPage('Nereid model analyzer report', [header, ...result.models.map((model) => modelSection(model, result))]);
+}
