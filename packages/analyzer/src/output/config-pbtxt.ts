@@ -6,8 +6,20 @@ import { fromJson, type JsonValue } from '@bufbuild/protobuf';
 import { printTextProto } from '@nereid/protocol';
 import { ModelConfigSchema } from '@nereid/protocol/generated/model_config_pb';
 
-/** The configuration as config.pbtxt text, renamed to `name` (a model's folder and config name agree). */
+/**
+ * The configuration as config.pbtxt text, renamed to `name` (a model's folder and config name
+ * agree); instance groups lose the names the server gave them after the old model name.
+ */
 export function configPbtxt(config: Record<string, unknown>, name: string): string {
-  const message = fromJson(ModelConfigSchema, { ...config, name } as JsonValue, { ignoreUnknownFields: true });
+  const groups = Array.isArray(config['instance_group']) ? (config['instance_group'] as unknown[]) : undefined;
+  const renamed: Record<string, unknown> = { ...config, name };
+  if (groups !== undefined) {
+    renamed['instance_group'] = groups.map((group) => {
+      if (typeof group !== 'object' || group === null) return group;
+      const { name: _dropped, ...rest } = group as Record<string, unknown>;
+      return rest;
+    });
+  }
+  const message = fromJson(ModelConfigSchema, renamed as JsonValue, { ignoreUnknownFields: true });
   return printTextProto(ModelConfigSchema, message);
 }

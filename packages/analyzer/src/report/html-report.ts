@@ -86,7 +86,7 @@ function modelSection(model: string, result: ProfileResult): string {
     '<h3>Memory</h3>',
     memoryChart(model, results),
     '<h3>All measurements</h3>',
-    htmlTable(ROW_COLUMNS, rows.map(rowCells)),
+    `<div class="rows">${htmlTable(ROW_COLUMNS, rows.map(rowCells))}</div>`,
     '</section>',
   ].join('\n');
 }
@@ -94,6 +94,7 @@ function modelSection(model: string, result: ProfileResult): string {
 /** The whole report as one HTML document. */
 export function htmlReport(result: ProfileResult): string {
   const header = [
+    '<style>.rows table{font-size:12px}.rows td:nth-child(-n+2){text-align:left}</style>',
     '<section class="summary">',
     `<p>Models: ${result.models.map(escapeXml).join(', ')}. Sweep time: ${result.durationSec.toFixed(1)} s.</p>`,
     `<p>Constraints: ${escapeXml(constraintsText(result.constraints))}.</p>`,

@@ -19,8 +19,10 @@ export function summaryLines(result: ProfileResult): string[] {
   for (const model of result.models) {
     const recommended = result.recommendations.get(model) ?? [];
     const rank = new Map(recommended.map((rec, i) => [rec.result.variant.name, i + 1]));
+    const order = (name: string): number => rank.get(name) ?? Infinity;
     const rows = result.results
       .filter((r) => r.variant.model === model)
+      .sort((a, b) => order(a.variant.name) - order(b.variant.name))
       .map((r) => {
         const within = bestRow(r, result.constraints);
         const row = within ?? bestRow(r, {});

@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { PNG } from 'pngjs';
+import { profile, ROW_COLUMNS, type ProfileOptions, type ProfileOutputs, type ProfileResult } from '@nereid/analyzer';
+import { HttpClient } from '@nereid/client';
+import { resolveOptions, defaultBackends } from '../../src/cli/start-server.js';
+import { InferenceServer } from '../../src/core/inference-server.js';
+import { startHttpServer, type HttpServerHandle } from '../../src/frontends/http/http-server.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { EXAMPLE_MODELS } from '../helpers/paths.js';
+
+/**
+ * A two-config sweep of `simple` end to end: the analyzer starts Nereid's CLI itself (local launch),
+ * loads the default config and one variant (2 instances, max_batch_size 4, dynamic batching) through
+ * the load API, measures each at concurrency 1 and 2 with short windows, and writes the CSV, the HTML
+ * report and the output repository, which a second Nereid then loads.
+ */
+describe('nereid-analyzer profile: a two-config sweep end to end', () => {
+  let dir = '';
+  let result: ProfileResult;
+  let outputs: ProfileOutputs;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'nereid-analyzer-'));
+    const options: ProfileOptions = {
+      modelRepository: EXAMPLE_MODELS,
+      profileModels: ['simple'],
+      launchMode: 'local',
+      clientProtocol: 'http',
+      exportPath: join(dir, 'export'),
+      outputModelRepositoryPath: join(dir, 'output'),
+      space: { instanceCounts: [2], maxBatchSizes: [4], dynamicBatching: [true], queueDelaysUs: [100], concurrencies: [1, 2] },
+      constraints: { latencyBudgetMs: 10_000 },
+      perfWindowMs: 100,
+      maxTrials: 3,
+      stabilityPercentage: 50,
+      numConfigsPerModel: 3,
+      log: () => {},
+    };
+    ({ result, outputs } = await profile(options));
+  });
+
+  after(() => {
+    if (dir !== '') rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('measures both configs with the settings the server reports', () => {
+    assert.deepEqual(result.results.map((r) => r.variant.name), ['simple_config_default', 'simple_config_0']);
+    const variant = result.results[1]!;
+    assert.deepEqual(variant.settings, { instanceCount: 2, maxBatchSize: 4, dynamicBatching: true, queueDelayUs: 100 });
+    assert.notDeepEqual(result.results[0]!.settings, variant.settings);
+    for (const r of result.results) assert.deepEqual(r.rows.map((row) => row.concurrency), [1, 2]);
+    assert.match(result.memorySource.name, /^\/proc\/\d+\/status VmRSS$/);
+  });
+
+  it('writes a CSV and a report holding the measured rows, numbers > 0', () => {
+    const rows = result.results.flatMap((r) => r.rows);
+    const csv = readFileSync(outputs.csvPath, 'utf8').trim().split('\n');
+    assert.equal(csv[0], ROW_COLUMNS.join(','));
+    assert.equal(csv.length, 1 + rows.length);
+    const html = readFileSync(outputs.reportPath, 'utf8');
+    const tableRows = [...html.matchAll(/<tr>((?:<td>[^<]*<\/td>)+)<\/tr>/g)]
+      .map((m) => [...m[1]!.matchAll(/<td>([^<]*)<\/td>/g)].map((c) => c[1]!))
+      .filter((cells) => cells.length === ROW_COLUMNS.length);
+    assert.equal(tableRows.length, rows.length);
+    csv.slice(1).forEach((line, i) => {
+      const cells = line.split(',');
+      assert.deepEqual(tableRows[i], cells, 'the report table shows the CSV row');
+      const cell = (column: (typeof ROW_COLUMNS)[number]): number => Number(cells[ROW_COLUMNS.indexOf(column)]);
+      const throughput = cell('Throughput (infer/sec)');
+      assert.ok(throughput > 0 && cell('p99 Latency (ms)') > 0 && cell('RAM Usage (MB)') > 0, `row ${i}: ${line}`);
+      assert.ok(Math.abs(throughput - rows[i]!.throughput) < 0.01);
+      assert.equal(cell('Concurrency'), rows[i]!.concurrency);
+    });
+    assert.equal((html.match(/<svg /g) ?? []).length, 2, 'latency and memory charts');
+  });
+
+  it('recommends only configs within the constraints and writes them as config.pbtxt that Nereid loads', async () => {
+    const recommended = result.recommendations.get('simple') ?? [];
+    assert.ok(recommended.length > 0);
+    for (const rec of recommended) assert.ok(rec.row.p99LatencyMs <= 10_000);
+    assert.deepEqual(outputs.outputFolders.map((f) => f.slice(f.lastIndexOf('/') + 1)).sort(), ['simple_config_0', 'simple_config_default']);
+    const text = readFileSync(join(dir, 'output', 'simple_config_0', 'config.pbtxt'), 'utf8');
+    assert.match(text, /^name: "simple_config_0"$/m);
+    assert.match(text, /max_queue_delay_microseconds: 100/);
+
+    const options = resolveOptions({
+      modelRepositories: [join(dir, 'output')],
+      http: { port: 0, address: '127.0.0.1' },
+      exitOnError: true,
+    });
+    const core = await InferenceServer.create(options, defaultBackends(), silentLogger);
+    let http: HttpServerHandle | undefined;
+    try {
+      http = await startHttpServer(core, options.http, silentLogger);
+      const client = new HttpClient(`http://127.0.0.1:${http.port}`);
+      const config = await client.modelConfig('simple_config_0');
+      assert.equal(config['max_batch_size'], 4);
+      assert.deepEqual(config['dynamic_batching'] !== undefined, true);
+      const reply = await client.infer('simple_config_0', {
+        inputs: [
+          { name: 'INPUT0', datatype: 'INT32', shape: [1, 16], data: new Int32Array(16).fill(5) },
+          { name: 'INPUT1', datatype: 'INT32', shape: [1, 16], data: new Int32Array(16).fill(2) },
+        ],
+      });
+      assert.deepEqual([...(reply.outputs['OUTPUT0']?.data as Int32Array)], new Array(16).fill(7));
+      assert.equal(await client.isModelReady('simple_config_default'), true);
+    } finally {
+      await http?.close();
+      await core.stop();
+    }
+  });
+
+  it('renders in headless Chromium: the screenshot shows the charts and the DOM holds their SVGs', () => {
+    const chromiumFlags = ['--headless', '--no-sandbox', '--disable-gpu', '--no-zygote', '--disable-dev-shm-usage', '--no-first-run', `--user-data-dir=${join(dir, 'chromium')}`];
+    const url = `file://${outputs.reportPath}`;
+    const png = join(dir, 'report.png');
+    const shot = spawnSync('chromium', [...chromiumFlags, `--screenshot=${png}`, '--window-size=1200,1600', url], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(shot.error, undefined, 'chromium must be installed: scripts/ensure-packages.sh --tests');
+    const image = PNG.sync.read(readFileSync(png));
+    assert.deepEqual([image.width, image.height], [1200, 1600]);
+    // The latency chart sits below the header and recommendations: look at the band it occupies.
+    const colours = new Set<number>();
+    let nonWhite = 0;
+    let palette = 0;
+    for (let y = 400; y < 1100; y++) {
+      for (let x = 0; x < 1000; x++) {
+        const i = (y * image.width + x) * 4;
+        const [r, g, b] = [image.data[i]!, image.data[i + 1]!, image.data[i + 2]!];
+        colours.add((r << 16) | (g << 8) | b);
+        if (r < 240 || g < 240 || b < 240) nonWhite++;
+        if (Math.abs(r - 0x00) < 8 && Math.abs(g - 0x72) < 8 && Math.abs(b - 0xb2) < 8) palette++;
+      }
+    }
+    assert.ok(colours.size > 50, `${colours.size} distinct colours`);
+    assert.ok(nonWhite > 5000, `${nonWhite} non-white pixels`);
+    assert.ok(palette > 20, `${palette} pixels of the first series' colour`);
+
+    const dom = spawnSync('chromium', [...chromiumFlags, '--dump-dom', url], { encoding: 'utf8', timeout: 30_000 });
+    const svgs = dom.stdout.match(/<svg[\s\S]*?<\/svg>/g) ?? [];
+    assert.equal(svgs.length, 2);
+    const rows = result.results.flatMap((r) => r.rows).length;
+    assert.ok((svgs[0]!.match(/<circle /g) ?? []).length >= rows, 'a marker per measured row');
+    assert.equal((svgs[1]!.match(/<rect class="bar"/g) ?? []).length, result.results.length, 'a memory bar per config');
+  });
+});
