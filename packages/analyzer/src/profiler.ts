@@ -57,13 +57,26 @@ export async function profileModel(model: string, target: ProfileTarget, sweep: 
   };
 
   const defaults = await run(undefined, undefined);
+  const { instanceCounts, maxBatchSizes, dynamicBatching } = sweep.space;
+  if (instanceCounts.length + maxBatchSizes.length + dynamicBatching.length > 0) await sweepVariants(defaults, sweep, run);
+  await target.client.unloadModel(model).catch(() => undefined);
+  return results;
+}
+
+/** The variants after the default config, in model_analyzer's order. */
+async function sweepVariants(
+  defaults: ConfigResult,
+  sweep: SweepSettings,
+  run: (spec: VariantSpec, base: Json) => Promise<ConfigResult>,
+): Promise<void> {
   const base = defaults.config;
   const batching = defaults.settings.maxBatchSize > 0;
   const canBatchDynamically = batching && base['sequence_batching'] === undefined && base['ensemble_scheduling'] === undefined;
   const counts = sweep.space.instanceCounts.length > 0 ? sweep.space.instanceCounts : [undefined];
   const batchSizes = batching && sweep.space.maxBatchSizes.length > 0 ? sweep.space.maxBatchSizes : [undefined];
+  const batchingChoices = sweep.space.dynamicBatching.length > 0 ? sweep.space.dynamicBatching : [true];
   for (const instanceCount of counts) {
-    for (const dynamicBatching of sweep.space.dynamicBatching) {
+    for (const dynamicBatching of batchingChoices) {
       if (!dynamicBatching) {
         if (base['ensemble_scheduling'] === undefined) await run(spec(instanceCount, undefined, false, 0), base);
         continue;
@@ -79,8 +92,6 @@ export async function profileModel(model: string, target: ProfileTarget, sweep: 
       }
     }
   }
-  await target.client.unloadModel(model).catch(() => undefined);
-  return results;
 }
 
 function spec(instanceCount: number | undefined, maxBatchSize: number | undefined, dynamicBatching: boolean, queueDelayUs: number): VariantSpec {

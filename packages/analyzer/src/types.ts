@@ -13,7 +13,11 @@ export interface SearchSpace {
   readonly instanceCounts: readonly number[];
   /** `max_batch_size` values, walked in order with an early exit when throughput stops growing. */
   readonly maxBatchSizes: readonly number[];
-  /** Dynamic batching settings to try: `true` = on, `false` = no `dynamic_batching` block. */
+  /**
+   * Dynamic batching settings to try: `true` = on, `false` = no `dynamic_batching` block. When this
+   * and the two lists above are all empty, only the model's own config is measured; when only this
+   * is empty, variants have dynamic batching on (as model_analyzer's).
+   */
   readonly dynamicBatching: readonly boolean[];
   /** `max_queue_delay_microseconds` values tried with dynamic batching on. */
   readonly queueDelaysUs: readonly number[];

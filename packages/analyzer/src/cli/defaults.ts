@@ -3,8 +3,8 @@ import { SEARCH_DEFAULTS } from '../search/space.js';
 
 export const ANALYZER_DEFAULTS = Object.freeze({
   ...SEARCH_DEFAULTS,
-  dynamicBatching: 'on,off',
-  queueDelaysUs: '0',
+  dynamicBatching: SEARCH_DEFAULTS.dynamicBatching.map((on) => (on ? 'on' : 'off')).join(','),
+  queueDelaysUs: SEARCH_DEFAULTS.queueDelaysUs.join(','),
   clientProtocol: 'grpc',
   perfWindowMs: 500,
   maxTrials: 4,

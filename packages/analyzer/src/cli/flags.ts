@@ -28,8 +28,8 @@ export interface ProfileFlags {
   readonly instanceCounts?: string;
   readonly maxBatchSizes?: string;
   readonly concurrency?: string;
-  readonly dynamicBatching: string;
-  readonly maxQueueDelays: string;
+  readonly dynamicBatching?: string;
+  readonly maxQueueDelays?: string;
   readonly latencyBudgetMs?: number;
   readonly minThroughput?: number;
   readonly perfWindowMs: number;
@@ -75,8 +75,8 @@ export function profileOptions(flags: ProfileFlags): ProfileOptions {
       maxModelBatchSize: flags.runConfigSearchMaxModelBatchSize,
       minConcurrency: flags.runConfigSearchMinConcurrency,
       maxConcurrency: flags.runConfigSearchMaxConcurrency,
-      dynamicBatching: switchList('--dynamic-batching', flags.dynamicBatching),
-      queueDelaysUs: integerList('--max-queue-delays', flags.maxQueueDelays, 0),
+      ...(flags.dynamicBatching === undefined ? {} : { dynamicBatching: switchList('--dynamic-batching', flags.dynamicBatching) }),
+      ...(flags.maxQueueDelays === undefined ? {} : { queueDelaysUs: integerList('--max-queue-delays', flags.maxQueueDelays, 0) }),
       ...(instanceCounts === undefined ? {} : { instanceCounts }),
       ...(maxBatchSizes === undefined ? {} : { maxBatchSizes }),
       ...(concurrencies === undefined ? {} : { concurrencies }),

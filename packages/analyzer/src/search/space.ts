@@ -42,8 +42,8 @@ export interface SearchBounds {
   readonly maxModelBatchSize: number;
   readonly minConcurrency: number;
   readonly maxConcurrency: number;
-  readonly dynamicBatching: readonly boolean[];
-  readonly queueDelaysUs: readonly number[];
+  readonly dynamicBatching?: readonly boolean[];
+  readonly queueDelaysUs?: readonly number[];
   readonly instanceCounts?: readonly number[];
   readonly maxBatchSizes?: readonly number[];
   readonly concurrencies?: readonly number[];
@@ -51,7 +51,8 @@ export interface SearchBounds {
 
 /**
  * The space to search. With `disabled` (`--run-config-search-disable`) only the explicit lists are
- * used, and a dimension without one keeps the model's own setting (an empty list).
+ * used, and a dimension without one keeps the model's own setting (an empty list); with no list at
+ * all only the model's own config is measured.
  */
 export function searchSpace(bounds: SearchBounds, disabled: boolean): SearchSpace {
   const pick = (list: readonly number[] | undefined, auto: () => number[]): readonly number[] =>
@@ -61,7 +62,7 @@ export function searchSpace(bounds: SearchBounds, disabled: boolean): SearchSpac
     maxBatchSizes: pick(bounds.maxBatchSizes, () => powersOfTwo(bounds.minModelBatchSize, bounds.maxModelBatchSize)),
     concurrencies:
       bounds.concurrencies ?? powersOfTwo(bounds.minConcurrency, bounds.maxConcurrency),
-    dynamicBatching: bounds.dynamicBatching,
-    queueDelaysUs: bounds.queueDelaysUs,
+    dynamicBatching: bounds.dynamicBatching ?? (disabled ? [] : SEARCH_DEFAULTS.dynamicBatching),
+    queueDelaysUs: bounds.queueDelaysUs ?? SEARCH_DEFAULTS.queueDelaysUs,
   };
 }

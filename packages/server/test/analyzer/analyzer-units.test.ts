@@ -42,6 +42,9 @@ describe('analyzer: search space and early exits (model_analyzer brute search)',
     assert.deepEqual([auto.instanceCounts, auto.maxBatchSizes, auto.concurrencies], [[1, 2, 3], [2, 4, 8], [1, 2, 4]]);
     const manual = searchSpace({ ...bounds, instanceCounts: [2] }, true);
     assert.deepEqual([manual.instanceCounts, manual.maxBatchSizes, manual.concurrencies], [[2], [], [1, 2, 4]]);
+    const { dynamicBatching: _on, ...automatic } = bounds;
+    assert.deepEqual(searchSpace(automatic, false).dynamicBatching, [true, false], 'on and off by default');
+    assert.deepEqual(searchSpace(automatic, true).dynamicBatching, [], 'disabled without lists: the model config only');
   });
 
   it('stops a concurrency sweep when the last 4 results gain no more than 5 %', () => {
