@@ -10,6 +10,7 @@ import type { ConfigResult, Constraints, ProfileResult, Recommendation } from '.
 import { megabytes, ROW_COLUMNS, rowCells } from './rows.js';
 
 const PARETO_COLOR = '#000000';
+const PARETO_NAME = 'Pareto front';
 
 function constraintsText(constraints: Constraints): string {
   const parts: string[] = [];
@@ -18,27 +19,62 @@ function constraintsText(constraints: Constraints): string {
   return parts.length === 0 ? 'none (every measured row qualifies)' : parts.join(', ');
 }
 
+/** Width added on the right of the latency chart for its legend. */
+const LEGEND_WIDTH = 340;
+
+/**
+ * xyChart draws its legend over the top-left of the plot, which is where the Pareto front of a
+ * throughput-vs-latency chart lies; this widens the SVG and moves the legend to the right of the
+ * plot (the chart module has no legend placement option yet).
+ */
+export function legendToTheRight(svg: string, width: number): string {
+  return svg
+    .replace(/^(<svg [^>]*?)width="(\d+)"([^>]*?)viewBox="0 0 (\d+) (\d+)"/, (_all, head: string, _w: string, mid: string, _vw: string, vh: string) =>
+      `${head}width="${width + LEGEND_WIDTH}"${mid}viewBox="0 0 ${width + LEGEND_WIDTH} ${vh}"`)
+    .replace('<g class="legend">', `<g class="legend" transform="translate(${width - 72} 0)">`);
+}
+
+/**
+ * Draws the named series as a wide translucent band with large halos, so it highlights the points
+ * it passes through (drawn first, underneath them) instead of hiding them.
+ */
+export function asHalo(svg: string, seriesName: string): string {
+  const start = svg.indexOf(`<g class="series" data-name="${seriesName}">`);
+  if (start < 0) return svg;
+  const end = svg.indexOf('</g>', start);
+  const group = svg
+    .slice(start, end)
+    .replace(/stroke-width="2"/g, 'stroke-width="9" stroke-opacity="0.25" stroke-linejoin="round"')
+    .replace(/ r="4" /g, ' r="9" fill-opacity="0.3" ');
+  return svg.slice(0, start) + group + svg.slice(end);
+}
+
 function latencyChart(model: string, results: readonly ConfigResult[]): string {
-  const series: Series[] = results.map((r) => ({
-    name: `${r.variant.name} (${settingsLabel(r.settings)})`,
-    points: r.rows.map((row) => ({ x: row.p99LatencyMs, y: row.throughput, label: `c=${row.concurrency}` })),
-  }));
+  const series: Series[] = [];
   const front = paretoFront(results.flatMap((r) => r.rows));
   series.push({
-    name: 'Pareto front',
+    name: PARETO_NAME,
     color: PARETO_COLOR,
     kind: 'line',
     showLabels: true,
     points: front.map((row) => ({ x: row.p99LatencyMs, y: row.throughput, label: `${row.variant.replace(`${model}_`, '')} c=${row.concurrency}` })),
   });
-  return xyChart({
+  for (const r of results) {
+    series.push({
+      name: `${r.variant.name} (${settingsLabel(r.settings)})`,
+      points: r.rows.map((row) => ({ x: row.p99LatencyMs, y: row.throughput, label: `c=${row.concurrency}` })),
+    });
+  }
+  const width = 800;
+  const svg = xyChart({
     title: `${model}: throughput vs p99 latency`,
     xLabel: 'p99 latency (ms)',
     yLabel: 'throughput (infer/s)',
     series,
-    width: 1000,
+    width,
     height: 560,
   });
+  return legendToTheRight(asHalo(svg, PARETO_NAME), width);
 }
 
 function memoryChart(model: string, results: readonly ConfigResult[]): string {
@@ -81,7 +117,7 @@ function modelSection(model: string, result: ProfileResult): string {
     '<h3>Recommended configs</h3>',
     recommendationsTable(result.recommendations.get(model) ?? []),
     '<h3>Throughput vs p99 latency</h3>',
-    '<p>Each line is one config over its concurrency sweep; the black line joins the Pareto front (no other measurement has both higher throughput and lower p99 latency).</p>',
+    '<p>Each line is one config over its concurrency sweep; the grey band marks the Pareto front (no other measurement has both higher throughput and lower p99 latency).</p>',
     latencyChart(model, results),
     '<h3>Memory</h3>',
     memoryChart(model, results),

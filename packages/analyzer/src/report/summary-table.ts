@@ -33,7 +33,7 @@ export function summaryLines(result: ProfileResult): string[] {
           row === undefined ? '-' : String(row.concurrency),
           row === undefined ? '-' : row.throughput.toFixed(1),
           row === undefined ? '-' : row.p99LatencyMs.toFixed(2),
-          megabytes(Math.max(0, ...r.rows.map((x) => x.memoryBytes))),
+          row === undefined ? '-' : megabytes(row.memoryBytes),
           within === undefined ? 'no' : 'yes',
         ];
       });

@@ -123,22 +123,35 @@ describe('nereid-analyzer profile: a two-config sweep end to end', () => {
     assert.equal(shot.error, undefined, 'chromium must be installed: scripts/ensure-packages.sh --tests');
     const image = PNG.sync.read(readFileSync(png));
     assert.deepEqual([image.width, image.height], [1200, 1600]);
+    // @nereid/perf's palette: after the Pareto band, the configs' lines take its 2nd and 3rd colours;
+    // the memory bars its 1st.
+    const count = (rgb: number, top: number, bottom: number): number => {
+      let n = 0;
+      for (let y = top; y < bottom; y++) {
+        for (let x = 0; x < image.width; x++) {
+          const i = (y * image.width + x) * 4;
+          const near = (shift: number, at: number): boolean => Math.abs(((rgb >> shift) & 0xff) - image.data[i + at]!) < 8;
+          if (near(16, 0) && near(8, 1) && near(0, 2)) n++;
+        }
+      }
+      return n;
+    };
     // The latency chart sits below the header and recommendations: look at the band it occupies.
     const colours = new Set<number>();
     let nonWhite = 0;
-    let palette = 0;
     for (let y = 400; y < 1100; y++) {
-      for (let x = 0; x < 1000; x++) {
+      for (let x = 0; x < image.width; x++) {
         const i = (y * image.width + x) * 4;
         const [r, g, b] = [image.data[i]!, image.data[i + 1]!, image.data[i + 2]!];
         colours.add((r << 16) | (g << 8) | b);
         if (r < 240 || g < 240 || b < 240) nonWhite++;
-        if (Math.abs(r - 0x00) < 8 && Math.abs(g - 0x72) < 8 && Math.abs(b - 0xb2) < 8) palette++;
       }
     }
     assert.ok(colours.size > 50, `${colours.size} distinct colours`);
     assert.ok(nonWhite > 5000, `${nonWhite} non-white pixels`);
-    assert.ok(palette > 20, `${palette} pixels of the first series' colour`);
+    assert.ok(count(0xe69f00, 400, 1100) > 20, 'the default config\'s line and markers');
+    assert.ok(count(0x009e73, 400, 1100) > 20, 'the variant\'s line and markers');
+    assert.ok(count(0x0072b2, 0, image.height) > 5000, 'the memory bars');
 
     const dom = spawnSync('chromium', [...chromiumFlags, '--dump-dom', url], { encoding: 'utf8', timeout: 30_000 });
     const svgs = dom.stdout.match(/<svg[\s\S]*?<\/svg>/g) ?? [];
