@@ -3,7 +3,9 @@
  * per instance count the variant without dynamic batching and, per queue delay, a `max_batch_size`
  * walk with dynamic batching that stops when throughput stops growing. Each variant is loaded
  * through the load API with a config override and measured over a concurrency sweep with its own
- * early exit. Variants the server completes into settings already measured are skipped.
+ * early exit. Variants the server completes into settings already measured are skipped, and so are
+ * variants that fail to load (which also ends their `max_batch_size` walk); a load level that fails
+ * ends its variant's concurrency sweep.
  */
 import type { HttpClient } from '@nereid/client';
 import { throughputGainValid, lastIncreasedThroughput } from './search/early-exit.js';
@@ -33,12 +35,18 @@ export async function profileModel(model: string, target: ProfileTarget, sweep: 
   const seen = new Map<string, ConfigResult>();
   let next = 0;
 
-  const run = async (spec: VariantSpec | undefined, base: Json | undefined): Promise<ConfigResult> => {
+  const run = async (spec: VariantSpec | undefined, base: Json | undefined): Promise<ConfigResult | undefined> => {
     const isDefault = spec === undefined || base === undefined;
     const override = isDefault ? undefined : applyVariant(base, spec);
     const name = isDefault ? `${model}_config_default` : `${model}_config_${next}`;
     const variant: ModelVariant = override === undefined ? { model, name, isDefault } : { model, name, isDefault, override };
-    await target.client.loadModel(model, override === undefined ? {} : { config: override });
+    try {
+      await target.client.loadModel(model, override === undefined ? {} : { config: override });
+    } catch (error) {
+      if (isDefault) throw new Error(`loading '${model}' failed: ${message(error)}`, { cause: error });
+      sweep.log(`  ${specLabel(spec)}: load failed (${message(error)}), skipped`);
+      return undefined;
+    }
     const config = (await target.client.modelConfig(model)) as Json;
     const settings = settingsOf(config);
     const key = settingsKey(settings);
@@ -50,6 +58,10 @@ export async function profileModel(model: string, target: ProfileTarget, sweep: 
     if (!isDefault) next++;
     sweep.log(`  ${name} (${settingsLabel(settings)})`);
     const rows = await measureVariant(model, name, settings, target, sweep);
+    if (rows.length === 0) {
+      if (isDefault) throw new Error(`measuring '${model}' failed at the first load level`);
+      return undefined;
+    }
     const result: ConfigResult = { variant, settings, config, rows };
     seen.set(key, result);
     results.push(result);
@@ -57,6 +69,7 @@ export async function profileModel(model: string, target: ProfileTarget, sweep: 
   };
 
   const defaults = await run(undefined, undefined);
+  if (defaults === undefined) return results;
   const { instanceCounts, maxBatchSizes, dynamicBatching } = sweep.space;
   if (instanceCounts.length + maxBatchSizes.length + dynamicBatching.length > 0) await sweepVariants(defaults, sweep, run);
   await target.client.unloadModel(model).catch(() => undefined);
@@ -67,7 +80,7 @@ export async function profileModel(model: string, target: ProfileTarget, sweep: 
 async function sweepVariants(
   defaults: ConfigResult,
   sweep: SweepSettings,
-  run: (spec: VariantSpec, base: Json) => Promise<ConfigResult>,
+  run: (spec: VariantSpec, base: Json) => Promise<ConfigResult | undefined>,
 ): Promise<void> {
   const base = defaults.config;
   const batching = defaults.settings.maxBatchSize > 0;
@@ -86,12 +99,27 @@ async function sweepVariants(
         const walk: number[] = [];
         for (const maxBatchSize of batchSizes) {
           const result = await run(spec(instanceCount, maxBatchSize, true, queueDelayUs), base);
+          if (result === undefined) break;
           walk.push(Math.max(0, ...result.rows.map((row) => row.throughput)));
           if (!lastIncreasedThroughput(walk)) break;
         }
       }
     }
   }
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function specLabel(spec: VariantSpec | undefined): string {
+  if (spec === undefined) return 'default config';
+  const parts = [
+    spec.instanceCount === undefined ? undefined : `${spec.instanceCount} inst`,
+    spec.maxBatchSize === undefined ? undefined : `mbs ${spec.maxBatchSize}`,
+    spec.dynamicBatching ? `DB ${spec.queueDelayUs} µs` : 'no DB',
+  ];
+  return parts.filter((part) => part !== undefined).join(', ');
 }
 
 function spec(instanceCount: number | undefined, maxBatchSize: number | undefined, dynamicBatching: boolean, queueDelayUs: number): VariantSpec {
@@ -119,7 +147,8 @@ async function measureVariant(
       point = await target.measurer.measure(model, concurrency);
     } catch (error) {
       await target.memory.stop();
-      throw error;
+      sweep.log(`    concurrency ${concurrency}: failed (${message(error)}); ${variant}'s sweep ends here`);
+      break;
     }
     const memoryBytes = await target.memory.stop();
     const row: MeasuredRow = { model, variant, settings, concurrency, ...point, memoryBytes };

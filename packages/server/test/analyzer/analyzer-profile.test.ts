@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,17 +7,28 @@ import { after, before, describe, it } from 'node:test';
 import { PNG } from 'pngjs';
 import { profile, ROW_COLUMNS, type ProfileOptions, type ProfileOutputs, type ProfileResult } from '@nereid/analyzer';
 import { HttpClient } from '@nereid/client';
-import { resolveOptions, defaultBackends } from '../../src/cli/start-server.js';
-import { InferenceServer } from '../../src/core/inference-server.js';
-import { startHttpServer, type HttpServerHandle } from '../../src/frontends/http/http-server.js';
+import { startServer, type RunningServer } from '../../src/cli/start-server.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { EXAMPLE_MODELS } from '../helpers/paths.js';
+import { EXAMPLE_MODELS, REPO_ROOT } from '../helpers/paths.js';
+
+/** Runs a Node script to its end without blocking this process's event loop. */
+function runNode(args: readonly string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.once('error', reject);
+    child.once('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
 
 /**
  * A two-config sweep of `simple` end to end: the analyzer starts Nereid's CLI itself (local launch),
  * loads the default config and one variant (2 instances, max_batch_size 4, dynamic batching) through
  * the load API, measures each at concurrency 1 and 2 with short windows, and writes the CSV, the HTML
- * report and the output repository, which a second Nereid then loads.
+ * report and the output repository, which a second Nereid then loads and the CLI profiles remotely.
  */
 describe('nereid-analyzer profile: a two-config sweep end to end', () => {
   let dir = '';
@@ -79,7 +90,7 @@ describe('nereid-analyzer profile: a two-config sweep end to end', () => {
     assert.equal((html.match(/<svg /g) ?? []).length, 2, 'latency and memory charts');
   });
 
-  it('recommends only configs within the constraints and writes them as config.pbtxt that Nereid loads', async () => {
+  it('recommends only configs within the constraints and writes them as config.pbtxt files', () => {
     const recommended = result.recommendations.get('simple') ?? [];
     assert.ok(recommended.length > 0);
     for (const rec of recommended) assert.ok(rec.row.p99LatencyMs <= 10_000);
@@ -87,20 +98,33 @@ describe('nereid-analyzer profile: a two-config sweep end to end', () => {
     const text = readFileSync(join(dir, 'output', 'simple_config_0', 'config.pbtxt'), 'utf8');
     assert.match(text, /^name: "simple_config_0"$/m);
     assert.match(text, /max_queue_delay_microseconds: 100/);
+  });
 
-    const options = resolveOptions({
-      modelRepositories: [join(dir, 'output')],
-      http: { port: 0, address: '127.0.0.1' },
-      exitOnError: true,
+  describe('the written repository, served by a real Nereid', () => {
+    let server: RunningServer | undefined;
+
+    before(async () => {
+      server = await startServer({
+        modelRepositories: [join(dir, 'output')],
+        modelControlMode: 'explicit',
+        startupModels: ['*'],
+        http: { port: 0, address: '127.0.0.1' },
+        grpc: { port: 0, address: '127.0.0.1' },
+        metrics: { port: 0, address: '127.0.0.1', allow: true },
+        logger: silentLogger,
+      });
     });
-    const core = await InferenceServer.create(options, defaultBackends(), silentLogger);
-    let http: HttpServerHandle | undefined;
-    try {
-      http = await startHttpServer(core, options.http, silentLogger);
-      const client = new HttpClient(`http://127.0.0.1:${http.port}`);
+
+    after(async () => {
+      await server?.close();
+    });
+
+    it('loads the configs as written and answers inferences', async () => {
+      const client = new HttpClient(`http://127.0.0.1:${server!.http!.port}`);
       const config = await client.modelConfig('simple_config_0');
       assert.equal(config['max_batch_size'], 4);
-      assert.deepEqual(config['dynamic_batching'] !== undefined, true);
+      assert.deepEqual((config['dynamic_batching'] as Record<string, unknown>)['max_queue_delay_microseconds'], 100);
+      assert.equal((config['instance_group'] as Array<Record<string, unknown>>)[0]?.['count'], 2);
       const reply = await client.infer('simple_config_0', {
         inputs: [
           { name: 'INPUT0', datatype: 'INT32', shape: [1, 16], data: new Int32Array(16).fill(5) },
@@ -109,10 +133,30 @@ describe('nereid-analyzer profile: a two-config sweep end to end', () => {
       });
       assert.deepEqual([...(reply.outputs['OUTPUT0']?.data as Int32Array)], new Array(16).fill(7));
       assert.equal(await client.isModelReady('simple_config_default'), true);
-    } finally {
-      await http?.close();
-      await core.stop();
-    }
+    });
+
+    it('is profiled remotely by the CLI, with memory from the metrics endpoint', async () => {
+      const s = server!;
+      // Not spawnSync: the server runs in this process and must keep answering.
+      const run = await runNode([
+        join(REPO_ROOT, 'packages', 'analyzer', 'bin', 'nereid-analyzer.js'), 'profile',
+        '--triton-launch-mode', 'remote',
+        '--triton-http-endpoint', `127.0.0.1:${s.http!.port}`,
+        '--triton-grpc-endpoint', `127.0.0.1:${s.grpc!.port}`,
+        '--triton-metrics-url', `http://127.0.0.1:${s.metrics!.port}/metrics`,
+        '--profile-models', 'simple_config_0',
+        '--run-config-search-disable', '--concurrency', '1',
+        '--perf-window-ms', '100', '--perf-max-trials', '3',
+        '-e', join(dir, 'remote'),
+      ]);
+      assert.equal(run.status, 0, run.stderr + run.stdout);
+      assert.match(run.stdout, /^Model simple_config_0:$/m);
+      assert.match(run.stdout, /^#1\s+simple_config_0_config_default\s+2 inst, mbs 4, DB 100 µs\s+1\s/m);
+      assert.match(run.stdout, /Memory: nv_cpu_memory_used_bytes\./);
+      const csv = readFileSync(join(dir, 'remote', 'results', 'metrics-model-inference.csv'), 'utf8').trim().split('\n');
+      assert.equal(csv.length, 2);
+      assert.ok(Number(csv[1]!.split(',').at(-1)) > 0, 'host RAM in use');
+    });
   });
 
   it('renders in headless Chromium: the screenshot shows the charts and the DOM holds their SVGs', () => {
