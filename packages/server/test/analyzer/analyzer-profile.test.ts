@@ -202,6 +202,8 @@ describe('nereid-analyzer profile: a two-config sweep end to end', () => {
     assert.equal(svgs.length, 2);
     const rows = result.results.flatMap((r) => r.rows).length;
     assert.ok((svgs[0]!.match(/<circle /g) ?? []).length >= rows, 'a marker per measured row');
+    assert.match(svgs[0]!, /<g class="legend" transform="translate\(\d+ 0\)">/, 'the legend beside the plot');
+    assert.match(svgs[0]!, /data-name="Pareto front">\s*<polyline[^>]*stroke-width="9"/, 'the Pareto front as a band');
     assert.equal((svgs[1]!.match(/<rect class="bar"/g) ?? []).length, result.results.length, 'a memory bar per config');
   });
 });
