@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { barChart, formatTick, niceTicks, parsePerfArgs, PerfError, xyChart } from '@nereid/perf';
+import { barChart, createProgress, formatTick, niceTicks, parsePerfArgs, PerfError, xyChart } from '@nereid/perf';
 import { checkWellFormed } from './xml.js';
 
 /** The parts of @nereid/perf that need no server: flags, number formatting, charts. */
@@ -59,5 +59,35 @@ describe('charts', () => {
     checkWellFormed(bars);
     assert.equal((bars.match(/<rect class="bar"/g) ?? []).length, 4);
     assert.match(bars, /class="legend"/);
+  });
+});
+
+describe('progress', () => {
+  /** A stderr stand-in that records writes (the display only writes to it). */
+  function sink(isTTY: boolean): { stream: NodeJS.WriteStream; text: () => string } {
+    const chunks: string[] = [];
+    const stream = { isTTY, write: (s: string) => chunks.push(s) > 0 } as unknown as NodeJS.WriteStream;
+    return { stream, text: () => chunks.join('') };
+  }
+
+  it('animates one line on a terminal and writes plain lines otherwise', () => {
+    const window = { load: 4, trial: 1, maxTrials: 10, requestCount: 120, throughput: 600, avgLatencyUs: 6600, stabilizingLatencyUs: 6600 };
+    const tty = sink(true);
+    const p = createProgress(tty.stream, 'concurrency');
+    p.onLevelStart!(4, 0, 2);
+    p.onTick!(4, 1, 0.5, 60);
+    p.onWindow!(window);
+    p.onTick!(4, 2, 0.25, 30);
+    p.clear();
+    const text = tty.text();
+    assert.match(text, /^\r\x1b\[2K. concurrency 4 \[1\/2\] window 1 █{12}░{12} {2}50% {2}60 requests\r\x1b\[2K. concurrency 4 \[1\/2\] window 2 █{6}░{18} {2}25% {2}30 requests {2}\(last: 600 infer\/sec, 6600 usec\)\r\x1b\[2K$/u);
+    assert.doesNotMatch(text, /\n/);
+    const plain = sink(false);
+    const q = createProgress(plain.stream, 'request_rate');
+    q.onLevelStart!(50, 0, 1);
+    q.onTick!(50, 1, 0.5, 10);
+    q.onWindow!({ ...window, load: 50 });
+    q.clear();
+    assert.equal(plain.text(), 'nereid-perf: measuring request rate 50 (level 1 of 1)\nnereid-perf: request rate 50 window 1/10: 120 requests, 600 infer/sec, latency 6600 usec\n');
   });
 });
