@@ -42,7 +42,8 @@ after(async () => {
 const CSV_HEADER =
   'Concurrency,Inferences/Second,Client Send,Network+Server Send/Recv,Server Queue,Server Compute Input,Server Compute Infer,Server Compute Output,Client Recv,p50 latency,p90 latency,p95 latency,p99 latency';
 
-describe('nereid-perf', () => {
+// The three runs at once: each spawns its own processes, and the assertions hold under load.
+describe('nereid-perf', { concurrency: true }, () => {
   it('sweeps a concurrency range over HTTP: report, CSV and SVG chart', async () => {
     const csv = join(dir, 'c.csv');
     const svg = join(dir, 'c.svg');
@@ -96,7 +97,7 @@ describe('nereid-perf', () => {
   });
 
   it('exits as perf_analyzer does on errors', async () => {
-    const [unknown, unreachable, badRange, noModel, unknownFlag, streamingHttp, unstable, help] = await Promise.all([
+    const [unknown, unreachable, badRange, noModel, unknownFlag, streamingHttp, unstable, help, failing] = await Promise.all([
       perf(['-m', 'nope', '-u', server.httpUrl]),
       perf(['-m', 'simple', '-u', '127.0.0.1:1', '-i', 'grpc']),
       perf(['-m', 'simple', '--concurrency-range', 'a:b']),
@@ -105,6 +106,8 @@ describe('nereid-perf', () => {
       perf(['-m', 'simple', '--streaming']),
       perf(['-m', 'simple', '-u', server.httpUrl, '-p', '100', '-s', '0.001', '--max-trials', '3']),
       perf(['--help']),
+      // Output regions too small for the outputs: every request fails on the server.
+      perf(['-m', 'simple', '-u', server.httpUrl, '-p', '100', '--shared-memory', 'system', '--output-shared-memory-size', '4']),
     ]);
     assert.equal(unknown.code, 99);
     assert.match(unknown.stderr, /^error: failed to get model metadata: Request for unknown model: 'nope' is not found\n/m);
@@ -120,6 +123,8 @@ describe('nereid-perf', () => {
     assert.match(streamingHttp.stderr, /Streaming is only allowed with gRPC protocol\./);
     assert.equal(unstable.code, 2, unstable.stderr);
     assert.match(unstable.stderr, /Failed to obtain stable measurement within 3 measurement windows for concurrency 1\. Please try to increase the --measurement-interval\.\nFailed to obtain stable measurement\.\n$/);
+    assert.equal(failing.code, 99);
+    assert.match(failing.stderr, /^Thread \[0\] had error: shared memory size specified with the request for output 'OUTPUT0' \(4 bytes\) should be at least 64 bytes to hold the results\nFailed to retrieve results from inference request\.\n$/m);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /--concurrency-range <start:end:step>/);
   });
