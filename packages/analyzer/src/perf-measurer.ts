@@ -13,6 +13,10 @@ export interface PerfMeasurerOptions {
   readonly windowMs: number;
   readonly maxTrials: number;
   readonly stabilityPercentage: number;
+  /** perf's `--shape` per input with variable dimensions. */
+  readonly shapes: Readonly<Record<string, readonly number[]>>;
+  /** perf's `--input-data`: zero, random or a JSON file. */
+  readonly inputData: string;
 }
 
 export class PerfMeasurer implements Measurer {
@@ -27,7 +31,8 @@ export class PerfMeasurer implements Measurer {
       measurementIntervalMs: this.options.windowMs,
       maxTrials: this.options.maxTrials,
       stabilityPercentage: this.options.stabilityPercentage,
-      inputData: 'random',
+      shapes: this.options.shapes,
+      inputData: this.options.inputData,
     });
     const row = result.allRows[result.allRows.length - 1];
     if (row === undefined) throw new Error(`no measurement of '${model}' at concurrency ${concurrency}${reason(result.stoppedReason)}`);

@@ -42,6 +42,10 @@ export interface ProfileOptions {
   readonly stabilityPercentage: number;
   /** Recommended configs per model (and written to the output repository). */
   readonly numConfigsPerModel: number;
+  /** Shapes of inputs with variable dimensions (perf's `--shape`). */
+  readonly shapes?: Readonly<Record<string, readonly number[]>>;
+  /** perf's `--input-data`; default random. */
+  readonly inputData?: string;
   readonly log?: (line: string) => void;
 }
 
@@ -83,6 +87,7 @@ export async function profile(options: ProfileOptions): Promise<{ result: Profil
   const started = performance.now();
   const target = await openTarget(options);
   const results: ConfigResult[] = [];
+  const failures = new Map<string, string>();
   try {
     const client = new HttpClient(target.httpUrl);
     const measurer = new PerfMeasurer({
@@ -91,10 +96,19 @@ export async function profile(options: ProfileOptions): Promise<{ result: Profil
       windowMs: options.perfWindowMs,
       maxTrials: options.maxTrials,
       stabilityPercentage: options.stabilityPercentage,
+      shapes: options.shapes ?? {},
+      inputData: options.inputData ?? 'random',
     });
     for (const model of options.profileModels) {
       log(`Profiling ${model}`);
-      results.push(...(await profileModel(model, { client, measurer, memory: target.memory }, { space: options.space, constraints: options.constraints, log })));
+      try {
+        results.push(...(await profileModel(model, { client, measurer, memory: target.memory }, { space: options.space, constraints: options.constraints, log })));
+      } catch (error) {
+        const why = error instanceof Error ? error.message : String(error);
+        log(`  ${model} failed: ${why}`);
+        failures.set(model, why);
+        await client.unloadModel(model).catch(() => undefined);
+      }
     }
   } catch (error) {
     if (target.server !== undefined) log(target.server.output().split('\n').slice(-20).join('\n'));
@@ -113,6 +127,7 @@ export async function profile(options: ProfileOptions): Promise<{ result: Profil
     recommendations,
     constraints: options.constraints,
     memorySource: target.memory.info,
+    failures,
     durationSec: (performance.now() - started) / 1000,
   };
   return { result, outputs: writeOutputs(result, options) };

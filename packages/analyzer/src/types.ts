@@ -103,6 +103,8 @@ export interface ProfileResult {
   readonly recommendations: ReadonlyMap<string, readonly Recommendation[]>;
   readonly constraints: Constraints;
   readonly memorySource: MemorySourceInfo;
+  /** Models whose sweep failed, with why (the other models are still profiled). */
+  readonly failures: ReadonlyMap<string, string>;
   /** Wall-clock seconds the sweep took. */
   readonly durationSec: number;
 }

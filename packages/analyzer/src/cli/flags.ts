@@ -36,6 +36,8 @@ export interface ProfileFlags {
   readonly perfMaxTrials: number;
   readonly perfStabilityPercentage: number;
   readonly numConfigsPerModel: number;
+  readonly shape: readonly string[];
+  readonly inputData: string;
 }
 
 /** `1,2,4` → [1, 2, 4]; every item an integer >= min. */
@@ -55,6 +57,13 @@ export function switchList(flag: string, text: string): boolean[] {
     if (value === 'off' || value === 'false') return false;
     throw new InvalidArgumentError(`${flag}: expected on and/or off, got '${item}'`);
   });
+}
+
+/** perf_analyzer's `--shape NAME:d1,d2` (the last colon separates the dims). */
+export function shapeFlag(text: string): [string, number[]] {
+  const colon = text.lastIndexOf(':');
+  if (colon <= 0) throw new InvalidArgumentError(`--shape: expected NAME:d1,d2,..., got '${text}'`);
+  return [text.slice(0, colon), integerList('--shape', text.slice(colon + 1), 0)];
 }
 
 function optionalList(flag: string, text: string | undefined, min: number): { readonly list?: number[] } {
@@ -101,6 +110,8 @@ export function profileOptions(flags: ProfileFlags): ProfileOptions {
     maxTrials: flags.perfMaxTrials,
     stabilityPercentage: flags.perfStabilityPercentage,
     numConfigsPerModel: flags.numConfigsPerModel,
+    shapes: Object.fromEntries(flags.shape.map(shapeFlag)),
+    inputData: flags.inputData,
     ...(flags.modelRepository === undefined ? {} : { modelRepository: flags.modelRepository }),
     ...(flags.tritonServerPath === undefined ? {} : { serverPath: flags.tritonServerPath }),
     ...(flags.tritonMetricsUrl === undefined ? {} : { metricsUrl: flags.tritonMetricsUrl }),

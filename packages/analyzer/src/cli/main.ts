@@ -56,6 +56,8 @@ export function analyzerCommand(): Command {
     .option('--perf-window-ms <ms>', 'measurement window per trial', integer(50), D.perfWindowMs)
     .option('--perf-max-trials <n>', 'windows per load level at most (3 agreeing windows end it earlier)', integer(3), D.maxTrials)
     .option('--perf-stability-percentage <pct>', 'windows agree when within this percentage', positive, D.stabilityPercentage)
+    .option('--shape <name:dims>', 'shape of an input with variable dimensions (one batch item), e.g. INPUT0:16; repeatable', (value: string, all: string[]) => [...all, value], [] as string[])
+    .option('--input-data <data>', "perf's input data: zero, random or a perf_analyzer JSON file", 'random')
     .option('--num-configs-per-model <n>', 'configs to recommend (and write) per model', integer(1), D.numConfigsPerModel)
     .action(async (flags: ProfileFlags) => {
       const options = profileOptions(flags);
@@ -66,6 +68,7 @@ export function analyzerCommand(): Command {
       console.log(`Report: ${outputs.reportPath}`);
       console.log(`CSV: ${outputs.csvPath}`);
       for (const folder of outputs.outputFolders) console.log(`Config: ${folder}/config.pbtxt`);
+      if (result.failures.size > 0) process.exitCode = 1;
     });
   return program;
 }

@@ -114,6 +114,7 @@ function modelSection(model: string, result: ProfileResult): string {
     `<section class="model" id="model-${escapeXml(model)}">`,
     `<h2>Model ${escapeXml(model)}</h2>`,
     `<p>${results.length} configs, ${rows.length} measurements.</p>`,
+    ...(result.failures.has(model) ? [`<p class="failure">Failed: ${escapeXml(result.failures.get(model) ?? '')}</p>`] : []),
     '<h3>Recommended configs</h3>',
     recommendationsTable(result.recommendations.get(model) ?? []),
     '<h3>Throughput vs p99 latency</h3>',

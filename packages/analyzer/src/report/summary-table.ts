@@ -38,6 +38,9 @@ export function summaryLines(result: ProfileResult): string[] {
         ];
       });
     out.push('', `Model ${model}:`);
+    const failure = result.failures.get(model);
+    if (failure !== undefined) out.push(`Failed: ${failure}`);
+    if (rows.length === 0) continue;
     out.push(...table(['Rank', 'Config', 'Settings', 'Concurrency', 'Throughput (infer/s)', 'p99 (ms)', 'RAM (MB)', 'Meets constraints'], rows));
     if (recommended.length === 0) out.push('No config meets the constraints.');
   }

@@ -1,10 +1,10 @@
 /**
  * Memory sources sampled while a load level is measured; each keeps the peak it saw. Locally the
- * server process's resident set (`VmRSS` in /proc/<pid>/status); remotely the server's Prometheus
+ * resident set (`VmRSS` in /proc/<pid>/status) of the server process and its children; remotely the server's Prometheus
  * endpoint: `process_resident_memory_bytes` when the server exposes it, else Triton's
  * `nv_cpu_memory_used_bytes` (the host's used RAM, what model_analyzer records as cpu_used_ram).
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import type { MemorySourceInfo } from '../types.js';
 
 /** Samples one memory figure; `stop` resolves the peak in bytes (0 when nothing could be read). */
@@ -46,7 +46,23 @@ abstract class PeakSampler implements MemorySampler {
   }
 }
 
-/** VmRSS of a local process. */
+/** The process and its descendants (children listed in /proc/<pid>/task/<tid>/children). */
+export async function processTree(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  const pending = [pid];
+  while (pending.length > 0) {
+    const next = pending.pop() as number;
+    out.push(next);
+    const tasks = await readdir(`/proc/${next}/task`).catch(() => [] as string[]);
+    for (const task of tasks) {
+      const children = await readFile(`/proc/${next}/task/${task}/children`, 'utf8').catch(() => '');
+      for (const child of children.split(' ')) if (child.trim() !== '') pending.push(Number(child));
+    }
+  }
+  return out;
+}
+
+/** VmRSS of a local process plus its descendants (e.g. the Python backend's stub processes). */
 export class ProcessRssSampler extends PeakSampler {
   readonly info: MemorySourceInfo;
 
@@ -54,12 +70,16 @@ export class ProcessRssSampler extends PeakSampler {
     super(intervalMs);
     this.info = {
       name: `/proc/${pid}/status VmRSS`,
-      description: 'resident set size of the server process the analyzer started, peak while measuring',
+      description: 'resident set size of the server process the analyzer started and of its child processes, peak while measuring',
     };
   }
 
   protected async read(): Promise<number | undefined> {
-    return parseVmRss(await readFile(`/proc/${this.pid}/status`, 'utf8'));
+    let total = 0;
+    for (const pid of await processTree(this.pid)) {
+      total += parseVmRss(await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')) ?? 0;
+    }
+    return total > 0 ? total : undefined;
   }
 }
 
