@@ -3,7 +3,7 @@
  * config with the Pareto front drawn over it, peak memory per config, and every measured row.
  * Charts come from @nereid/perf's chart module (inline SVG, no scripts).
  */
-import { barChart, escapeXml, htmlPage, htmlTable, xyChart, type Series } from '@nereid/perf';
+import { barChart, escapeXml, htmlPage, htmlTable, PALETTE, xyChart, type Series } from '@nereid/perf';
 import { paretoFront } from '../analysis/pareto.js';
 import { settingsLabel } from '../search/variants.js';
 import type { ConfigResult, Constraints, ProfileResult, Recommendation } from '../types.js';
@@ -49,9 +49,10 @@ export function asHalo(svg: string, seriesName: string): string {
   return svg.slice(0, start) + group + svg.slice(end);
 }
 
-function latencyChart(model: string, results: readonly ConfigResult[]): string {
+/** `results` drawn as lines over the Pareto front of `all` (the front is always over every row). */
+function latencyChart(model: string, title: string, results: readonly ConfigResult[], all: readonly ConfigResult[]): string {
   const series: Series[] = [];
-  const front = paretoFront(results.flatMap((r) => r.rows));
+  const front = paretoFront(all.flatMap((r) => r.rows));
   series.push({
     name: PARETO_NAME,
     color: PARETO_COLOR,
@@ -62,12 +63,14 @@ function latencyChart(model: string, results: readonly ConfigResult[]): string {
   for (const r of results) {
     series.push({
       name: `${r.variant.name} (${settingsLabel(r.settings)})`,
+      // A config keeps its colour in every chart: its place among all configs, after the palette's first.
+      color: PALETTE[(all.indexOf(r) + 1) % PALETTE.length]!,
       points: r.rows.map((row) => ({ x: row.p99LatencyMs, y: row.throughput, label: `c=${row.concurrency}` })),
     });
   }
   const width = 800;
   const svg = xyChart({
-    title: `${model}: throughput vs p99 latency`,
+    title,
     xLabel: 'p99 latency (ms)',
     yLabel: 'throughput (infer/s)',
     series,
@@ -107,19 +110,34 @@ function recommendationsTable(recommendations: readonly Recommendation[]): strin
   );
 }
 
+/**
+ * The throughput-vs-latency charts: like model_analyzer's summary, one with the default and the
+ * recommended configs; when there are more configs, a second one with all of them.
+ */
+function latencyCharts(model: string, results: readonly ConfigResult[], recommended: readonly Recommendation[]): string[] {
+  const chosen = new Set(recommended.map((rec) => rec.result.variant.name));
+  const top = results.filter((r) => r.variant.isDefault || chosen.has(r.variant.name));
+  const charts = [
+    '<p>Each line is one config over its concurrency sweep; the grey band marks the Pareto front of all measurements (none other has both higher throughput and lower p99 latency).</p>',
+    latencyChart(model, `${model}: default and recommended configs`, top, results),
+  ];
+  if (top.length < results.length) charts.push(latencyChart(model, `${model}: all ${results.length} configs`, results, results));
+  return charts;
+}
+
 function modelSection(model: string, result: ProfileResult): string {
   const results = result.results.filter((r) => r.variant.model === model);
   const rows = results.flatMap((r) => r.rows);
+  const recommended = result.recommendations.get(model) ?? [];
   return [
     `<section class="model" id="model-${escapeXml(model)}">`,
     `<h2>Model ${escapeXml(model)}</h2>`,
     `<p>${results.length} configs, ${rows.length} measurements.</p>`,
     ...(result.failures.has(model) ? [`<p class="failure">Failed: ${escapeXml(result.failures.get(model) ?? '')}</p>`] : []),
     '<h3>Recommended configs</h3>',
-    recommendationsTable(result.recommendations.get(model) ?? []),
+    recommendationsTable(recommended),
     '<h3>Throughput vs p99 latency</h3>',
-    '<p>Each line is one config over its concurrency sweep; the grey band marks the Pareto front (no other measurement has both higher throughput and lower p99 latency).</p>',
-    latencyChart(model, results),
+    ...latencyCharts(model, results, recommended),
     '<h3>Memory</h3>',
     memoryChart(model, results),
     '<h3>All measurements</h3>',
