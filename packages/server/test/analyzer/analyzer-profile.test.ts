@@ -135,7 +135,7 @@ describe('nereid-analyzer profile: a two-config sweep end to end', () => {
       assert.equal(await client.isModelReady('simple_config_default'), true);
     });
 
-    it('is profiled remotely by the CLI, with memory from the metrics endpoint', async () => {
+    it('is profiled remotely by the CLI, with memory from the metrics endpoint; a model that fails does not stop the others', async () => {
       const s = server!;
       // Not spawnSync: the server runs in this process and must keep answering.
       const run = await runNode([
@@ -144,12 +144,13 @@ describe('nereid-analyzer profile: a two-config sweep end to end', () => {
         '--triton-http-endpoint', `127.0.0.1:${s.http!.port}`,
         '--triton-grpc-endpoint', `127.0.0.1:${s.grpc!.port}`,
         '--triton-metrics-url', `http://127.0.0.1:${s.metrics!.port}/metrics`,
-        '--profile-models', 'simple_config_0',
+        '--profile-models', 'no_such_model,simple_config_0',
         '--run-config-search-disable', '--concurrency', '1',
         '--perf-window-ms', '100', '--perf-max-trials', '3',
         '-e', join(dir, 'remote'),
       ]);
-      assert.equal(run.status, 0, run.stderr + run.stdout);
+      assert.equal(run.status, 1, run.stderr + run.stdout);
+      assert.match(run.stdout, /^Model no_such_model:\nFailed: loading 'no_such_model' failed: .+$/m);
       assert.match(run.stdout, /^Model simple_config_0:$/m);
       assert.match(run.stdout, /^#1\s+simple_config_0_config_default\s+2 inst, mbs 4, DB 100 µs\s+1\s/m);
       assert.match(run.stdout, /Memory: nv_cpu_memory_used_bytes\./);
