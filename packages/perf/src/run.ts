@@ -162,7 +162,7 @@ export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Prom
           windows.push(window);
           const avgUs = Math.floor(window.avgLatencyNs / 1000);
           hooks.onWindow?.({ load, trial: trial + 1, maxTrials: o.maxTrials, requestCount: window.latenciesNs.length, throughput: window.throughput, avgLatencyUs: avgUs, stabilizingLatencyUs: Math.floor(window.stabilizingLatencyNs / 1000) });
-          if (o.verbose) log(passLine(trial + 1, window.throughput, avgUs, 0, o.percentile, Math.floor(window.stabilizingLatencyNs / 1000)));
+          if (o.verbose) log(passLine(trial + 1, window.throughput, avgUs, window.stdUs, o.percentile, Math.floor(window.stabilizingLatencyNs / 1000)));
           stable = isStable(windows, o.stability);
           if (stable || aborted()) break;
           if (o.latencyThresholdMs > 0 && windows.length >= STABILITY_WINDOW && windows.slice(-STABILITY_WINDOW).some((w) => w.stabilizingLatencyNs >= o.latencyThresholdMs * 1e6)) break;
