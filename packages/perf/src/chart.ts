@@ -20,6 +20,11 @@ export interface Series {
   readonly kind?: 'line' | 'scatter';
   /** Draw each point's label next to its marker. */
   readonly showLabels?: boolean;
+  /**
+   * 'band' draws the series as a wide translucent stroke with large translucent markers, to
+   * highlight the points of other series it passes through (put it first: it is drawn underneath).
+   */
+  readonly emphasis?: 'normal' | 'band';
 }
 
 export interface XYChartOptions {
@@ -32,6 +37,12 @@ export interface XYChartOptions {
   /** Force an axis to start at zero (default true for both). */
   readonly xFromZero?: boolean;
   readonly yFromZero?: boolean;
+  /**
+   * Where the legend goes: 'inside' the plot's top-left corner (default), or 'right' of the plot,
+   * in `legendWidth` more pixels (default 300), for charts whose top-left holds data.
+   */
+  readonly legend?: 'inside' | 'right';
+  readonly legendWidth?: number;
 }
 
 export interface Bar {
@@ -133,9 +144,11 @@ function axis(values: number[], fromZero: boolean): Axis {
 
 /** An XY chart (lines and/or scatter series) as an SVG document string. */
 export function xyChart(options: XYChartOptions): string {
-  const width = options.width ?? 720;
+  const legendRight = options.legend === 'right';
+  const plotWidth = options.width ?? 720;
+  const width = plotWidth + (legendRight ? (options.legendWidth ?? 300) : 0);
   const height = options.height ?? 420;
-  const plotW = width - MARGIN.left - MARGIN.right;
+  const plotW = plotWidth - MARGIN.left - MARGIN.right;
   const plotH = height - MARGIN.top - MARGIN.bottom;
   const points = options.series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
   const xa = axis(points.map((p) => p.x), options.xFromZero ?? true);
@@ -158,13 +171,16 @@ export function xyChart(options: XYChartOptions): string {
   options.series.forEach((series, i) => {
     const color = colors[i]!;
     const valid = series.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
+    const band = series.emphasis === 'band';
+    const stroke = band ? 'stroke-width="9" stroke-opacity="0.25" stroke-linejoin="round"' : 'stroke-width="2"';
+    const marker = band ? 'r="9" fill-opacity="0.3"' : 'r="4"';
     body.push(`<g class="series" data-name="${escapeXml(series.name)}">`);
     if ((series.kind ?? 'line') === 'line' && valid.length > 1) {
-      body.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${valid.map((p) => `${n(sx(p.x))},${n(sy(p.y))}`).join(' ')}"/>`);
+      body.push(`<polyline fill="none" stroke="${color}" ${stroke} points="${valid.map((p) => `${n(sx(p.x))},${n(sy(p.y))}`).join(' ')}"/>`);
     }
     for (const p of valid) {
       const tip = `${series.name}${p.label === undefined ? '' : ` (${p.label})`}: x=${formatTick(p.x)}, y=${formatTick(p.y)}`;
-      body.push(`<circle cx="${n(sx(p.x))}" cy="${n(sy(p.y))}" r="4" fill="${color}"><title>${escapeXml(tip)}</title></circle>`);
+      body.push(`<circle cx="${n(sx(p.x))}" cy="${n(sy(p.y))}" ${marker} fill="${color}"><title>${escapeXml(tip)}</title></circle>`);
       if (series.showLabels === true && p.label !== undefined) {
         body.push(`<text x="${n(sx(p.x) + 6)}" y="${n(sy(p.y) - 6)}" font-size="10" fill="#333333">${escapeXml(p.label)}</text>`);
       }
@@ -172,7 +188,8 @@ export function xyChart(options: XYChartOptions): string {
     body.push('</g>');
   });
   if (options.series.length > 1 || (options.series.length === 1 && options.series[0]!.name !== '')) {
-    body.push(...legend(options.series.map((s) => s.name), colors, MARGIN.left + 12, MARGIN.top + 8));
+    const legendX = legendRight ? MARGIN.left + plotW + 24 : MARGIN.left + 12;
+    body.push(...legend(options.series.map((s) => s.name), colors, legendX, MARGIN.top + 8));
   }
   return frame(width, height, options.title, body);
 }

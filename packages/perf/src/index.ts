@@ -3,7 +3,7 @@
  * command line (`nereid-perf`, `parsePerfArgs`), and small SVG charts shared with the model analyzer.
  */
 export { runPerf } from './run.js';
-export { parsePerfArgs } from './args.js';
+export { parsePerfArgs, parseShape } from './args.js';
 export type { ParsedArgs } from './args.js';
 export { PerfError, OPTION_ERROR, STABILITY_ERROR, GENERIC_ERROR } from './types.js';
 export type {

@@ -1,5 +1,6 @@
 /** commander's parsed flags → ProfileOptions, with the lists checked. */
 import { InvalidArgumentError } from 'commander';
+import { parseShape } from '@nereid/perf';
 import type { ProfileOptions } from '../profile.js';
 import { searchSpace } from '../search/space.js';
 import type { ClientProtocol, LaunchMode } from '../types.js';
@@ -59,11 +60,13 @@ export function switchList(flag: string, text: string): boolean[] {
   });
 }
 
-/** perf_analyzer's `--shape NAME:d1,d2` (the last colon separates the dims). */
+/** perf_analyzer's `--shape NAME:d1,d2`, parsed as nereid-perf parses it. */
 export function shapeFlag(text: string): [string, number[]] {
-  const colon = text.lastIndexOf(':');
-  if (colon <= 0) throw new InvalidArgumentError(`--shape: expected NAME:d1,d2,..., got '${text}'`);
-  return [text.slice(0, colon), integerList('--shape', text.slice(colon + 1), 0)];
+  try {
+    return parseShape(text);
+  } catch (error) {
+    throw new InvalidArgumentError(`--shape '${text}': ${(error as Error).message}`);
+  }
 }
 
 function optionalList(flag: string, text: string | undefined, min: number): { readonly list?: number[] } {

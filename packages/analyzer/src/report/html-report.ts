@@ -19,36 +19,6 @@ function constraintsText(constraints: Constraints): string {
   return parts.length === 0 ? 'none (every measured row qualifies)' : parts.join(', ');
 }
 
-/** Width added on the right of the latency chart for its legend. */
-const LEGEND_WIDTH = 340;
-
-/**
- * xyChart draws its legend over the top-left of the plot, which is where the Pareto front of a
- * throughput-vs-latency chart lies; this widens the SVG and moves the legend to the right of the
- * plot (the chart module has no legend placement option yet).
- */
-export function legendToTheRight(svg: string, width: number): string {
-  return svg
-    .replace(/^(<svg [^>]*?)width="(\d+)"([^>]*?)viewBox="0 0 (\d+) (\d+)"/, (_all, head: string, _w: string, mid: string, _vw: string, vh: string) =>
-      `${head}width="${width + LEGEND_WIDTH}"${mid}viewBox="0 0 ${width + LEGEND_WIDTH} ${vh}"`)
-    .replace('<g class="legend">', `<g class="legend" transform="translate(${width - 72} 0)">`);
-}
-
-/**
- * Draws the named series as a wide translucent band with large halos, so it highlights the points
- * it passes through (drawn first, underneath them) instead of hiding them.
- */
-export function asHalo(svg: string, seriesName: string): string {
-  const start = svg.indexOf(`<g class="series" data-name="${seriesName}">`);
-  if (start < 0) return svg;
-  const end = svg.indexOf('</g>', start);
-  const group = svg
-    .slice(start, end)
-    .replace(/stroke-width="2"/g, 'stroke-width="9" stroke-opacity="0.25" stroke-linejoin="round"')
-    .replace(/ r="4" /g, ' r="9" fill-opacity="0.3" ');
-  return svg.slice(0, start) + group + svg.slice(end);
-}
-
 /** `results` drawn as lines over the Pareto front of `all` (the front is always over every row). */
 function latencyChart(model: string, title: string, results: readonly ConfigResult[], all: readonly ConfigResult[]): string {
   const series: Series[] = [];
@@ -57,6 +27,7 @@ function latencyChart(model: string, title: string, results: readonly ConfigResu
     name: PARETO_NAME,
     color: PARETO_COLOR,
     kind: 'line',
+    emphasis: 'band',
     showLabels: true,
     points: front.map((row) => ({ x: row.p99LatencyMs, y: row.throughput, label: `${row.variant.replace(`${model}_`, '')} c=${row.concurrency}` })),
   });
@@ -68,16 +39,17 @@ function latencyChart(model: string, title: string, results: readonly ConfigResu
       points: r.rows.map((row) => ({ x: row.p99LatencyMs, y: row.throughput, label: `c=${row.concurrency}` })),
     });
   }
-  const width = 800;
-  const svg = xyChart({
+  // The legend goes right of the plot: the top-left corner is where the Pareto front lies.
+  return xyChart({
     title,
     xLabel: 'p99 latency (ms)',
     yLabel: 'throughput (infer/s)',
     series,
-    width,
+    width: 800,
     height: 560,
+    legend: 'right',
+    legendWidth: 340,
   });
-  return legendToTheRight(asHalo(svg, PARETO_NAME), width);
 }
 
 function memoryChart(model: string, results: readonly ConfigResult[]): string {

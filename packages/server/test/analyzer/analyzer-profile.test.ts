@@ -203,7 +203,9 @@ describe('nereid-analyzer profile: a two-config sweep end to end', () => {
     assert.equal(svgs.length, 2);
     const rows = result.results.flatMap((r) => r.rows).length;
     assert.ok((svgs[0]!.match(/<circle /g) ?? []).length >= rows, 'a marker per measured row');
-    assert.match(svgs[0]!, /<g class="legend" transform="translate\(\d+ 0\)">/, 'the legend beside the plot');
+    const legendX = Number(/<g class="legend"><rect x="([\d.]+)"/.exec(svgs[0]!)?.[1]);
+    const plotRight = Number(/<line class="axis" x1="[\d.]+" y1="[\d.]+" x2="([\d.]+)"/.exec(svgs[0]!)?.[1]);
+    assert.ok(legendX > plotRight, `the legend beside the plot (legend at x=${legendX}, plot ends at x=${plotRight})`);
     // One row may dominate all others: then the front is a single point, drawn without a line.
     const pareto = /<g class="series" data-name="Pareto front">([\s\S]*?)<\/g>/.exec(svgs[0]!)?.[1] ?? '';
     assert.ok(/<circle [^>]*r="9" fill-opacity="0.3"/.test(pareto), 'the Pareto front as halos');

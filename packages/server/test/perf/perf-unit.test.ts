@@ -60,6 +60,24 @@ describe('charts', () => {
     assert.equal((bars.match(/<rect class="bar"/g) ?? []).length, 4);
     assert.match(bars, /class="legend"/);
   });
+
+  it('places the legend right of the plot and draws a band series under the others when asked', () => {
+    const series = [
+      { name: 'front', emphasis: 'band' as const, points: [{ x: 1, y: 9 }, { x: 2, y: 10 }] },
+      { name: 'cfg', points: [{ x: 1, y: 9 }, { x: 3, y: 4 }] },
+    ];
+    const inside = xyChart({ series, width: 600 });
+    const right = xyChart({ series, width: 600, legend: 'right', legendWidth: 250 });
+    checkWellFormed(right);
+    assert.match(inside, /width="600"/);
+    assert.match(right, /width="850"/, 'the legend gets its own room');
+    const legendX = (svg: string) => Number(/<g class="legend"><rect x="([\d.]+)"/.exec(svg)?.[1]);
+    assert.ok(legendX(inside) < 200 && legendX(right) > 600 - 20, `legend at ${legendX(inside)} inside, ${legendX(right)} right`);
+    const band = right.slice(right.indexOf('data-name="front"'), right.indexOf('data-name="cfg"'));
+    assert.match(band, /stroke-width="9" stroke-opacity="0.25"/);
+    assert.match(band, /r="9" fill-opacity="0.3"/);
+    assert.doesNotMatch(right.slice(right.indexOf('data-name="cfg"')), /stroke-opacity/);
+  });
 });
 
 describe('progress', () => {
