@@ -38,12 +38,12 @@ function grpc(options: Omit<PerfOptions, 'url' | 'protocol'>): PerfOptions {
 }
 
 /** The invariants every measured level must satisfy. */
-function checkRow(row: PerfRow, batch = 1): void {
+function checkRow(row: PerfRow, batch = 1, windowMs: number = WINDOW_MS): void {
   assert.ok(row.stable, `level ${row.load} stable`);
   assert.ok(row.requestCount > 0, 'requests counted');
   assert.equal(row.windows >= 3, true);
   // Three windows merged: their durations add up to about 3 × -p.
-  assert.ok(row.durationNs > 2.7 * WINDOW_MS * 1e6 && row.durationNs < 3 * WINDOW_MS * 1e6 * 1.5, `duration ${row.durationNs}`);
+  assert.ok(row.durationNs > 2.7 * windowMs * 1e6 && row.durationNs < 3 * windowMs * 1e6 * 1.5, `duration ${row.durationNs}`);
   // Throughput is the count over the windows' duration.
   assert.ok(Math.abs(row.throughput - (row.requestCount * batch) / (row.durationNs / 1e9)) < 1e-6 * row.throughput);
   assert.ok(row.p50Us <= row.p90Us && row.p90Us <= row.p95Us && row.p95Us <= row.p99Us);
@@ -92,11 +92,12 @@ describe('runPerf', () => {
 
   it('sends requests at a constant and at a Poisson rate', async () => {
     for (const distribution of ['constant', 'poisson'] as const) {
-      const result = await runPerf(http({ model: 'simple', requestRateRange: { start: 150, end: 150, step: 1 }, requestDistribution: distribution }));
+      // Longer windows than the other cases: ~75 requests each, so one stalled moment on a busy machine does not decide the rate.
+      const result = await runPerf(http({ model: 'simple', requestRateRange: { start: 150, end: 150, step: 1 }, requestDistribution: distribution, measurementIntervalMs: 500 }));
       const row = result.rows[0]!;
       assert.equal(result.mode, 'request_rate');
       assert.equal(row.requestRate, 150);
-      checkRow(row);
+      checkRow(row, 1, 500);
       // Loose: a stalled window's late requests are sent in a burst (catching up the schedule) in the next.
       const tolerance = distribution === 'constant' ? 0.25 : 0.5;
       assert.ok(Math.abs(row.throughput - 150) < 150 * tolerance, `${distribution}: ${row.throughput} infer/sec`);
