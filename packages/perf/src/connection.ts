@@ -37,9 +37,9 @@ export function connect(protocol: Protocol, url: string | undefined, headers: Re
 
 /** Turns a transport failure into perf_analyzer's "failed to ..." error text (exit 99). */
 function failure(what: string, error: unknown, target: string): PerfError {
-  if (error instanceof InferenceServerError) return new PerfError(`${what}: ${error.message}`, GENERIC_ERROR);
+  if (error instanceof InferenceServerError) return new PerfError(`error: ${what}: ${error.message}`, GENERIC_ERROR);
   const message = error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
-  return new PerfError(`${what}: unable to reach the server at ${target} (${message})`, GENERIC_ERROR);
+  return new PerfError(`error: ${what}: unable to reach the server at ${target} (${message})`, GENERIC_ERROR);
 }
 
 export async function modelInfo(connection: Connection, model: string, version: string): Promise<ModelInfo> {

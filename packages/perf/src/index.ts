@@ -23,3 +23,7 @@ export type {
 export * as chart from './chart.js';
 export { xyChart, barChart, htmlPage, htmlTable, escapeXml, niceTicks, formatTick, PALETTE } from './chart.js';
 export type { Point, Series, XYChartOptions, Bar, BarChartOptions } from './chart.js';
+export { createProgress } from './progress.js';
+export type { Progress } from './progress.js';
+export { csvReport } from './csv.js';
+export { perfChartSvg, perfChartHtml } from './perf-chart.js';

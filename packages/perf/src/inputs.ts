@@ -119,7 +119,7 @@ function fromBytes(datatype: Datatype, bytes: Uint8Array, name: string): InputDa
     }
     return out;
   }
-  const copy = bytes.slice();
+  const copy = new Uint8Array(bytes); // a copy of its own (a Buffer may be a view of a shared pool)
   const make: Record<string, (b: ArrayBuffer) => NumericTypedArray> = {
     BOOL: (b) => new Uint8Array(b),
     UINT8: (b) => new Uint8Array(b),

@@ -1,6 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import { inferRequestMessage, type InferInput, type InferRequest, type InferStream, type RequestedOutput } from '@nereid/client';
+import { inferRequestMessage, type InferInput, type InferRequest, type RequestedOutput } from '@nereid/client';
 import type { Connection } from './connection.js';
+import { grpcSender, grpcStreamSender } from './grpc-sender.js';
+import { encodeBinaryRequest, httpSender, httpTarget } from './http-sender.js';
 import type { RequestDistribution } from './types.js';
 
 /**
@@ -62,6 +64,8 @@ export type SendFn = (index: number) => Promise<number>;
 /** A way to send requests; `open()` gives one sender per worker (a stream each with --streaming). */
 export interface RequestChannel {
   open(): Sender;
+  /** Releases what the channel holds (the HTTP agent's connections). */
+  close(): void;
 }
 
 export interface Sender {
@@ -74,6 +78,9 @@ export interface ChannelSpec {
   readonly version: string;
   /** One input list per data step, used round robin. */
   readonly inputs: readonly InferInput[][];
+  /** Each inline input's wire bytes (same layout as `inputs`), for the pre-encoded HTTP requests. */
+  readonly bytes: readonly (readonly (Uint8Array | undefined)[])[];
+  readonly headers: Readonly<Record<string, string>>;
   readonly outputs: readonly RequestedOutput[];
   readonly streaming: boolean;
   readonly decoupled: boolean;
@@ -85,50 +92,20 @@ export function requestChannel(connection: Connection, spec: ChannelSpec): Reque
     outputs: spec.outputs,
     ...(spec.version === '' ? {} : { modelVersion: spec.version }),
   }));
-  const n = requests.length;
   if (connection.http !== undefined) {
-    const http = connection.http;
-    const send: SendFn = async (index) => {
-      await http.infer(spec.model, requests[index % n]!);
-      return 1;
-    };
-    return { open: () => ({ send, close: () => undefined }) };
+    const encoded = spec.inputs.map((inputs, step) => encodeBinaryRequest(inputs, spec.bytes[step]!, spec.outputs));
+    const sender = httpSender(httpTarget(connection.target, spec.model, spec.version, spec.headers), encoded);
+    return { open: () => ({ send: sender.send, close: () => undefined }), close: sender.close };
   }
-  const grpc = connection.grpc!;
   // The messages are built once: each send only serializes.
   const messages = requests.map((r) => inferRequestMessage(spec.model, r));
   if (!spec.streaming) {
-    const send: SendFn = async (index) => {
-      await grpc.call('modelInfer', messages[index % n]!);
-      return 1;
-    };
-    return { open: () => ({ send, close: () => undefined }) };
+    const sender = grpcSender(connection.target, messages, spec.headers);
+    return { open: () => ({ send: sender.send, close: () => undefined }), close: sender.close };
   }
-  if (spec.decoupled) {
-    const flagged = requests.map((r) => inferRequestMessage(spec.model, { ...r, parameters: { triton_enable_empty_final_response: true } }));
-    messages.splice(0, messages.length, ...flagged);
-  }
-  return {
-    open: () => {
-      const stream: InferStream = grpc.stream();
-      const iterator = stream[Symbol.asyncIterator]();
-      // One request in flight per stream: responses are read in order until the final one.
-      const send: SendFn = async (index) => {
-        stream.send(messages[index % n]!);
-        let responses = 0;
-        for (;;) {
-          const next = await iterator.next();
-          if (next.done === true) throw new Error('the stream ended before the response');
-          const message = next.value;
-          if (message.error !== undefined) throw message.error;
-          if (!spec.decoupled) return 1;
-          if (Object.keys(message.result.outputs).length > 0) responses++;
-          if (message.final) return responses;
-        }
-      };
-      return { send, close: () => stream.cancel() };
-    },
-  };
+  // Decoupled models mark their last response (an empty one when needed).
+  const streamMessages = spec.decoupled ? requests.map((r) => inferRequestMessage(spec.model, { ...r, parameters: { triton_enable_empty_final_response: true } })) : messages;
+  return grpcStreamSender(connection.target, streamMessages, spec.headers, spec.decoupled);
 }
 
 /** A running load: stop() ends sending and resolves once every request in flight has completed. */

@@ -110,7 +110,6 @@ export function levelReport(row: PerfRow, protocol: Protocol, percentile: number
       }
     }
   }
-  out.push('');
   return out;
 }
 

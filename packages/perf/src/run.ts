@@ -1,6 +1,6 @@
 import { connect, modelInfo } from './connection.js';
 import { inlineInputs, prepareRequests } from './inputs.js';
-import { requestChannel, startConcurrency, startRequestRate, type RunningLoad } from './load.js';
+import { requestChannel, startConcurrency, startRequestRate, type RequestChannel, type RunningLoad } from './load.js';
 import { isStable, measureWindow, mergeWindows, STABILITY_WINDOW, type MeasureSettings, type Window } from './measure.js';
 import { levelLine, levelReport, passLine, settingsLines, summaryLines } from './report.js';
 import { setUpSystemSharedMemory, type SharedMemoryRequests } from './shm.js';
@@ -79,6 +79,7 @@ export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Prom
   const warn = hooks.warn ?? (() => undefined);
   const connection = connect(o.protocol, o.url, o.headers);
   let shm: SharedMemoryRequests | undefined;
+  let channel: RequestChannel | undefined;
   try {
     const info = await modelInfo(connection, o.model, o.version);
     if (info.maxBatchSize === 0 && o.batchSize > 1) throw new PerfError('can not specify batch size > 1 as the model does not support batching', GENERIC_ERROR);
@@ -92,7 +93,8 @@ export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Prom
       inputs = shm.inputs;
       outputs = shm.outputs as typeof outputs;
     }
-    const channel = requestChannel(connection, { model: o.model, version: o.version, inputs, outputs, streaming: o.streaming, decoupled: info.decoupled });
+    const bytes = prepared.map((step) => step.map((input) => input.bytes));
+    channel = requestChannel(connection, { model: o.model, version: o.version, inputs, bytes, outputs, headers: o.headers, streaming: o.streaming, decoupled: info.decoupled });
     log(
       settingsLines({
         batchSize: o.batchSize,
@@ -205,6 +207,7 @@ export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Prom
     for (const line of summaryLines(result, o.percentile)) log(line);
     return result;
   } finally {
+    channel?.close();
     await shm?.release();
     connection.close();
   }

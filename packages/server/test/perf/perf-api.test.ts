@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { HttpClient } from '@nereid/client';
+import { PerfError, runPerf, type PerfOptions, type PerfResult, type PerfRow } from '@nereid/perf';
+import { ClientTestServer } from '../client/client-server.js';
+
+/**
+ * runPerf end to end against a real Nereid (HTTP and gRPC on ephemeral ports), with short windows
+ * and a wide stability band so that three windows settle a level on a busy machine.
+ */
+const WINDOW_MS = 200;
+// The band is wide because other processes share the machine: a stalled window (no response in 200 ms)
+// still counts as unstable, as in perf_analyzer.
+const FAST = { measurementIntervalMs: WINDOW_MS, stabilityPercentage: 10_000, maxTrials: 8 } as const;
+
+const server = new ClientTestServer();
+let dir = '';
+
+before(async () => {
+  await server.start();
+  dir = mkdtempSync(join(tmpdir(), 'nereid-perf-'));
+});
+
+after(async () => {
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function http(options: Omit<PerfOptions, 'url' | 'protocol'>): PerfOptions {
+  return { ...FAST, ...options, protocol: 'http', url: server.httpUrl };
+}
+
+function grpc(options: Omit<PerfOptions, 'url' | 'protocol'>): PerfOptions {
+  return { ...FAST, ...options, protocol: 'grpc', url: server.grpcAddress };
+}
+
+/** The invariants every measured level must satisfy. */
+function checkRow(row: PerfRow, batch = 1): void {
+  assert.ok(row.stable, `level ${row.load} stable`);
+  assert.ok(row.requestCount > 0, 'requests counted');
+  assert.equal(row.windows >= 3, true);
+  // Three windows merged: their durations add up to about 3 × -p.
+  assert.ok(row.durationNs > 2.7 * WINDOW_MS * 1e6 && row.durationNs < 3 * WINDOW_MS * 1e6 * 1.5, `duration ${row.durationNs}`);
+  // Throughput is the count over the windows' duration.
+  assert.ok(Math.abs(row.throughput - (row.requestCount * batch) / (row.durationNs / 1e9)) < 1e-6 * row.throughput);
+  assert.ok(row.p50Us <= row.p90Us && row.p90Us <= row.p95Us && row.p95Us <= row.p99Us);
+  assert.ok(row.avgLatencyUs > 0);
+  const s = row.server;
+  assert.ok(s !== undefined, 'server statistics read');
+  // The server saw the same requests within the windows' edges (a few in flight at each edge).
+  const slack = 3 * 2 * Math.max(1, row.concurrency || 4) + 5;
+  assert.ok(Math.abs(s.successCount - row.requestCount) <= slack, `server ${s.successCount} vs client ${row.requestCount}`);
+  assert.equal(s.inferenceCount, s.successCount * batch);
+  assert.ok(s.avgRequestUs >= s.queueUs + s.computeInferUs, 'the split adds up under the total');
+  assert.equal(s.avgRequestUs - s.overheadUs - s.queueUs - s.computeInputUs - s.computeInferUs - s.computeOutputUs <= 2, true);
+  assert.ok(s.computeInferUs > 0);
+  // The client waits at least as long as the server works.
+  assert.ok(row.avgLatencyUs >= s.avgRequestUs);
+}
+
+describe('runPerf', () => {
+  it('measures a concurrency range over HTTP, with the report text', async () => {
+    const lines: string[] = [];
+    const result = await runPerf(http({ model: 'simple', concurrencyRange: { start: 1, end: 3, step: 2 } }), { log: (l) => lines.push(l) });
+    assert.equal(result.mode, 'concurrency');
+    assert.deepEqual(result.rows.map((r) => r.concurrency), [1, 3]);
+    result.rows.forEach((r) => checkRow(r));
+    const text = lines.join('\n');
+    assert.match(text, /^\*\*\* Measurement Settings \*\*\*\n {2}Batch size: 1\n/);
+    assert.match(text, /\nRequest concurrency: 1\n {2}Client: \n {4}Request count: \d+\n {4}Throughput: [\d.]+ infer\/sec\n {4}Avg latency: \d+ usec \(standard deviation \d+ usec\)\n {4}p50 latency: \d+ usec\n {4}p90 latency: \d+ usec\n {4}p95 latency: \d+ usec\n {4}p99 latency: \d+ usec\n {4}Avg HTTP time: \d+ usec \(send\/recv \d+ usec \+ response wait \d+ usec\)\n {2}Server: \n {4}Inference count: \d+\n {4}Execution count: \d+\n {4}Successful request count: \d+\n {4}Avg request latency: \d+ usec \(overhead \d+ usec \+ queue \d+ usec \+ compute input \d+ usec \+ compute infer \d+ usec \+ compute output \d+ usec\)\n/);
+    assert.match(text, /\nInferences\/Second vs\. Client Average Batch Latency\nConcurrency: 1, throughput: [\d.]+ infer\/sec, latency \d+ usec\nConcurrency: 3, throughput: [\d.]+ infer\/sec, latency \d+ usec$/);
+    const count = /Request count: (\d+)/.exec(text)![1];
+    assert.equal(Number(count), result.rows[0]!.requestCount);
+  });
+
+  it('measures over gRPC (unary) with a percentile, and holds concurrency in flight', async () => {
+    const lines: string[] = [];
+    const result = await runPerf(grpc({ model: 'slow_identity', concurrencyRange: { start: 2, end: 2, step: 1 }, shapes: { INPUT0: [4] }, percentile: 95 }), { log: (l) => lines.push(l) });
+    const row = result.rows[0]!;
+    checkRow(row);
+    assert.equal(row.stabilizingLatencyUs, row.percentilesUs[95]);
+    // slow_identity takes ~20 ms of work: the server's compute and the client's latency show it.
+    assert.ok(row.server!.computeInferUs > 10_000, `compute infer ${row.server!.computeInferUs}`);
+    assert.ok(row.avgLatencyUs > row.server!.computeInferUs, `avg ${row.avgLatencyUs}`);
+    assert.match(lines.join('\n'), /Avg gRPC time: \d+ usec \(\(un\)marshal request\/response \d+ usec \+ response wait \d+ usec\)/);
+    assert.match(lines.join('\n'), /Inferences\/Second vs\. Client p95 Batch Latency/);
+  });
+
+  it('sends requests at a constant and at a Poisson rate', async () => {
+    for (const distribution of ['constant', 'poisson'] as const) {
+      const result = await runPerf(http({ model: 'simple', requestRateRange: { start: 150, end: 150, step: 1 }, requestDistribution: distribution }));
+      const row = result.rows[0]!;
+      assert.equal(result.mode, 'request_rate');
+      assert.equal(row.requestRate, 150);
+      checkRow(row);
+      // Loose: a stalled window's late requests are sent in a burst (catching up the schedule) in the next.
+      const tolerance = distribution === 'constant' ? 0.25 : 0.5;
+      assert.ok(Math.abs(row.throughput - 150) < 150 * tolerance, `${distribution}: ${row.throughput} infer/sec`);
+      assert.ok(Math.abs(row.sendRequestRate - 150) < 150 * tolerance, `${distribution}: sent ${row.sendRequestRate}/s`);
+    }
+  });
+
+  it('streams over gRPC, counting every response of a decoupled model', async () => {
+    const simple = await runPerf(grpc({ model: 'simple', streaming: true, concurrencyRange: { start: 2, end: 2, step: 1 } }));
+    checkRow(simple.rows[0]!);
+    const lines: string[] = [];
+    const repeat = await runPerf(grpc({ model: 'repeat', streaming: true, shapes: { IN: [3] }, inputData: 'zero' }), { log: (l) => lines.push(l) });
+    const row = repeat.rows[0]!;
+    assert.ok(repeat.decoupled);
+    assert.ok(row.requestCount > 0);
+    assert.equal(row.responseCount, 3 * row.requestCount);
+    assert.match(lines.join('\n'), /Detected decoupled model, using the first response for measuring latency/);
+    assert.match(lines.join('\n'), /Response Throughput: [\d.]+ infer\/sec/);
+  });
+
+  it('passes tensors through system shared memory and cleans up after itself', async () => {
+    const client = new HttpClient(server.httpUrl);
+    for (const options of [http({ model: 'simple', sharedMemory: 'system' }), grpc({ model: 'simple', sharedMemory: 'system', batchSize: 2 })]) {
+      const result = await runPerf(options);
+      checkRow(result.rows[0]!, options.batchSize ?? 1);
+    }
+    assert.deepEqual(await client.systemSharedMemoryStatus(), []);
+    assert.deepEqual(readdirSync('/dev/shm').filter((f) => f.startsWith(`nereid_perf_${process.pid}_`)), []);
+  });
+
+  it('sends batches with --shape on a dynamic dimension, from zero, random and JSON data', async () => {
+    const zero = await runPerf(http({ model: 'identity_fp32', batchSize: 4, shapes: { INPUT0: [8] }, inputData: 'zero' }));
+    checkRow(zero.rows[0]!, 4);
+    assert.equal(zero.rows[0]!.server!.inferenceCount, 4 * zero.rows[0]!.server!.executionCount);
+    const random = await runPerf(grpc({ model: 'identity_int32', shapes: { INPUT0: [5] }, inputData: 'random' }));
+    checkRow(random.rows[0]!);
+    const file = join(dir, 'data.json');
+    writeFileSync(file, JSON.stringify({ data: [{ INPUT0: { content: [1, 2, 3], shape: [3] } }, { INPUT0: [4, 5, 6] }, { INPUT0: { b64: Buffer.from(new Int32Array([7, 8, 9]).buffer).toString('base64') } }] }));
+    const json = await runPerf(http({ model: 'identity_int32', inputData: file, shapes: { INPUT0: [3] } }));
+    checkRow(json.rows[0]!);
+    writeFileSync(file, JSON.stringify({ data: [{ INPUT0: [1, 2] }] }));
+    await assert.rejects(runPerf(http({ model: 'identity_int32', inputData: file, shapes: { INPUT0: [3] } })), /mismatch in the data provided for INPUT0\. Expected: 3 elements, Got: 2/);
+  });
+
+  it('measures count windows', async () => {
+    const result = await runPerf(http({ model: 'simple', measurementMode: 'count_windows', measurementRequestCount: 40 }));
+    const row = result.rows[0]!;
+    assert.ok(row.requestCount >= 3 * 40, `${row.requestCount}`);
+  });
+
+  it('fails like perf_analyzer: unknown model, unreachable server, dynamic shape, batching, unstable', async () => {
+    await assert.rejects(runPerf(http({ model: 'no_such_model' })), (e: unknown) => e instanceof PerfError && e.exitCode === 99 && /^error: failed to get model metadata: Request for unknown model: 'no_such_model' is not found/.test(e.message));
+    await assert.rejects(runPerf({ model: 'simple', url: '127.0.0.1:1' }), (e: unknown) => e instanceof PerfError && e.exitCode === 99 && /failed to get model metadata/.test(e.message));
+    await assert.rejects(runPerf(http({ model: 'identity_fp32' })), /input INPUT0 contains dynamic shape, provide shapes to send along with the request/);
+    await assert.rejects(runPerf(http({ model: 'repeat', batchSize: 2 })), /can not specify batch size > 1 as the model does not support batching/);
+    await assert.rejects(runPerf(http({ model: 'simple', streaming: true })), (e: unknown) => e instanceof PerfError && e.exitCode === 3);
+    const warnings: string[] = [];
+    // A 0.01 % band cannot hold three windows: the level is reported unstable and the sweep stops.
+    const result: PerfResult = await runPerf(http({ model: 'simple', concurrencyRange: { start: 1, end: 2, step: 1 }, stabilityPercentage: 0.01, maxTrials: 3, measurementIntervalMs: 100 }), { warn: (l) => warnings.push(l) });
+    assert.equal(result.rows.length, 0);
+    assert.equal(result.allRows.length, 1);
+    assert.equal(result.allRows[0]!.stable, false);
+    assert.equal(result.stable, false);
+    assert.deepEqual(warnings, ['Failed to obtain stable measurement within 3 measurement windows for concurrency 1. Please try to increase the --measurement-interval.']);
+  });
+});
