@@ -56,6 +56,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (parsed.csvFile !== undefined && result.rows.length > 0) writeFileSync(parsed.csvFile, csvReport(result, parsed.verboseCsv, options.percentile ?? -1));
     if (parsed.chartFile !== undefined) writeFileSync(parsed.chartFile, /\.svg$/i.test(parsed.chartFile) ? perfChartSvg(result) : perfChartHtml(result));
     // As perf_analyzer: a sweep whose first level did not stabilize is a stability error.
+    if (result.stoppedReason === 'Received exit signal.') return 0;
     if (result.allRows.length >= 1 && !result.allRows[0]!.stable) {
       process.stderr.write('Failed to obtain stable measurement.\n');
       return STABILITY_ERROR;

@@ -23,6 +23,8 @@ export interface Window {
   readonly throughput: number;
   readonly stabilizingLatencyNs: number;
   readonly avgLatencyNs: number;
+  /** Sample standard deviation of the window's latencies, µs (perf_analyzer's -v pass line). */
+  readonly stdUs: number;
 }
 
 export interface MeasureSettings {
@@ -52,6 +54,12 @@ function mean(values: Float64Array): number {
   return values.length === 0 ? 0 : sum / values.length;
 }
 
+function stdDevUs(latencies: Float64Array, avgNs: number): number {
+  let sq = 0;
+  for (let i = 0; i < latencies.length; i++) sq += (latencies[i]! - avgNs) ** 2;
+  return latencies.length > 1 ? Math.floor(Math.sqrt(sq / (latencies.length - 1)) / 1000) : 0;
+}
+
 export interface WindowProgress {
   (fraction: number, completed: number): void;
 }
@@ -77,7 +85,7 @@ export async function measureWindow(
     const completed = log.length - first;
     if (load.failure() !== undefined) break;
     if (settings.countWindows) {
-      // count_windows: at least the request count, and at least the window's time... as perf_analyzer, the count alone.
+      // count_windows: the window ends once this many requests have completed in it.
       if (completed >= settings.requestCount) break;
       onProgress?.(Math.min(1, completed / settings.requestCount), completed);
     } else {
@@ -112,6 +120,7 @@ function summarize(log: RequestLog, from: number, to: number, durationMs: number
   const durationNs = Math.round(durationMs * 1e6);
   const avg = Math.floor(mean(latencies));
   return {
+    stdUs: stdDevUs(latencies, avg),
     durationNs,
     latenciesNs: latencies,
     responseCount: responses,
@@ -194,9 +203,7 @@ export function mergeWindows(windows: readonly Window[], id: LevelIdentity, stab
   const durationNs = windows.reduce((a, w) => a + w.durationNs, 0);
   const seconds = durationNs / 1e9;
   const avgNs = Math.floor(mean(latencies));
-  let sq = 0;
-  for (let i = 0; i < latencies.length; i++) sq += (latencies[i]! - avgNs) ** 2;
-  const stdUs = latencies.length > 1 ? Math.floor(Math.sqrt(sq / (latencies.length - 1)) / 1000) : 0;
+  const stdUs = stdDevUs(latencies, avgNs);
   const percentiles = new Set([50, 90, 95, 99]);
   if (id.percentile !== -1) percentiles.add(id.percentile);
   const percentilesUs: Record<number, number> = {};

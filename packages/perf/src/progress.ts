@@ -30,7 +30,9 @@ export function createProgress(stream: NodeJS.WriteStream, mode: 'concurrency' |
   };
   const draw = (text: string) => {
     if (!tty) return;
-    stream.write(`\r\x1b[2K${text}`);
+    // Kept to one terminal row: a wrapped line could not be redrawn in place.
+    const width = stream.columns > 0 ? stream.columns - 1 : text.length;
+    stream.write(`\r\x1b[2K${text.length > width ? text.slice(0, width) : text}`);
     shown = true;
   };
   return {

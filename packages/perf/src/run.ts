@@ -7,7 +7,7 @@ import { setUpSystemSharedMemory, type SharedMemoryRequests } from './shm.js';
 import { GENERIC_ERROR, OPTION_ERROR, PerfError, type LoadRange, type PerfHooks, type PerfOptions, type PerfResult, type PerfRow } from './types.js';
 
 /** The levels of a linear sweep, as perf_analyzer's do/while walks them (end 0: until the latency limit). */
-export function levels(range: LoadRange, limit = 1_000_000): number[] {
+export function levels(range: LoadRange, limit = 10_000): number[] {
   const out: number[] = [];
   let value = range.start;
   do {
@@ -77,6 +77,8 @@ export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Prom
   const o = resolveOptions(options);
   const log = hooks.log ?? (() => undefined);
   const warn = hooks.warn ?? (() => undefined);
+  // A function: a property read would be narrowed by TypeScript across awaits.
+  const aborted = (): boolean => hooks.signal?.aborted === true;
   const connection = connect(o.protocol, o.url, o.headers);
   let shm: SharedMemoryRequests | undefined;
   let channel: RequestChannel | undefined;
@@ -139,8 +141,9 @@ export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Prom
     let stoppedReason: string | undefined;
     let lastStable = true;
     for (const [index, load] of loads.entries()) {
-      if (hooks.signal?.aborted) {
+      if (aborted()) {
         stoppedReason = 'Received exit signal.';
+        warn(stoppedReason);
         break;
       }
       hooks.onLevelStart?.(load, index, o.range.end === 0 ? 0 : loads.length);
@@ -159,9 +162,9 @@ export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Prom
           windows.push(window);
           const avgUs = Math.floor(window.avgLatencyNs / 1000);
           hooks.onWindow?.({ load, trial: trial + 1, maxTrials: o.maxTrials, requestCount: window.latenciesNs.length, throughput: window.throughput, avgLatencyUs: avgUs, stabilizingLatencyUs: Math.floor(window.stabilizingLatencyNs / 1000) });
-          if (o.verbose) log(passLine(trial + 1, window.throughput, avgUs, 0, o.percentile, Math.floor(window.stabilizingLatencyNs / 1000)));
+          if (o.verbose) log(passLine(trial + 1, window.throughput, avgUs, window.stdUs, o.percentile, Math.floor(window.stabilizingLatencyNs / 1000)));
           stable = isStable(windows, o.stability);
-          if (stable || hooks.signal?.aborted) break;
+          if (stable || aborted()) break;
           if (o.latencyThresholdMs > 0 && windows.length >= STABILITY_WINDOW && windows.slice(-STABILITY_WINDOW).some((w) => w.stabilizingLatencyNs >= o.latencyThresholdMs * 1e6)) break;
         }
       } finally {
@@ -174,6 +177,12 @@ export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Prom
       const row = mergeWindows(windows.slice(-STABILITY_WINDOW), { mode: o.mode, load, batchSize: o.batchSize, percentile: o.percentile, cacheEnabled: info.responseCacheEnabled }, stable, windows.length);
       allRows.push(row);
       lastStable = stable;
+      if (!stable && aborted()) {
+        // Interrupted mid-level: as perf_analyzer, report the levels done and stop.
+        stoppedReason = 'Received exit signal.';
+        warn(stoppedReason);
+        break;
+      }
       if (o.latencyThresholdMs > 0 && row.stabilizingLatencyUs >= o.latencyThresholdMs * 1000) {
         stoppedReason = `Measured latency went over the set limit of ${o.latencyThresholdMs} msec. `;
         warn(stoppedReason);

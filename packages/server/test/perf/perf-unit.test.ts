@@ -82,6 +82,12 @@ describe('progress', () => {
     const text = tty.text();
     assert.match(text, /^\r\x1b\[2K. concurrency 4 \[1\/2\] window 1 █{12}░{12} {2}50% {2}60 requests\r\x1b\[2K. concurrency 4 \[1\/2\] window 2 █{6}░{18} {2}25% {2}30 requests {2}\(last: 600 infer\/sec, 6600 usec\)\r\x1b\[2K$/u);
     assert.doesNotMatch(text, /\n/);
+    // A narrow terminal: the line is cut to its width.
+    const narrow = sink(true);
+    (narrow.stream as { columns: number }).columns = 40;
+    const r = createProgress(narrow.stream, 'concurrency');
+    r.onTick!(16, 3, 0.5, 60);
+    assert.equal(narrow.text(), `\r\x1b[2K${'⠋ concurrency 16 window 3 ████████████░░░░░░░░░░░░'.slice(0, 39)}`);
     const plain = sink(false);
     const q = createProgress(plain.stream, 'request_rate');
     q.onLevelStart!(50, 0, 1);
