@@ -5,6 +5,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import type { BackendInstance, ExecutionResult } from '../backend.js';
 import { batchedFeed, outputToTensor, splitOutput, tensorToFeed } from './feeds.js';
 import type { NativeSession, SessionFeed, SessionRunResult } from './native/native-session.js';
+import { OrtError } from './native/ort-status.js';
 import type { ModelIo } from './tensor-info.js';
 
 /** What execution needs from the final configuration, computed once per instance. */
@@ -159,9 +160,14 @@ function recordRun(result: SessionRunResult, timer: Timer): void {
   timer.output += result.outputNs;
 }
 
-/** A failed run's error: ServerErrors as they are, anything else as onnxruntime's INTERNAL error. */
+/**
+ * A failed run's error: ServerErrors as they are, anything else as onnxruntime's INTERNAL error;
+ * one ONNX Runtime returned carries its OrtErrorCode as Triton's backend writes it
+ * ("onnx runtime error 2: <message>").
+ */
 function runError(error: unknown): ServerError {
   if (error instanceof ServerError) return error;
+  if (error instanceof OrtError) return internal(`onnx runtime error ${error.code}: ${error.message}`, error);
   const message = error instanceof Error ? error.message : String(error);
   return internal(`onnx runtime error: ${message}`, error);
 }

@@ -375,7 +375,7 @@ export function inferReplyProblem(body: Buffer, headerLength: string | string[] 
 export function checkRaw(outcome: { readonly text: string } | { readonly error: string }): string | undefined {
   if ('error' in outcome) return outcome.error;
   // Raw cases only post to /v2/models/simple/infer or probe health: a model failure is the only 500 allowed.
-  const modelFailure = outcome.text.includes('{"error":"onnx runtime error: ') ? 'onnx runtime error: ' : '';
+  const modelFailure = /\{"error":"onnx runtime error(?: \d+)?: /.exec(outcome.text)?.[0].slice('{"error":"'.length) ?? '';
   for (const match of outcome.text.matchAll(/(?:^|\r\n)HTTP\/1\.[01] (\d{3})/g)) {
     const status = Number(match[1]);
     if (status !== 100 && !allowedStatus(status, '', modelFailure)) return `status ${status}: ${JSON.stringify(outcome.text.slice(0, 300))}`;

@@ -25,7 +25,7 @@ export const MODELS = ['simple', 'simple_string', 'identity_fp32', 'simple_ident
 export type ModelName = (typeof MODELS)[number];
 
 /** Error texts of models failing on their input (simple_string casts strings to numbers): Triton's INTERNAL. */
-export const MODEL_FAILURE = /^onnx runtime error: /;
+export const MODEL_FAILURE = /^onnx runtime error(?: \d+)?: /;
 
 // ---------------------------------------------------------------------------------------------
 // Random values
