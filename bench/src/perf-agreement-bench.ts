@@ -12,10 +12,16 @@
  * command (default `node packages/perf/bin/nereid-perf.js`). BENCH_INTERVAL_MS sets -p (default
  * 2000), BENCH_RATE the request-rate point (default 1000/s), BENCH_ROUNDS the turns per tool
  * (default 2), BENCH_MAX_TRIALS --max-trials (default 20: windows until stable on a busy machine), BENCH_PORT the HTTP port (gRPC +1, metrics +2; default: free ports).
+ *
+ * BENCH_PIN (default on where `taskset` exists and the machine has 2+ cores; BENCH_PIN=0 to turn it
+ * off): the server runs on CPU 0 and each tool on CPU 1. Two clients of different CPU cost sharing
+ * the server's cores measure their own cost as much as the server's (perf_analyzer's HTTP client
+ * takes ~65 µs of CPU a request, nereid-perf's ~35 µs: on 2 shared cores that is throughput taken
+ * from the server); with a core each, both measure the same server.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readPerfCsv, type PerfCsvRow } from './perf-csv.js';
 import { freePort, startChild, stopChild } from './servers.js';
@@ -62,10 +68,18 @@ function hasPerfAnalyzer(): boolean {
   return probe.error === undefined;
 }
 
+const PIN =
+  process.env['BENCH_PIN'] !== '0' && availableParallelism() >= 2 && spawnSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' }).status === 0;
+
+/** `file args` run on `cpu` when pinning, as is otherwise. */
+function onCpu(cpu: number, file: string, args: readonly string[]): { file: string; args: string[] } {
+  return PIN ? { file: 'taskset', args: ['-c', String(cpu), file, ...args] } : { file, args: [...args] };
+}
+
 function command(tool: Tool): { file: string; args: string[] } {
-  if (tool === 'perf_analyzer') return { file: PERF_ANALYZER, args: [] };
+  if (tool === 'perf_analyzer') return onCpu(1, PERF_ANALYZER, []);
   const [file = process.execPath, ...args] = NEREID_PERF;
-  return { file, args };
+  return onCpu(1, file, args);
 }
 
 /** Runs one tool to completion; resolves with its exit code and its output (for failures). */
@@ -163,9 +177,7 @@ async function main(): Promise<void> {
   const httpPort = base ?? (await freePort());
   const grpcPort = base !== undefined ? base + 1 : await freePort();
   const metricsPort = base !== undefined ? base + 2 : await freePort();
-  const server = await startChild(
-    process.execPath,
-    [
+  const serverCommand = onCpu(0, process.execPath, [
       'packages/server/bin/nereid.js',
       '--model-repository',
       'examples/models',
@@ -179,13 +191,12 @@ async function main(): Promise<void> {
       String(grpcPort),
       '--metrics-port',
       String(metricsPort),
-    ],
-    /Started HTTPService/,
-  );
+  ]);
+  const server = await startChild(serverCommand.file, serverCommand.args, /Started HTTPService/);
   const dir = mkdtempSync(join(tmpdir(), 'nereid-perf-agreement-'));
   const rows: string[] = [];
   let failed = false;
-  console.log(`perf_analyzer vs nereid-perf on 'simple': -p ${INTERVAL_MS}, --max-trials ${MAX_TRIALS}, ${ROUNDS} turns each (A B A B), node ${process.version}\n`);
+  console.log(`perf_analyzer vs nereid-perf on 'simple': -p ${INTERVAL_MS}, --max-trials ${MAX_TRIALS}, ${ROUNDS} turns each (A B A B), node ${process.version}${PIN ? '; server on CPU 0, tools on CPU 1' : ''}\n`);
   try {
     for (const testCase of cases()) {
       const url = `127.0.0.1:${testCase.protocol === 'http' ? httpPort : grpcPort}`;

@@ -1,5 +1,5 @@
 import { nowNs } from '../util/clock.js';
-import { preparePreciseTimers, schedulePrecise } from '../util/precise-timer.js';
+import { preparePreciseTimers, schedulePrecise } from '@nereid/precise-timer';
 
 /**
  * Time as the schedulers see it, injected so tests decide verdicts by advancing a fake clock, never
@@ -22,7 +22,7 @@ export interface SchedulerClock {
 /** Timers at least this far away use setTimeout (its ~1 ms error is small beside them). */
 const COARSE_TIMER_NS = 20_000_000;
 
-/** The process clock: sub-20 ms delays go to the precise timer thread (see util/precise-timer.ts). */
+/** The process clock: sub-20 ms delays go to the precise timer thread (see @nereid/precise-timer). */
 export const processClock: SchedulerClock = {
   nowNs,
   schedule(delayNs, fn) {

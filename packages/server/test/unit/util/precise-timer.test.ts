@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { schedulePrecise } from '../../../src/util/precise-timer.js';
+import { schedulePrecise } from '@nereid/precise-timer';
 import { nowNs } from '../../../src/util/clock.js';
 
 test('precise timers fire in due order, never early, and a cancelled one never fires', async () => {

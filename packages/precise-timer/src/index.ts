@@ -1,9 +1,15 @@
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { nowNs } from './clock.js';
+
+/** Monotonic nanoseconds as a number. */
+function nowNs(): number {
+  return Number(process.hrtime.bigint());
+}
 
 /**
- * Sub-millisecond timers without spinning. `setTimeout` has 1 ms granularity and fires up to a
- * millisecond late, which a 100 µs batching delay cannot use; re-checking every event-loop turn
+ * Sub-millisecond timers without spinning (the server's batching delays, nereid-perf's request
+ * pacing). `setTimeout` has 1 ms granularity and fires up to a millisecond late, which a 100 µs
+ * batching delay or a 1000/s send schedule cannot use; re-checking every event-loop turn
  * keeps a core busy for the whole wait (measured: ~290 µs of CPU per request for a 100 µs delay),
  * taking it from the model runs. Instead one small thread sleeps until the earliest due time
  * (Atomics.wait takes a fractional-millisecond timeout) and wakes the main thread through
@@ -19,13 +25,14 @@ const { workerData } = require('node:worker_threads');
 const control = new Int32Array(workerData.control, 0, 2);
 const due = new Float64Array(workerData.control, 8, 1);
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
-const SPIN_MS = 0.06;
+const SPIN_MS = workerData.spinMs;
 for (;;) {
   const generation = Atomics.load(control, 0);
   if (generation < 0) break;
   const left = due[0] - nowMs();
   if (left > SPIN_MS) {
-    // A timed futex wait wakes up to ~50 µs late (timer slack): sleep until just before, then spin.
+    // A timed futex wait wakes up to ~50 µs late (timer slack): sleep until just before, then spin
+    // (not on a single CPU, where spinning would take it from the thread the timer is for).
     Atomics.wait(control, 0, generation, Number.isFinite(left) ? left - SPIN_MS : undefined);
     continue;
   }
@@ -116,7 +123,8 @@ class PreciseTimers {
     this.#control = new Int32Array(shared, 0, 2);
     this.#due = new Float64Array(shared, 8, 1);
     this.#due[0] = Number.POSITIVE_INFINITY;
-    this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { control: shared }, stdout: false, stderr: false });
+    const spinMs = availableParallelism() > 1 ? 0.06 : 0;
+    this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { control: shared, spinMs }, stdout: false, stderr: false });
     // Pending timers belong to requests whose sockets keep the process alive; the thread must not.
     this.#worker.unref();
   }
