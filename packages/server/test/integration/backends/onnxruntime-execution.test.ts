@@ -112,7 +112,7 @@ describe('onnxruntime backend: runtime errors', () => {
       for (const response of failed.responses) {
         assert.ok(response instanceof ServerError);
         assert.equal(response.code, 'INTERNAL');
-        assert.match(response.message, /onnx runtime error: .*Reshape/);
+        assert.match(response.message, /^onnx runtime error 1: .*Reshape/);
       }
       const good = await instance.execute([
         request([tensor('INPUT0', 'FP32', [1, 3], bytesOf(Float32Array.of(1, 2, 3)))], ['OUTPUT0']),
