@@ -22,17 +22,24 @@ export class TraceFile {
     this.#onError = onError;
   }
 
-  /** Writes `traces` (comma-separated trace entries as UTF-8, no brackets) to the indexed file or the main one. */
-  save(traces: Buffer, toIndexFile: boolean): void {
+  /**
+   * Writes `traces` (comma-separated trace entries as UTF-8, no brackets) to the indexed file or the
+   * main one; `written` is called once their bytes are no longer needed (written, or dropped).
+   */
+  save(traces: Buffer, toIndexFile: boolean, written?: () => void): void {
     if (toIndexFile) {
       try {
         writeFileSync(`${this.fileName}.${this.#index++}`, Buffer.concat([OPEN, traces, CLOSE]));
       } catch (error) {
         this.#onError(`failed creating trace file: ${(error as Error).message}`);
       }
+      written?.();
       return;
     }
-    if (this.#failed) return;
+    if (this.#failed) {
+      written?.();
+      return;
+    }
     if (this.#stream === undefined) {
       this.#stream = createWriteStream(this.fileName);
       this.#stream.on('error', (error) => {
@@ -43,7 +50,8 @@ export class TraceFile {
     } else {
       this.#stream.write(COMMA);
     }
-    this.#stream.write(traces);
+    // A failed stream never calls back: its chunk is simply not reused.
+    this.#stream.write(traces, () => written?.());
   }
 
   /** Closes the array of the main file, if anything was written to it, once all is written. */

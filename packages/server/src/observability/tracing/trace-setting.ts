@@ -34,6 +34,24 @@ export interface SpecifiedFields {
  * chunk goes to the main file (no log frequency) before the setting retires.
  */
 const CHUNK_BYTES = 1 << 20;
+/**
+ * Written chunks come back here for the next traces: a fresh 1 MiB of external memory per chunk
+ * costs page faults on first touch and drives V8's full collections (it counts external memory).
+ */
+const spareChunks: Buffer[] = [];
+const SPARE_CHUNKS = 4;
+
+function takeChunk(bytes: number): Buffer {
+  if (bytes <= CHUNK_BYTES) {
+    const spare = spareChunks.pop();
+    if (spare !== undefined) return spare;
+  }
+  return Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, bytes));
+}
+
+function returnChunk(chunk: Buffer): void {
+  if (chunk.length === CHUNK_BYTES && spareChunks.length < SPARE_CHUNKS) spareChunks.push(chunk);
+}
 
 /**
  * One trace setting, global or a model's (Triton's TraceManager::TraceSetting): immutable fields but
@@ -128,7 +146,7 @@ export class TraceSetting implements TraceSettingFields {
       if (this.logFrequency === 0) this.#flush(false);
       else this.#chunk = grow(this.#chunk, this.#used + bytes);
     }
-    const chunk = (this.#chunk ??= Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, bytes)));
+    const chunk = (this.#chunk ??= takeChunk(bytes));
     for (const trace of traces) {
       if (trace.byteLength === 0) continue;
       if (this.#used > 0) chunk[this.#used++] = 0x2c; // ','
@@ -138,12 +156,13 @@ export class TraceSetting implements TraceSettingFields {
   }
 
   #flush(toIndexFile: boolean): void {
-    const traces = this.#chunk?.subarray(0, this.#used) ?? Buffer.alloc(0);
-    // The chunk now belongs to the file (written later, off the event loop); the next trace starts a new one.
+    const chunk = this.#chunk;
+    const traces = chunk?.subarray(0, this.#used) ?? Buffer.alloc(0);
+    // The chunk now belongs to the file (written later, off the event loop) until written; the next trace starts another.
     this.#chunk = undefined;
     this.#used = 0;
     this.#inStream = 0;
-    this.file.save(traces, toIndexFile);
+    this.file.save(traces, toIndexFile, chunk === undefined ? undefined : () => returnChunk(chunk));
   }
 }
 
