@@ -9,11 +9,9 @@ const EMPTY = Buffer.alloc(0);
 
 const ascii = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text, 'latin1'));
 const ID = ascii('{"id":');
-const TIMESTAMP = ascii(',"timestamps":[{"name":"');
-const NS = ascii('","ns":');
 const TIMESTAMP_END = ascii('}]}');
-/** Event names as bytes, made once each. */
-const names = new Map<string, Uint8Array>();
+/** Per event name, everything between the id and the ns: `,"timestamps":[{"name":"<name>","ns":`, made once. */
+const segments = new Map<string, Uint8Array>();
 
 export class TraceText {
   /** Taken from the pool at the first entry (an OpenTelemetry trace writes none). */
@@ -26,15 +24,13 @@ export class TraceText {
 
   /** `{"id":<id>,"timestamps":[{"name":"<name>","ns":<ns>}]}`, after a comma if not the first entry. */
   timestamp(id: number, name: string, ns: number): void {
-    let nameBytes = names.get(name);
-    if (nameBytes === undefined) names.set(name, (nameBytes = ascii(name)));
-    this.#reserve(64 + nameBytes.length);
+    let segment = segments.get(name);
+    if (segment === undefined) segments.set(name, (segment = ascii(`,"timestamps":[{"name":"${name}","ns":`)));
+    this.#reserve(ID.length + segment.length + 40);
     this.#separate();
     this.#bytes(ID);
     this.#int(id);
-    this.#bytes(TIMESTAMP);
-    this.#bytes(nameBytes);
-    this.#bytes(NS);
+    this.#bytes(segment);
     this.#int(ns);
     this.#bytes(TIMESTAMP_END);
   }
@@ -81,18 +77,29 @@ export class TraceText {
     this.#len = at;
   }
 
-  /** A non-negative integer (below 2^53) in decimal. */
+  /** A non-negative integer (below 2^53) in decimal: the high part above 10^9, then the low 9 digits, in int32 arithmetic. */
   #int(value: number): void {
+    if (value < 1e9) {
+      this.#small(value | 0, 0);
+      return;
+    }
+    const high = Math.floor(value / 1e9);
+    this.#int(high);
+    this.#small((value - high * 1e9) | 0, 9);
+  }
+
+  /** `value` (< 10^9) in decimal, left-padded with zeros to `width` digits. */
+  #small(value: number, width: number): void {
     let digits = 1;
-    for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    for (let rest = value; rest >= 10; rest = (rest / 10) | 0) digits++;
+    if (digits < width) digits = width;
     const buf = this.#buf;
     let at = this.#len + digits;
     this.#len = at;
-    let rest = value;
-    do {
-      const next = Math.floor(rest / 10);
-      buf[--at] = 0x30 + (rest - next * 10);
-      rest = next;
-    } while (rest > 0);
+    for (let i = 0; i < digits; i++) {
+      const next = (value / 10) | 0;
+      buf[--at] = 0x30 + (value - next * 10);
+      value = next;
+    }
   }
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { cppFloat, formatTensorData } from '../../../src/observability/tracing/tensor-text.js';
 import { stoi } from '../../../src/observability/tracing/trace-update.js';
+import { TraceText } from '../../../src/observability/tracing/trace-text.js';
 
 test('cppFloat prints as std::ostream does with precision 6 (%g)', () => {
   const cases: [number, string][] = [
@@ -30,4 +31,21 @@ test('stoi reads as std::stoi: blanks, a sign, digits, trailing text ignored, in
   assert.equal(stoi(''), 'invalid');
   assert.equal(stoi('2147483648'), 'out-of-range');
   assert.equal(stoi('-2147483648'), -2147483648);
+});
+
+test('trace entries write ids and nanoseconds exactly, zeros inside large numbers included', () => {
+  const values = [0, 7, 10, 999_999_999, 1_000_000_000, 1_000_000_001, 1_000_000_010_000, 12_000_000_000_000, 1_234_567_890_123_456, Number.MAX_SAFE_INTEGER];
+  for (const ns of values) {
+    const text = new TraceText();
+    text.timestamp(ns, 'QUEUE_START', ns);
+    text.timestamp(3, 'COMPUTE_START', ns);
+    const bytes = Buffer.alloc(text.byteLength);
+    text.copyTo(bytes, 0);
+    text.release();
+    const entries = JSON.parse(`[${bytes.toString('latin1')}]`) as Array<{ id: number; timestamps: Array<{ name: string; ns: number }> }>;
+    assert.deepEqual(entries, [
+      { id: ns, timestamps: [{ name: 'QUEUE_START', ns }] },
+      { id: 3, timestamps: [{ name: 'COMPUTE_START', ns }] },
+    ]);
+  }
 });
