@@ -115,11 +115,12 @@ function frame(width: number, height: number, title: string | undefined, body: s
   return [head, background, titleText, ...body, '</svg>'].filter((s) => s !== '').join('\n');
 }
 
-function legend(names: readonly string[], colors: readonly string[], x: number, y: number): string[] {
+/** The legend; `faded[i]` draws entry i's swatch as translucent as its band series. */
+function legend(names: readonly string[], colors: readonly string[], x: number, y: number, faded: readonly boolean[] = []): string[] {
   const out: string[] = [];
   names.forEach((name, i) => {
     const top = y + i * 18;
-    out.push(`<rect x="${n(x)}" y="${n(top)}" width="12" height="12" fill="${colors[i]}"/>`);
+    out.push(`<rect x="${n(x)}" y="${n(top)}" width="12" height="12" fill="${colors[i]}"${faded[i] === true ? ' fill-opacity="0.3"' : ''}/>`);
     out.push(`<text x="${n(x + 18)}" y="${n(top + 10)}">${escapeXml(name)}</text>`);
   });
   if (out.length === 0) return out;
@@ -189,7 +190,8 @@ export function xyChart(options: XYChartOptions): string {
   });
   if (options.series.length > 1 || (options.series.length === 1 && options.series[0]!.name !== '')) {
     const legendX = legendRight ? MARGIN.left + plotW + 24 : MARGIN.left + 12;
-    body.push(...legend(options.series.map((s) => s.name), colors, legendX, MARGIN.top + 8));
+    const faded = options.series.map((s) => s.emphasis === 'band');
+    body.push(...legend(options.series.map((s) => s.name), colors, legendX, MARGIN.top + 8, faded));
   }
   return frame(width, height, options.title, body);
 }

@@ -76,7 +76,11 @@ describe('charts', () => {
     const band = right.slice(right.indexOf('data-name="front"'), right.indexOf('data-name="cfg"'));
     assert.match(band, /stroke-width="9" stroke-opacity="0.25"/);
     assert.match(band, /r="9" fill-opacity="0.3"/);
-    assert.doesNotMatch(right.slice(right.indexOf('data-name="cfg"')), /stroke-opacity/);
+    assert.doesNotMatch(right.slice(right.indexOf('data-name="cfg"'), right.indexOf('class="legend"')), /stroke-opacity/);
+    const swatches = right.slice(right.indexOf('class="legend"')).match(/<rect [^>]*width="12"[^>]*>/g) ?? [];
+    assert.equal(swatches.length, 2);
+    assert.match(swatches[0]!, /fill-opacity="0.3"/, 'the band series fades in the legend too');
+    assert.doesNotMatch(swatches[1]!, /fill-opacity/);
   });
 });
 
