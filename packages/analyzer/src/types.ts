@@ -2,6 +2,7 @@
  * The analyzer's boundary types: what a profile run is asked to do, the variants it loads, and the
  * rows it measures.
  */
+import type { LoadPoint } from './measure.js';
 
 /** `local`: the analyzer starts a Nereid itself; `remote`: it talks to a running server. */
 export type LaunchMode = 'local' | 'remote';
@@ -54,21 +55,11 @@ export interface ModelVariant {
 }
 
 /** One measurement: a variant at one concurrency. */
-export interface MeasuredRow {
+export interface MeasuredRow extends LoadPoint {
   readonly model: string;
   readonly variant: string;
   readonly settings: VariantSettings;
   readonly concurrency: number;
-  /** Inferences per second seen by the client. */
-  readonly throughput: number;
-  readonly avgLatencyMs: number;
-  readonly p50LatencyMs: number;
-  readonly p90LatencyMs: number;
-  readonly p95LatencyMs: number;
-  readonly p99LatencyMs: number;
-  /** Server-side average queue and compute time per request (statistics extension), in µs. */
-  readonly serverQueueUs: number;
-  readonly serverComputeUs: number;
   /** Peak resident memory sampled while measuring, in bytes (0 when no source was available). */
   readonly memoryBytes: number;
 }
