@@ -1,4 +1,5 @@
 import { receiveMessageOnPort, type MessagePort, type TransferListItem } from 'node:worker_threads';
+import { waitAsync } from '../../util/wait-async.js';
 
 /**
  * One direction of a model worker's channel: messages go through a MessagePort that nobody listens
@@ -23,11 +24,6 @@ export class DoorbellSender {
     Atomics.notify(this.#bells, this.#index);
   }
 }
-
-/** Atomics.waitAsync (Node 16+, V8); not yet in TypeScript's ES2023 lib. */
-const waitAsync = (Atomics as unknown as {
-  waitAsync(array: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
-}).waitAsync;
 
 /** Receives what a DoorbellSender sends, until `close`. */
 export class DoorbellReceiver {

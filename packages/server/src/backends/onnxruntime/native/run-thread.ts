@@ -15,6 +15,7 @@
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { waitAsync } from '../../../util/wait-async.js';
 import type { Pointer } from './ort-api.js';
 import {
   CONTROL,
@@ -48,14 +49,6 @@ export interface RunOutcome {
   readonly startedAtNs: bigint;
   readonly endedAtNs: bigint;
 }
-
-/** Node 20 has Atomics.waitAsync; TypeScript's ES2023 lib does not declare it. */
-type WaitAsync = (
-  array: Int32Array,
-  index: number,
-  value: number,
-) => { async: false; value: string } | { async: true; value: Promise<string> };
-const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 
 const IDLE_EXIT_MS = 60_000;
 
