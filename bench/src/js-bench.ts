@@ -11,7 +11,8 @@
  */
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Driver, epochMs, loadConfig, summarize, type DriverSamples, type WindowSummary } from './drivers.js';
+import { alternatingWindows } from './alternating-windows.js';
+import type { WindowSummary } from './drivers.js';
 import { removeTempRepositories, tempRepository } from './engine-model.js';
 import { binaryCall, binaryOutputs, httpOk } from './infer-calls.js';
 import { processCpuSeconds } from './proc-stats.js';
@@ -43,8 +44,6 @@ const call = (model: string) => {
   return binaryCall(model, [{ name: 'INPUT0', datatype: 'FP32', shape: [1, 16], data }], ['OUTPUT0']);
 };
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 interface Result {
   readonly model: string;
   readonly concurrency: number;
@@ -54,32 +53,13 @@ interface Result {
   readonly serverUs: number;
 }
 
-/** Closed-loop windows of `models` at `concurrency`, alternating ROUNDS times, merged per model. */
+/** `models` at `concurrency` in alternating windows, the server's CPU charged to each. */
 async function compare(port: number, pid: number, models: readonly string[], concurrency: number): Promise<Result[]> {
-  const samples = models.map((): DriverSamples => ({ ends: [], latencies: [], errors: 0 }));
-  const ranges = models.map((): Array<readonly [number, number]> => []);
-  const cpu = models.map(() => 0);
-  for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? models.map((_, i) => i) : models.map((_, i) => models.length - 1 - i);
-    for (const i of order) {
-      const driver = await Driver.start(loadConfig(port, call(models[i]!), concurrency, WARMUP_MS));
-      const cpu0 = processCpuSeconds(pid);
-      driver.go();
-      const from = epochMs();
-      await sleep(SECONDS * 1000);
-      const to = epochMs();
-      cpu[i]! += processCpuSeconds(pid) - cpu0;
-      const got = await driver.stop();
-      samples[i]!.ends.push(...got.ends);
-      samples[i]!.latencies.push(...got.latencies);
-      samples[i]!.errors += got.errors;
-      ranges[i]!.push([from, to]);
-    }
-  }
-  return models.map((model, i) => {
-    const summary = summarize(samples[i]!, ranges[i]!);
-    return { model, concurrency, summary, errors: samples[i]!.errors, serverUs: (cpu[i]! * 1e6) / Math.max(1, summary.requests) };
+  const merged = await alternatingWindows({
+    port, models, concurrency, call, rounds: ROUNDS, seconds: SECONDS, warmupMs: WARMUP_MS,
+    cpuSeconds: () => [processCpuSeconds(pid)],
   });
+  return merged.map(({ cpuUs, ...windows }) => ({ ...windows, serverUs: cpuUs[0] ?? 0 }));
 }
 
 const COLUMNS = ['c', 'req/s', 'p50 µs', 'p99 µs', 'srv µs/rq', 'err'];

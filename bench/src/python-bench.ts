@@ -12,7 +12,8 @@
  */
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Driver, epochMs, loadConfig, summarize, type DriverSamples, type WindowSummary } from './drivers.js';
+import { alternatingWindows } from './alternating-windows.js';
+import type { WindowSummary } from './drivers.js';
 import { removeTempRepositories, tempRepository } from './engine-model.js';
 import { binaryCall, binaryOutputs, httpOk } from './infer-calls.js';
 import { processCpuSeconds } from './proc-stats.js';
@@ -72,8 +73,6 @@ const call = (model: string) => {
   return binaryCall(model, [{ name: 'INPUT0', datatype: 'FP32', shape: [1, 16], data }], ['OUTPUT0']);
 };
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 interface Result {
   readonly model: string;
   readonly concurrency: number;
@@ -84,36 +83,16 @@ interface Result {
   readonly stubUs: number;
 }
 
-/** Closed-loop windows of `models` at `concurrency`, alternating ROUNDS times, merged per model. */
+/** `models` at `concurrency` in alternating windows, the server's CPU and its Python stubs' charged to each. */
 async function compare(port: number, pids: () => { server: number; stubs: number[] }, models: readonly string[], concurrency: number): Promise<Result[]> {
-  const samples = models.map((): DriverSamples => ({ ends: [], latencies: [], errors: 0 }));
-  const ranges = models.map((): Array<readonly [number, number]> => []);
-  const cpu = models.map(() => ({ server: 0, stubs: 0 }));
-  for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? models.map((_, i) => i) : models.map((_, i) => models.length - 1 - i);
-    for (const i of order) {
-      const driver = await Driver.start(loadConfig(port, call(models[i]!), concurrency, WARMUP_MS));
+  const merged = await alternatingWindows({
+    port, models, concurrency, call, rounds: ROUNDS, seconds: SECONDS, warmupMs: WARMUP_MS,
+    cpuSeconds: () => {
       const { server, stubs } = pids();
-      const stubCpu = (): number => stubs.reduce((sum, pid) => sum + processCpuSeconds(pid), 0);
-      const [server0, stubs0] = [processCpuSeconds(server), stubCpu()];
-      driver.go();
-      const from = epochMs();
-      await sleep(SECONDS * 1000);
-      const to = epochMs();
-      cpu[i]!.server += processCpuSeconds(server) - server0;
-      cpu[i]!.stubs += stubCpu() - stubs0;
-      const got = await driver.stop();
-      samples[i]!.ends.push(...got.ends);
-      samples[i]!.latencies.push(...got.latencies);
-      samples[i]!.errors += got.errors;
-      ranges[i]!.push([from, to]);
-    }
-  }
-  return models.map((model, i) => {
-    const summary = summarize(samples[i]!, ranges[i]!);
-    const requests = Math.max(1, summary.requests);
-    return { model, concurrency, summary, errors: samples[i]!.errors, serverUs: (cpu[i]!.server * 1e6) / requests, stubUs: (cpu[i]!.stubs * 1e6) / requests };
+      return [processCpuSeconds(server), stubs.reduce((sum, pid) => sum + processCpuSeconds(pid), 0)];
+    },
   });
+  return merged.map(({ cpuUs, ...windows }) => ({ ...windows, serverUs: cpuUs[0] ?? 0, stubUs: cpuUs[1] ?? 0 }));
 }
 
 const COLUMNS = ['c', 'req/s', 'p50 µs', 'p99 µs', 'srv µs/rq', 'stub µs/rq', 'err'];
