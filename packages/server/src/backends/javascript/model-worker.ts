@@ -1,7 +1,6 @@
-import { MessageChannel, Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { ServerError, internal, type ErrorCode } from '../../errors/index.js';
 import { ERROR_CODES } from '../../errors/codes.js';
-import { DoorbellReceiver, DoorbellSender } from './doorbell.js';
 import type { ControlFromWorker, FromWorker, ToWorker, WireError, WorkerSetup } from './wire.js';
 
 const WORKER_URL = new URL('./worker-main.js', import.meta.url);
@@ -21,20 +20,20 @@ export interface WorkerStart {
 }
 
 /**
- * One model worker thread: started, answering over its doorbell channel, and gone (finalized,
+ * One model worker thread: started, answering over its two MessagePorts, and gone (finalized,
  * terminated, or died). `onMessage` gets everything the worker sends on the fast channel;
  * `onExit` is called once, when it ends for any reason not asked for by `stop`.
  */
 export class ModelWorker {
   readonly #worker: Worker;
-  readonly #sender: DoorbellSender;
+  readonly #requests: MessagePort;
   readonly cancelFlags: Int32Array;
   #stopping = false;
   readonly exited: Promise<void>;
 
-  private constructor(worker: Worker, sender: DoorbellSender, cancelFlags: Int32Array, exited: Promise<void>) {
+  private constructor(worker: Worker, requests: MessagePort, cancelFlags: Int32Array, exited: Promise<void>) {
     this.#worker = worker;
-    this.#sender = sender;
+    this.#requests = requests;
     this.cancelFlags = cancelFlags;
     this.exited = exited;
   }
@@ -48,7 +47,6 @@ export class ModelWorker {
     onMessage: (message: FromWorker) => void,
     onExit: (reason: string) => void,
   ): Promise<{ worker: ModelWorker; completedConfig: string | undefined }> {
-    const doorbells = new SharedArrayBuffer(8);
     const cancelFlags = new SharedArrayBuffer(4 * CANCEL_SLOTS);
     const requests = new MessageChannel();
     const replies = new MessageChannel();
@@ -58,7 +56,6 @@ export class ModelWorker {
       mode: start.mode,
       configJson: start.configJson,
       args: start.args,
-      doorbells,
       cancelFlags,
       requests: requests.port2,
       replies: replies.port1,
@@ -70,10 +67,11 @@ export class ModelWorker {
       stdout: false,
       stderr: false,
     });
-    const bells = new Int32Array(doorbells);
-    const sender = new DoorbellSender(requests.port1, bells, 0);
     let self: ModelWorker | undefined;
-    const receiver = new DoorbellReceiver(replies.port2, bells, 1, (message) => onMessage(message as FromWorker));
+    // Plain 'message' events: one wake-up per message (docs/design/0017). The port does not keep
+    // the process alive; the worker decides that.
+    replies.port2.on('message', (message: FromWorker) => onMessage(message));
+    replies.port2.unref();
     let lastError = '';
     worker.on('error', (error: Error) => {
       lastError = `${error.name}: ${error.message}`;
@@ -81,7 +79,6 @@ export class ModelWorker {
     let settle: ((reason: string) => void) | undefined;
     const exited = new Promise<void>((resolve) => {
       worker.once('exit', (code) => {
-        receiver.close();
         requests.port1.close();
         replies.port2.close();
         const reason = lastError || `exit code ${code}`;
@@ -96,7 +93,7 @@ export class ModelWorker {
         if (message.t === 'ready') {
           worker.off('message', onControl);
           settle = undefined;
-          self = new ModelWorker(worker, sender, new Int32Array(cancelFlags), exited);
+          self = new ModelWorker(worker, requests.port1, new Int32Array(cancelFlags), exited);
           resolve({ worker: self, completedConfig: message.completedConfig });
         } else if (message.t === 'failed') {
           worker.off('message', onControl);
@@ -114,7 +111,7 @@ export class ModelWorker {
   }
 
   send(message: ToWorker, transfer?: readonly ArrayBuffer[]): void {
-    this.#sender.send(message, transfer);
+    this.#requests.postMessage(message, transfer as ArrayBuffer[] | undefined);
   }
 
   /** Runs `finalize` (bounded in time), then ends the thread. */

@@ -84,11 +84,11 @@ export interface WorkerSetup {
   /** Triton's JSON form of the configuration (final for an instance). */
   readonly configJson: string;
   readonly args: Readonly<Record<string, string>>;
-  /** Doorbells: [0] server → worker, [1] worker → server. */
-  readonly doorbells: SharedArrayBuffer;
   /** One Int32 per cancel slot: 1 once that request is cancelled. */
   readonly cancelFlags: SharedArrayBuffer;
+  /** Server → worker: executions, cancellations, BLS answers ('message' events). */
   readonly requests: MessagePort;
+  /** Worker → server: responses, BLS calls, logs. */
   readonly replies: MessagePort;
 }
 

@@ -1,6 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { configTypeToDatatype, type Datatype } from '@nereid/protocol';
-import { DoorbellReceiver, DoorbellSender } from './doorbell.js';
 import { createAutoCompleteConfig } from './auto-complete.js';
 import { ModelError, type InferRequest, type InferResult, type Model, type Nereid, type Request, type Response, type ResponseSender, type Tensor } from './model-api.js';
 import { modelTensor, packOutput } from './worker-tensors.js';
@@ -12,14 +11,12 @@ import type { ControlFromWorker, ControlToWorker, FromWorker, ToWorker, WireErro
  */
 const setup = workerData as WorkerSetup;
 const control = parentPort!;
-const bells = new Int32Array(setup.doorbells);
 const cancelFlags = new Int32Array(setup.cancelFlags);
-const toServer = new DoorbellSender(setup.replies, bells, 1);
 const config = JSON.parse(setup.configJson) as { output?: Array<{ name: string; data_type: string }> };
 const outputTypes = new Map<string, Datatype | undefined>((config.output ?? []).map((o) => [o.name, configTypeToDatatype(o.data_type)]));
 
 function post(message: FromWorker, transfer?: ArrayBuffer[]): void {
-  toServer.send(message, transfer);
+  setup.replies.postMessage(message, transfer);
 }
 
 function sendControl(message: ControlFromWorker): void {
@@ -284,10 +281,12 @@ async function main(): Promise<void> {
     sendControl({ t: 'failed', message: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
     return;
   }
-  const receiver = new DoorbellReceiver(setup.requests, bells, 0, onMessage(model));
+  const requests = setup.requests;
+  const onRequest = onMessage(model);
+  requests.on('message', onRequest);
   control.on('message', (message: ControlToWorker) => {
     if (message.t !== 'finalize') return;
-    receiver.close();
+    requests.off('message', onRequest);
     Promise.resolve()
       .then(() => model.finalize?.(api))
       .then(
