@@ -9,6 +9,8 @@ export interface MergedWindows {
   readonly errors: number;
   /** CPU µs per completed request of each source `cpuSeconds` reports, in its order. */
   readonly cpuUs: readonly number[];
+  /** Each round's window alone, in round order (for differences paired by round). */
+  readonly perRound: readonly WindowSummary[];
 }
 
 export interface AlternatingWindows {
@@ -34,6 +36,7 @@ export async function alternatingWindows(options: AlternatingWindows): Promise<M
   const samples = models.map((): DriverSamples => ({ ends: [], latencies: [], errors: 0 }));
   const ranges = models.map((): Array<readonly [number, number]> => []);
   const cpu = models.map((): number[] => []);
+  const perRound = models.map((): WindowSummary[] => []);
   for (let round = 0; round < options.rounds; round++) {
     const order = round % 2 === 0 ? models.map((_, i) => i) : models.map((_, i) => models.length - 1 - i);
     for (const i of order) {
@@ -46,6 +49,7 @@ export async function alternatingWindows(options: AlternatingWindows): Promise<M
       const cpu1 = options.cpuSeconds();
       cpu1.forEach((seconds, source) => (cpu[i]![source] = (cpu[i]![source] ?? 0) + seconds - (cpu0[source] ?? 0)));
       const got = await driver.stop();
+      perRound[i]!.push(summarize(got, [[from, to]]));
       samples[i]!.ends.push(...got.ends);
       samples[i]!.latencies.push(...got.latencies);
       samples[i]!.errors += got.errors;
@@ -55,6 +59,19 @@ export async function alternatingWindows(options: AlternatingWindows): Promise<M
   return models.map((model, i) => {
     const summary = summarize(samples[i]!, ranges[i]!);
     const requests = Math.max(1, summary.requests);
-    return { model, concurrency: options.concurrency, summary, errors: samples[i]!.errors, cpuUs: cpu[i]!.map((seconds) => (seconds * 1e6) / requests) };
+    return { model, concurrency: options.concurrency, summary, errors: samples[i]!.errors, cpuUs: cpu[i]!.map((seconds) => (seconds * 1e6) / requests), perRound: perRound[i]! };
   });
+}
+
+/**
+ * The median over rounds of `pick(b) - pick(a)`, each difference taken within one round: the
+ * windows of a round are seconds apart, so drift of a shared machine (a VM whose host is busy for
+ * minutes) cancels out, which pooled quantiles over all rounds do not do.
+ */
+export function pairedMedian(a: MergedWindows, b: MergedWindows, pick: (window: WindowSummary) => number): { median: number; each: number[] } {
+  const each = a.perRound.map((window, round) => pick(b.perRound[round]!) - pick(window));
+  const sorted = [...each].sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { median, each };
 }
