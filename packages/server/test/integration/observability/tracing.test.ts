@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -244,6 +245,50 @@ describe("Triton's trace files", () => {
       assert.equal(groupTraces(entries).size, 1);
     } finally {
       await harness.stop();
+    }
+  });
+});
+
+describe('a traced HTTP request whose client leaves before the response', () => {
+  it('is still written, its response timestamps taken when the server gave up sending', async () => {
+    const repo = mkdtempSync(join(tmpdir(), 'nereid-trace-gone-'));
+    const file = join(repo, 'gone.json');
+    // A model slower than the client's patience.
+    mkdirSync(join(repo, 'slow', '1'), { recursive: true });
+    writeFileSync(
+      join(repo, 'slow', '1', 'model.js'),
+      'export async function execute(requests) {\n' +
+        '  await new Promise((resolve) => setTimeout(resolve, 300));\n' +
+        "  return requests.map((request) => ({ outputs: [{ name: 'OUTPUT0', shape: request.inputs[0].shape, data: request.inputs[0].data }] }));\n}\n",
+    );
+    writeFileSync(
+      join(repo, 'slow', 'config.pbtxt'),
+      'backend: "javascript"\nmax_batch_size: 0\ninput [ { name: "INPUT0" data_type: TYPE_INT32 dims: [ 2 ] } ]\noutput [ { name: "OUTPUT0" data_type: TYPE_INT32 dims: [ 2 ] } ]\n',
+    );
+    addModel(repo, 'simple', simpleConfig('simple'));
+    const harness = new Harness();
+    await harness.start(startOptions(repo, { file, level: TRACE_LEVEL_TIMESTAMPS, rate: 1, logFrequency: 1 }));
+    try {
+      const body = JSON.stringify({ inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [2], data: [1, 2] }] });
+      const { port } = new URL(harness.base);
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.on('error', () => {});
+      socket.write(`POST /v2/models/slow/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      socket.destroy();
+      // Written once finished (log_frequency 1): the trace must not wait forever for a response that cannot leave.
+      const deadline = Date.now() + 5_000;
+      while (!existsSync(`${file}.0`) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+      assert.ok(existsSync(`${file}.0`), 'the trace of the abandoned request was never written');
+      const [trace] = groupTraces(readTraceFile(`${file}.0`)).values();
+      assert.equal(trace?.header?.model_name, 'slow');
+      assert.deepEqual(trace?.events.map((event) => event.name).slice(-4), ['REQUEST_END', 'INFER_RESPONSE_COMPLETE', 'HTTP_SEND_START', 'HTTP_SEND_END']);
+      // The server goes on serving (and tracing).
+      await inferSimple(harness);
+      assert.ok(existsSync(`${file}.1`));
+    } finally {
+      await harness.stop();
+      rmSync(repo, { recursive: true, force: true });
     }
   });
 });

@@ -113,15 +113,18 @@ function traceSending(traced: Traced, res: ServerResponse): void {
   trace.captureTimestamp('INFER_RESPONSE_COMPLETE', now);
   trace.captureTimestamp('HTTP_SEND_START', now);
   traced.sending();
-  let sent = false;
   const end = (): void => {
-    if (sent) return;
-    sent = true;
     trace.captureTimestamp('HTTP_SEND_END', nowNs());
     trace.finish();
   };
-  // 'finish': the last byte is handed to the OS; 'close' alone: the connection went first.
-  res.once('finish', end);
+  // A client gone before its answer: the response emits nothing more, so the trace ends now
+  // (else it would never be written, nor its buffer reused).
+  if (res.closed) {
+    end();
+    return;
+  }
+  // A response emits 'close' once, on the tick after 'finish' (the last byte handed to the OS) or
+  // when the connection goes first: one listener serves both.
   res.once('close', end);
 }
 
