@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { invalidArg } from '../errors/index.js';
+import { invalidArg, quoted } from '../errors/index.js';
 import { compareNames } from '../util/compare.js';
 
 /** A model folder found in one of the repositories. */
@@ -39,6 +39,15 @@ export async function scanRepositories(repositories: readonly string[]): Promise
     else models.set(name, { name, path: paths[0]! });
   }
   return { models, duplicates };
+}
+
+/** Triton's ValidateModelName, plus NUL (a name is a folder name). */
+export function validateModelName(name: string): void {
+  const trimmed = name.trim();
+  if (trimmed === '') throw invalidArg('Model name cannot be empty. Please enter a valid name to deploy.');
+  if (trimmed === '..' || trimmed === '.' || trimmed.includes('/') || trimmed.includes('\\') || trimmed.includes('\0')) {
+    throw invalidArg(`invalid model name '${quoted(name)}', model name must not contain path traversal characters`);
+  }
 }
 
 /** Versions are int64 in Triton (model_config.proto, std::stoll on folder names). */

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import { lstat, readdir, stat } from 'node:fs/promises';
+import { create } from '@bufbuild/protobuf';
+import { ModelConfigSchema, type ModelConfig } from '@nereid/protocol/generated/model_config_pb';
 import { readModelFile } from '../config/model-file.js';
+import { parseModelConfig } from '../config/read-config.js';
 import { join } from 'node:path';
 import { invalidArg } from '../errors/index.js';
 import { listVersions } from './model-dir.js';
@@ -33,6 +36,18 @@ export async function resolveSource(name: string, dir: string, configName: strin
   return { name, dir, configFile: (await exists(join(dir, 'config.pbtxt'))) ? 'config.pbtxt' : undefined };
 }
 
+/**
+ * The config a model loads with: its config file parsed, or an empty one for auto-complete to fill
+ * when it has none (refused with `--disable-auto-complete-config`). `text`: the file's text as read.
+ */
+export function readSourceConfig(source: ModelSource, text: string, autoCompleteConfig: boolean): ModelConfig {
+  if (source.configFile !== undefined) return parseModelConfig(text, join(source.dir, source.configFile));
+  if (!autoCompleteConfig) {
+    throw invalidArg(`model '${source.name}' has no config.pbtxt and auto-complete is disabled (--disable-auto-complete-config)`);
+  }
+  return create(ModelConfigSchema);
+}
+
 /** Files a model folder may hold before fingerprinting refuses it (a runaway folder, not a model). */
 const MAX_FILES = 100_000;
 
@@ -61,6 +76,12 @@ export async function fingerprintOf(source: ModelSource, warn: (message: string)
   const sharedDigest = shared.digest('hex');
   for (const [version, digest] of versions) versions.set(version, `${digest}:${sharedDigest}`);
   return { config, versions, bytes };
+}
+
+/** A fingerprint as one string, to tell whether the files changed since a load attempt ('unreadable' when they could not be read). */
+export function fingerprintDigest(fingerprint: ModelFingerprint | undefined): string {
+  if (fingerprint === undefined) return 'unreadable';
+  return `${fingerprint.config}\u0000${[...fingerprint.versions].map(([version, hash]) => `${version}=${hash}`).join(',')}`;
 }
 
 async function digestFolder(
