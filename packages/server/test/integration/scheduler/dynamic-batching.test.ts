@@ -211,9 +211,25 @@ describe('dynamic batching over HTTP and gRPC', () => {
   });
 
   it('a queued request whose client went away (HTTP socket closed, gRPC deadline) is dropped, counted and never executed', async () => {
-    // A different shape from the requests below: they can never join the blocker's batch.
-    const blocker = slowInfer('slow_cancel', [1, 1]);
-    await sleep(3);
+    // Warm first (the session's first run, the gRPC connection): a cold start would outlast the waits below.
+    const grpcRequest = (value: number, deadlineMs?: number) =>
+      grpc.call(
+        'modelInfer',
+        {
+          modelName: 'slow_cancel',
+          inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [1n, 1n] } as ModelInferRequest_InferInputTensor],
+          rawInputContents: [new Uint8Array(new Float32Array([value]).buffer)],
+        },
+        undefined,
+        deadlineMs === undefined ? undefined : { deadline: Date.now() + deadlineMs },
+      );
+    assert.equal((await slowInfer('slow_cancel', [0])).status, 200);
+    await grpcRequest(0);
+    const before = await stats('slow_cancel');
+    // Two blockers (~20 ms each on one instance) of shapes that never batch together nor with the
+    // requests below: the queue stays busy for ~40 ms, so those two are queued before they go away.
+    const blockers = [[1, 1], [1, 1, 1]].map((values) => slowInfer('slow_cancel', values));
+    await sleep(5);
     // HTTP: the client closes its socket while its request waits behind the blocker.
     const built = buildInferBody({ inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [1, 1], data: [2] }] });
     const gone = httpRequest(`${base}${inferPath('slow_cancel')}`, {
@@ -223,30 +239,20 @@ describe('dynamic batching over HTTP and gRPC', () => {
     });
     gone.on('error', () => {});
     gone.end(built.body);
-    await sleep(3);
+    await sleep(5);
     gone.destroy();
-    // gRPC: a 5 ms deadline expires while the request waits.
-    const expired = grpc
-      .call(
-        'modelInfer',
-        {
-          modelName: 'slow_cancel',
-          inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [1n, 1n] } as ModelInferRequest_InferInputTensor],
-          rawInputContents: [new Uint8Array(new Float32Array([3]).buffer)],
-        },
-        undefined,
-        { deadline: Date.now() + 5 },
-      )
+    // gRPC: an 8 ms deadline expires while the request waits.
+    const expired = grpcRequest(3, 8)
       .then(
         () => assert.fail('the call should not succeed'),
         (error: GrpcCallError) => assert.equal(error.code, 4, 'DEADLINE_EXCEEDED'),
       );
-    assert.equal((await blocker).status, 200);
+    for (const blocker of blockers) assert.equal((await blocker).status, 200);
     await expired;
     await sleep(30); // had either request run, it would have finished by now
     const after = await stats('slow_cancel');
-    assert.equal(after.batcher_stats?.cancelled, 2);
-    assert.equal(after.execution_count, 1, 'only the blocker ran');
-    assert.equal(after.inference_stats.fail.count, 2);
+    assert.equal((after.batcher_stats?.cancelled ?? 0) - (before.batcher_stats?.cancelled ?? 0), 2);
+    assert.equal(after.execution_count - before.execution_count, 2, 'only the blockers ran');
+    assert.equal(after.inference_stats.fail.count - before.inference_stats.fail.count, 2);
   });
 });
