@@ -68,19 +68,19 @@ describe('onnxruntime engine over HTTP', () => {
     // Warm the session up, so these runs are measured to be slow and leave the event loop.
     for (let i = 0; i < 3; i++) assert.equal((await infer('slow2')).status, 200);
     const done: string[] = [];
-    const runs = [1, 2, 3, 4].map((i) => infer('slow2').then((reply) => done.push(`infer${i}:${reply.status}`)));
+    const runs = [1, 2, 3, 4, 5, 6].map((i) => infer('slow2').then((reply) => done.push(`infer${i}:${reply.status}`)));
     await new Promise((resolve) => setTimeout(resolve, 5));
     const health = await httpCall(base, 'GET', '/v2/health/live');
     done.push(`health:${health.status}`);
     await Promise.all(runs);
-    // Four 20 ms runs on two instances take ~40 ms; a blocked event loop would answer health last.
-    assert.equal(done[0], 'health:200', `order: ${done.join(' ')}`);
-    assert.deepEqual(done.filter((entry) => entry.startsWith('infer')).sort(), [
-      'infer1:200',
-      'infer2:200',
-      'infer3:200',
-      'infer4:200',
-    ]);
+    // Six 20 ms runs on two instances take ~60 ms; a blocked event loop would answer health last.
+    // Answered within the first half leaves ~30 ms of slack for a machine busy with other tests.
+    // (Six runs and the health check fit the client agent's eight sockets: nothing waits for one.)
+    assert.ok(done.indexOf('health:200') <= 3, `order: ${done.join(' ')}`);
+    assert.deepEqual(
+      done.filter((entry) => entry.startsWith('infer')).sort(),
+      [1, 2, 3, 4, 5, 6].map((i) => `infer${i}:200`),
+    );
   });
 
   it('never starts a queued request whose client has gone', async () => {
