@@ -1,4 +1,4 @@
-import { Driver, epochMs, loadConfig, summarize, type DriverSamples, type WindowSummary } from './drivers.js';
+import { Driver, epochMs, loadConfig, median, summarize, type DriverSamples, type WindowSummary } from './drivers.js';
 import type { HttpCall } from './load.js';
 
 /** What one model's windows merged to. */
@@ -70,8 +70,5 @@ export async function alternatingWindows(options: AlternatingWindows): Promise<M
  */
 export function pairedMedian(a: MergedWindows, b: MergedWindows, pick: (window: WindowSummary) => number): { median: number; each: number[] } {
   const each = a.perRound.map((window, round) => pick(b.perRound[round]!) - pick(window));
-  const sorted = [...each].sort((x, y) => x - y);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return { median, each };
+  return { median: median(each), each };
 }

@@ -118,6 +118,14 @@ export function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 }
 
+/** The median of `values` (the mean of the middle two for an even count; NaN when empty). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  if (sorted.length === 0) return NaN;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 /** Requests completed inside the windows [from, to] (epoch ms): rate over the windows' total length, latency quantiles. */
 export function summarize(samples: DriverSamples, windows: ReadonlyArray<readonly [number, number]>): WindowSummary {
   const latencies: number[] = [];
