@@ -1,16 +1,14 @@
-import { Driver, epochMs, loadConfig, median, summarize, type DriverSamples, type WindowSummary } from './drivers.js';
+import { Driver, epochMs, loadConfig, summarize, type DriverSamples, type PerRound, type WindowSummary } from './drivers.js';
 import type { HttpCall } from './load.js';
 
 /** What one model's windows merged to. */
-export interface MergedWindows {
+export interface MergedWindows extends PerRound {
   readonly model: string;
   readonly concurrency: number;
   readonly summary: WindowSummary;
   readonly errors: number;
   /** CPU µs per completed request of each source `cpuSeconds` reports, in its order. */
   readonly cpuUs: readonly number[];
-  /** Each round's window alone, in round order (for differences paired by round). */
-  readonly perRound: readonly WindowSummary[];
 }
 
 export interface AlternatingWindows {
@@ -61,14 +59,4 @@ export async function alternatingWindows(options: AlternatingWindows): Promise<M
     const requests = Math.max(1, summary.requests);
     return { model, concurrency: options.concurrency, summary, errors: samples[i]!.errors, cpuUs: cpu[i]!.map((seconds) => (seconds * 1e6) / requests), perRound: perRound[i]! };
   });
-}
-
-/**
- * The median over rounds of `pick(b) - pick(a)`, each difference taken within one round: the
- * windows of a round are seconds apart, so drift of a shared machine (a VM whose host is busy for
- * minutes) cancels out, which pooled quantiles over all rounds do not do.
- */
-export function pairedMedian(a: MergedWindows, b: MergedWindows, pick: (window: WindowSummary) => number): { median: number; each: number[] } {
-  const each = a.perRound.map((window, round) => pick(b.perRound[round]!) - pick(window));
-  return { median: median(each), each };
 }

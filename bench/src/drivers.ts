@@ -120,10 +120,25 @@ export function quantile(sorted: readonly number[], q: number): number {
 
 /** The median of `values` (the mean of the middle two for an even count; NaN when empty). */
 export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  if (sorted.length === 0) return NaN;
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Cases measured in alternating windows, each round's window summarised alone, in round order. */
+export interface PerRound {
+  readonly perRound: readonly WindowSummary[];
+}
+
+/**
+ * The median over rounds of `compare(a's window, b's window)`, each comparison within one round: the
+ * windows of a round are seconds apart, so drift of a shared machine (a VM whose host is busy for
+ * minutes) cancels out, which pooled quantiles over all rounds do not do.
+ */
+export function pairedMedian(a: PerRound, b: PerRound, compare: (a: WindowSummary, b: WindowSummary) => number): { median: number; each: number[] } {
+  const each = a.perRound.map((window, round) => compare(window, b.perRound[round]!));
+  return { median: median(each), each };
 }
 
 /** Requests completed inside the windows [from, to] (epoch ms): rate over the windows' total length, latency quantiles. */

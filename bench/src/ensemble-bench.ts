@@ -21,7 +21,7 @@
  * sections to run (simple,mlp,branches); BENCH_CPU_PROF=<dir>: the server runs with --cpu-prof, its
  * profile written to <dir> when it exits.
  */
-import { Driver, epochMs, loadConfig, median, summarize, type DriverSamples, type WindowSummary } from './drivers.js';
+import { Driver, epochMs, loadConfig, pairedMedian, summarize, type DriverSamples, type PerRound, type WindowSummary } from './drivers.js';
 import { removeTempRepositories, tempRepository } from './engine-model.js';
 import { FAST_REPEAT, SLOW_REPEAT, benchCall, writeEnsembleRepository } from './ensemble-models.js';
 import { binaryOutputs, httpOk } from './infer-calls.js';
@@ -94,7 +94,7 @@ async function window(port: number, serverPid: number, model: string, concurrenc
 }
 
 /** Several windows of one case, merged. */
-interface CaseResult {
+interface CaseResult extends PerRound {
   readonly model: string;
   readonly concurrency: number;
   readonly summary: WindowSummary;
@@ -106,8 +106,6 @@ interface CaseResult {
   /** Mean µs a request of this model spent in the core (queue and compute included), and of its members' requests meanwhile. */
   readonly coreUs: number;
   readonly memberCoreUs: ReadonlyMap<string, number>;
-  /** Each round's window alone, in round order (for differences paired by round). */
-  readonly perRound: readonly WindowSummary[];
 }
 
 function merge(model: string, concurrency: number, windows: readonly Window[]): CaseResult {
@@ -190,14 +188,12 @@ function oneStepVerdicts(pairs: ReadonlyArray<readonly [CaseResult, CaseResult]>
     const c = direct.concurrency;
     const p50 = ensemble.summary.p50Us - direct.summary.p50Us;
     if (direct.model === 'simple') {
-      // Each round's two windows are seconds apart: their difference cancels the host's drift over minutes.
-      const rounds = direct.perRound.map((window, round) => ensemble.perRound[round]!.p50Us - window.p50Us);
-      const paired = median(rounds);
+      const paired = pairedMedian(direct, ensemble, (a, b) => b.p50Us - a.p50Us);
       verdicts.push({
         text:
-          `simple c=${c}: ensemble adds ${paired.toFixed(0)} µs to p50 (median of ${rounds.length} rounds, target ≤ 30 µs; all windows pooled ${p50.toFixed(0)} µs)` +
-          `\n      rounds: ${rounds.map((d) => signed(d)).join(' ')}`,
-        pass: paired <= 30,
+          `simple c=${c}: ensemble adds ${paired.median.toFixed(0)} µs to p50 (median of ${paired.each.length} rounds, target ≤ 30 µs; all windows pooled ${p50.toFixed(0)} µs)` +
+          `\n      rounds: ${paired.each.map((d) => signed(d)).join(' ')}`,
+        pass: paired.median <= 30,
       });
     } else {
       const p50Ratio = ensemble.summary.p50Us / direct.summary.p50Us - 1;

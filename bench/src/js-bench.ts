@@ -14,8 +14,8 @@
  */
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { alternatingWindows, pairedMedian, type MergedWindows } from './alternating-windows.js';
-import type { WindowSummary } from './drivers.js';
+import { alternatingWindows, type MergedWindows } from './alternating-windows.js';
+import { pairedMedian } from './drivers.js';
 import { removeTempRepositories, tempRepository } from './engine-model.js';
 import { binaryCall, binaryOutputs, httpOk } from './infer-calls.js';
 import { processCpuSeconds } from './proc-stats.js';
@@ -47,14 +47,9 @@ const call = (model: string) => {
   return binaryCall(model, [{ name: 'INPUT0', datatype: 'FP32', shape: [1, 16], data }], ['OUTPUT0']);
 };
 
-interface Result {
-  readonly model: string;
-  readonly concurrency: number;
-  readonly summary: WindowSummary;
-  readonly errors: number;
+interface Result extends MergedWindows {
   /** CPU µs per request of the server process (its worker threads included). */
   readonly serverUs: number;
-  readonly windows: MergedWindows;
 }
 
 /** `models` at `concurrency` in alternating windows, the server's CPU charged to each. */
@@ -63,7 +58,7 @@ async function compare(port: number, pid: number, models: readonly string[], con
     port, models, concurrency, call, rounds: ROUNDS, seconds: SECONDS, warmupMs: WARMUP_MS,
     cpuSeconds: () => [processCpuSeconds(pid)],
   });
-  return merged.map((windows) => ({ ...windows, serverUs: windows.cpuUs[0] ?? 0, windows }));
+  return merged.map((windows) => ({ ...windows, serverUs: windows.cpuUs[0] ?? 0 }));
 }
 
 const COLUMNS = ['c', 'req/s', 'p50 µs', 'p99 µs', 'srv µs/rq', 'err'];
@@ -104,7 +99,7 @@ async function main(): Promise<void> {
   for (const c of [1, 16]) {
     const onnx = find('identity_fp32', c);
     const js = find('js_identity', c);
-    const paired = pairedMedian(onnx.windows, js.windows, (w) => w.p50Us);
+    const paired = pairedMedian(onnx, js, (a, b) => b.p50Us - a.p50Us);
     console.log(
       `  c=${c}: all windows pooled: p50 ${signed(js.summary.p50Us - onnx.summary.p50Us)} µs, p99 ${signed(js.summary.p99Us - onnx.summary.p99Us)} µs, ` +
         `throughput ${(js.summary.throughput / onnx.summary.throughput).toFixed(2)}x`,

@@ -16,7 +16,7 @@
  */
 import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Driver, epochMs, loadConfig, median, summarize, type DriverSamples, type WindowSummary } from './drivers.js';
+import { Driver, epochMs, loadConfig, pairedMedian, summarize, type DriverSamples, type PerRound, type WindowSummary } from './drivers.js';
 import { removeTempRepositories, tempRepository } from './engine-model.js';
 import { benchCall } from './ensemble-models.js';
 import { httpOk } from './infer-calls.js';
@@ -59,7 +59,7 @@ async function window(port: number, serverPid: number, mode: Mode, concurrency: 
   return { samples, range: [from, to], serverCpu: cpu1 - cpu0 };
 }
 
-interface CaseResult {
+interface CaseResult extends PerRound {
   readonly mode: Mode;
   readonly concurrency: number;
   readonly summary: WindowSummary;
@@ -76,7 +76,8 @@ function merge(mode: Mode, concurrency: number, windows: readonly Window[]): Cas
   }
   const summary = summarize(samples, windows.map((w) => w.range));
   const serverCpu = windows.reduce((sum, w) => sum + w.serverCpu, 0);
-  return { mode, concurrency, summary, errors: samples.errors, serverUsPerRequest: (serverCpu * 1e6) / Math.max(1, summary.requests) };
+  const perRound = windows.map((w) => summarize(w.samples, [w.range]));
+  return { mode, concurrency, summary, perRound, errors: samples.errors, serverUsPerRequest: (serverCpu * 1e6) / Math.max(1, summary.requests) };
 }
 
 const COLUMNS = ['c', 'req/s', 'p50 µs', 'p99 µs', 'srv µs/rq', 'err'];
@@ -125,10 +126,7 @@ async function main(): Promise<void> {
       printRow(on);
       traced += on.summary.requests;
       const pooledLoss = 1 - on.summary.throughput / off.summary.throughput;
-      // Each round's off and on windows are seconds apart: their ratio cancels the host's drift.
-      const rate = (w: Window): number => summarize(w.samples, [w.range]).throughput;
-      const losses = windows.off.map((w, round) => 1 - rate(windows.TIMESTAMPS[round]!) / rate(w));
-      const loss = median(losses);
+      const { median: loss, each: losses } = pairedMedian(off, on, (a, b) => 1 - b.throughput / a.throughput);
       const p50 = on.summary.p50Us - off.summary.p50Us;
       verdicts.push(
         `${loss <= 0.05 ? 'PASS' : 'MISS'} c=${concurrency}: tracing every request takes ${(loss * 100).toFixed(1)} % off throughput ` +
