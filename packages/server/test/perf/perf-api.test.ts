@@ -104,11 +104,12 @@ describe('runPerf', () => {
       assert.equal(result.mode, 'request_rate');
       assert.equal(row.requestRate, 150);
       checkRow(row, 1, 500);
-      // The rate over the whole run: a window that stalled on a busy machine is caught up in a burst
-      // in the next (as perf_analyzer does), so one window's rate may be far off, the run's is not.
-      assert.ok(Math.abs(sent / seconds - 150) < 150 * 0.25, `${distribution}: ${sent} requests in ${seconds.toFixed(2)} s`);
-      // Each measured window only roughly: sending flat out (thousands a second) or nothing fails here.
-      assert.ok(row.sendRequestRate > 150 / 3 && row.sendRequestRate < 150 * 3, `${distribution}: sent ${row.sendRequestRate}/s in the windows`);
+      // Never faster than the rate over the whole run: a window that stalled on a busy machine is
+      // caught up in a burst in the next (as perf_analyzer does), so one window's rate may be far
+      // above it, the run's is not. (Only an upper bound: start-up on a busy machine lowers the run's.)
+      assert.ok(sent / seconds < 150 * 1.25, `${distribution}: ${sent} requests in ${seconds.toFixed(2)} s`);
+      // Each measured window roughly: sending nothing, or flat out (thousands a second), fails here.
+      assert.ok(row.sendRequestRate > 150 / 2 && row.sendRequestRate < 150 * 3, `${distribution}: sent ${row.sendRequestRate}/s in the windows`);
     }
   });
 
