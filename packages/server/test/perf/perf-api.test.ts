@@ -51,8 +51,10 @@ function checkRow(row: PerfRow, batch = 1, windowMs: number = WINDOW_MS): void {
   const s = row.server;
   assert.ok(s !== undefined, 'server statistics read');
   // The server saw the same requests within the windows' edges (a few in flight at each edge).
-  // At a request rate, a window that stalled is caught up in a burst: then many are in flight at an edge.
-  const slack = row.concurrency > 0 ? 3 * 2 * row.concurrency + 5 : 29 + Math.ceil(0.25 * row.requestCount);
+  // At a request rate the edges are statistics reads through the same server: on a busy machine each
+  // can land up to ~0.25 s off the client's edge, and the schedule keeps sending meanwhile (a stalled
+  // window is caught up in a burst), so allow what the rate sends in 0.5 s.
+  const slack = row.concurrency > 0 ? 3 * 2 * row.concurrency + 5 : 29 + Math.ceil(0.5 * row.requestRate);
   assert.ok(Math.abs(s.successCount - row.requestCount) <= slack, `server ${s.successCount} vs client ${row.requestCount}`);
   assert.equal(s.inferenceCount, s.successCount * batch);
   assert.ok(s.avgRequestUs >= s.queueUs + s.computeInferUs, 'the split adds up under the total');
