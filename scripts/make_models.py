@@ -335,6 +335,57 @@ def mlp():
     return model, cfg
 
 
+CNN_SIZE = 64
+CNN_CHANNELS = (3, 64, 128, 128, 256)
+
+
+def cnn():
+    """FP32 CNN on a [3, 64, 64] image: four 3x3 convolutions with ReLU (3 -> 32 -> 64 -> 64 at 64x64,
+    a 2x2 max-pool, 64 -> 128 at 32x32), a global average pool and a 128 -> 10 MatMul.
+
+    ~0.6 GFLOP per image over 0.5 MB of weights: its cost grows in proportion to the batch, so the
+    server's per-request work is small beside the compute (a compute-bound model for the dynamic
+    batching benchmark, where the MLP measures the server's overhead instead). He-scaled normals from a
+    fixed legacy RandomState seed: deterministic.
+    """
+    rng = np.random.RandomState(11)
+    weights = []
+    nodes = []
+    current = "INPUT0"
+    for i, (cin, cout) in enumerate(zip(CNN_CHANNELS, CNN_CHANNELS[1:])):
+        w = rng.standard_normal((cout, cin, 3, 3)) * np.sqrt(2.0 / (cin * 9))
+        weights.append(numpy_helper.from_array(w.astype(np.float32), f"W{i}"))
+        weights.append(numpy_helper.from_array(np.zeros(cout, np.float32), f"B{i}"))
+        nodes.append(helper.make_node("Conv", [current, f"W{i}", f"B{i}"], [f"C{i}"], pads=[1, 1, 1, 1]))
+        nodes.append(helper.make_node("Relu", [f"C{i}"], [f"R{i}"]))
+        current = f"R{i}"
+        if i == 2:
+            nodes.append(helper.make_node("MaxPool", [current], ["P"], kernel_shape=[2, 2], strides=[2, 2]))
+            current = "P"
+    w_out = rng.standard_normal((CNN_CHANNELS[-1], 10)) * np.sqrt(2.0 / CNN_CHANNELS[-1])
+    weights.append(numpy_helper.from_array(w_out.astype(np.float32), "W_out"))
+    nodes.append(helper.make_node("GlobalAveragePool", [current], ["G"]))
+    nodes.append(helper.make_node("Flatten", ["G"], ["F"], axis=1))
+    nodes.append(helper.make_node("MatMul", ["F", "W_out"], ["OUTPUT0"]))
+    model = make_model(
+        "cnn",
+        nodes,
+        [tensor("INPUT0", "TYPE_FP32", ["batch", 3, CNN_SIZE, CNN_SIZE])],
+        [tensor("OUTPUT0", "TYPE_FP32", ["batch", 10])],
+        weights,
+    )
+    cfg = config_text(
+        "cnn",
+        32,
+        [("INPUT0", "TYPE_FP32", [3, CNN_SIZE, CNN_SIZE])],
+        [("OUTPUT0", "TYPE_FP32", [10])],
+        "FP32 CNN: 3x64x64 image -> four 3x3 convolutions with ReLU -> average pool -> 10 values,\n"
+        "deterministic weights, ~0.6 GFLOP an image: compute-bound (bench:batching). No dynamic_batching\n"
+        "here: the benchmark adds it.",
+    )
+    return model, cfg
+
+
 SEQ_MLP_WIDTH = 512
 SEQ_MLP_HIDDEN_REPEAT = 32
 # Fraction of the previous state added to the first layer: the state stays bounded over any length.
@@ -414,6 +465,8 @@ sequence_batching {{
 def write_bench():
     model, cfg = mlp()
     write_model(BENCH, "mlp", model, cfg)
+    model, cfg = cnn()
+    write_model(BENCH, "cnn", model, cfg)
     model, cfg = seq_mlp()
     write_model(BENCH, "seq_mlp", model, cfg)
 

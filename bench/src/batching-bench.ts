@@ -9,17 +9,21 @@
  *   - raw ONNX Runtime in this process (ort-batches.ts), right after each window, executing exactly the
  *     batches that case formed with the server's threads: the ceiling for the model on this machine;
  *   - for `simple`, the bare node:http server answering the same bytes: the ceiling for any Node server.
- * Targets (issue 9): mlp at c=16 ≥ 0.95x raw ORT at the batches formed; simple at c=16 ≥ 0.8x bare.
+ * Targets (issue 9): cnn (the compute-bound model) at c=16 ≥ 0.95x raw ORT at the batches formed;
+ * simple at c=16 ≥ 0.8x bare. The mlp's ratio shows the server's per-request cost where it matches the compute.
+ * The cnn target is judged after the sweep on BENCH_TARGET_ROUNDS (default 5) more rounds at c=16, each a
+ * served window of every variant followed by raw ORT at the batches it formed: the median of the
+ * rounds' own ratios (one window against a raw figure measured once swings ±15 % on a drifting VM).
  * The load generator shares the machine's cores with the server (its CPU is in the `cli` column).
  *
  * BENCH_SECONDS: window per case (default 2.5); BENCH_QUICK=1: a smoke run (0.5 s windows, c = 1 and 16);
- * BENCH_MODELS=mlp,simple: only these; BENCH_ORT_WORKERS: batches run at once by the raw ORT baseline
+ * BENCH_MODELS=cnn,simple: only these; BENCH_ORT_WORKERS: batches run at once by the raw ORT baseline
  * (default 2, Nereid's default CPU instance count).
  */
 import { join } from 'node:path';
 import { averageBatch, batchMix, batchSnapshot, batchesBetween, type BatchSnapshot } from './batch-stats.js';
-import { VARIANTS, batchingCall, batchingModels, variantModel, writeVariants, type BatchingModel } from './batching-models.js';
-import { Driver, epochMs, loadConfig, summarize, type WindowSummary } from './drivers.js';
+import { VARIANTS, batchingCall, batchingModels, variantModel, writeVariants, type BatchingModel, type VariantKind } from './batching-models.js';
+import { Driver, epochMs, loadConfig, median, summarize, type WindowSummary } from './drivers.js';
 import { removeTempRepositories, tempRepository } from './engine-model.js';
 import { httpOk } from './infer-calls.js';
 import type { HttpCall } from './load.js';
@@ -36,6 +40,14 @@ const ORT_MS = QUICK ? 100 : 300;
 const ONLY = (process.env['BENCH_MODELS'] ?? '').split(',').filter(Boolean);
 /** The concurrency the targets are stated at. */
 const TARGET_C = 16;
+/** The compute-bound model the raw ORT target is stated for. */
+const TARGET_MODEL = 'cnn';
+/**
+ * Extra rounds at TARGET_C for the target model, each a served window then raw ORT at the batches it
+ * formed: the verdict is the median of each round's own ratio (a shared VM's speed drifts over
+ * seconds to minutes; a ratio within one round cancels most of it).
+ */
+const TARGET_ROUNDS = Math.max(1, Number(process.env['BENCH_TARGET_ROUNDS'] ?? (QUICK ? 3 : 5)));
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -125,16 +137,23 @@ function printRow(r: CaseResult): void {
 const find = (results: readonly CaseResult[], model: string, variant: string, c: number): CaseResult | undefined =>
   results.find((r) => r.model === model && r.variant === variant && r.concurrency === c);
 
+/** Per variant of the target model, each target round's served / raw ORT ratio. */
+type TargetRounds = Map<VariantKind, number[]>;
+
 /** The ratio lines: the issue's targets, and what batching changed against `off`. */
-function printSummary(results: readonly CaseResult[], models: readonly BatchingModel[]): void {
+function printSummary(results: readonly CaseResult[], models: readonly BatchingModel[], rounds: TargetRounds): void {
   console.log('\nTargets at c=16 (issue 9):');
+  if (rounds.size > 0) {
+    const parts = [...rounds].map(([variant, ratios]) => `${variant} ${median(ratios).toFixed(2)} (rounds ${ratios.map((r) => r.toFixed(2)).join(' ')})`);
+    const worst = Math.min(...[...rounds.values()].map(median));
+    console.log(`  ${worst >= 0.95 ? 'PASS' : 'MISS'} ${TARGET_MODEL}: served / raw ORT at the batches formed, median of ${TARGET_ROUNDS} paired rounds (target ≥ 0.95): ${parts.join(', ')}`);
+  }
   for (const model of models) {
     const parts = VARIANTS.map((variant) => {
       const r = find(results, model.name, variant, TARGET_C);
       return r?.rawOrt ? `${variant} ${(r.window.throughput / r.rawOrt).toFixed(2)} (avg batch ${fixed(r.batches && averageBatch(r.batches), 1)})` : `${variant} -`;
     });
-    const target = model.name === 'mlp' ? ' (target ≥ 0.95)' : '';
-    console.log(`  ${model.name}: served / raw ORT at the batches formed${target}: ${parts.join(', ')}`);
+    console.log(`  ${model.name}: served / raw ORT at the batches formed, sweep window: ${parts.join(', ')}`);
   }
   const bare = find(results, 'simple', 'bare', TARGET_C);
   if (bare) {
@@ -178,6 +197,7 @@ async function main(): Promise<void> {
     /Started HTTPService/,
   );
   const results: CaseResult[] = [];
+  const targetRounds: TargetRounds = new Map();
   const report = (r: CaseResult): void => {
     results.push(r);
     printRow(r);
@@ -196,6 +216,19 @@ async function main(): Promise<void> {
             const run = await runCase(port, nereid.pid!, call, concurrency, served);
             const rawOrt = run.batches && run.batches.bySize.size ? await ort.throughputFor(run.batches.bySize, Math.min(concurrency, SERVER_CONCURRENT_RUNS)) : undefined;
             report({ model: model.name, variant, concurrency, ...run, rawOrt });
+          }
+        }
+        if (model.name === TARGET_MODEL) {
+          for (let round = 0; round < TARGET_ROUNDS; round++) {
+            for (const variant of VARIANTS) {
+              const served = variantModel(model, variant);
+              const run = await runCase(port, nereid.pid!, batchingCall(model, served), TARGET_C, served);
+              if (!run.batches?.bySize.size) continue;
+              const rawOrt = await ort.throughputFor(run.batches.bySize, Math.min(TARGET_C, SERVER_CONCURRENT_RUNS));
+              const ratios = targetRounds.get(variant) ?? [];
+              ratios.push(run.window.throughput / rawOrt);
+              targetRounds.set(variant, ratios);
+            }
           }
         }
       } finally {
@@ -219,7 +252,7 @@ async function main(): Promise<void> {
     await stopChild(nereid);
     removeTempRepositories();
   }
-  printSummary(results, models);
+  printSummary(results, models, targetRounds);
   console.log(`\n${LEGEND}\n(run took ${((Date.now() - started) / 1000).toFixed(0)} s)`);
 }
 

