@@ -28,38 +28,56 @@ export function sendJson(res: ServerResponse, status: number, json: string | Buf
   res.end(body);
 }
 
-/** A body made of several chunks (JSON header + binary tensors) with the given headers. */
+/**
+ * A body made of several chunks (JSON header + binary tensors) with the given headers; `onSent` is
+ * called once the response has left (see whenSent).
+ */
 export function sendChunks(
   res: ServerResponse,
   status: number,
   headers: OutgoingHttpHeaders,
   chunks: readonly Uint8Array[],
   byteLength: number,
+  onSent?: () => void,
 ): void {
   headers['Content-Length'] = byteLength;
   res.writeHead(status, headers);
   if (chunks.length === 1) {
-    endSoon(res, chunks[0] as Uint8Array);
+    endSoon(res, chunks[0] as Uint8Array, onSent);
   } else if (byteLength <= CONCAT_LIMIT) {
-    endSoon(res, Buffer.concat(chunks, byteLength));
+    endSoon(res, Buffer.concat(chunks, byteLength), onSent);
   } else {
     // Corked writes leave as one writev, without copying the tensor bytes.
     res.cork();
     for (let i = 0; i < chunks.length - 1; i++) res.write(chunks[i]);
     res.end(chunks[chunks.length - 1]);
     res.uncork();
+    if (onSent !== undefined) whenSent(res, onSent);
   }
 }
 
-const pending: Array<{ res: ServerResponse; body: Uint8Array }> = [];
+/**
+ * Calls `onSent` once an ended response has left: at once when its bytes are all with the OS (a
+ * write to a ready socket completes within end()) or the client is gone, else when it closes. Most
+ * responses so spare a listener.
+ */
+function whenSent(res: ServerResponse, onSent: () => void): void {
+  if (res.closed || res.writableLength === 0) onSent();
+  else res.once('close', onSent);
+}
+
+const pending: Array<{ res: ServerResponse; body: Uint8Array; onSent: (() => void) | undefined }> = [];
 
 /** Ends replies made in one turn of the event loop together, after the turn's requests are read. */
-function endSoon(res: ServerResponse, body: Uint8Array): void {
-  if (pending.push({ res, body }) === 1) setImmediate(flushPending);
+function endSoon(res: ServerResponse, body: Uint8Array, onSent: (() => void) | undefined): void {
+  if (pending.push({ res, body, onSent }) === 1) setImmediate(flushPending);
 }
 
 function flushPending(): void {
-  for (const { res, body } of pending.splice(0)) res.end(body);
+  for (const { res, body, onSent } of pending.splice(0)) {
+    res.end(body);
+    if (onSent !== undefined) whenSent(res, onSent);
+  }
 }
 
 /**

@@ -5,6 +5,19 @@ import { formatTensorData } from './tensor-text.js';
 import { TraceText } from './trace-text.js';
 import { TRACE_LEVEL_TENSORS, TRACE_LEVEL_TIMESTAMPS, type TraceSetting } from './trace-setting.js';
 
+/** `,"model_name":<name>,"model_version":<version>` per model: escaping the name anew is most of a header's cost. */
+const modelFieldsCache = new Map<string, { readonly version: bigint; readonly text: string }>();
+const MODEL_FIELDS_CACHE_LIMIT = 1024;
+
+function modelFields(modelName: string, modelVersion: bigint): string {
+  const cached = modelFieldsCache.get(modelName);
+  if (cached !== undefined && cached.version === modelVersion) return cached.text;
+  if (modelFieldsCache.size >= MODEL_FIELDS_CACHE_LIMIT) modelFieldsCache.clear();
+  const text = `,"model_name":${JSON.stringify(modelName)},"model_version":${modelVersion}`;
+  modelFieldsCache.set(modelName, { version: modelVersion, text });
+  return text;
+}
+
 /** Trace ids start at 1: 0 means "no parent" (Triton's InferenceTrace::next_id_). */
 let nextTraceId = 1;
 
@@ -128,7 +141,7 @@ export class InferenceTrace {
       this.#requestSpan = span;
       return;
     }
-    let header = `{"id":${this.id},"model_name":${JSON.stringify(modelName)},"model_version":${modelVersion}`;
+    let header = `{"id":${this.id}${modelFields(modelName, modelVersion)}`;
     if (requestId !== '') header += `,"request_id":${JSON.stringify(requestId)}`;
     if (this.parentId !== 0) header += `,"parent_id":${this.parentId}`;
     this.text.entry(`${header}}`);

@@ -1,20 +1,27 @@
-import { createWriteStream, writeFileSync, type WriteStream } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { traceWriter } from './trace-writer.js';
+import { formatTraceRecords } from './trace-records.js';
 
 const OPEN = Buffer.from('[');
-const COMMA = Buffer.from(',');
 const CLOSE = Buffer.from(']');
 
 /**
  * Where one trace file path's traces go (Triton's TraceManager::TraceFile). Without a log frequency
  * the traces are appended to `<file>` as one JSON array: `[` before the first, `,` between, `]` when
- * the server stops (written off the event loop). With one, each batch of traces is its own array in
- * `<file>.<index>`, the index counting up from 0 across the batches written through this file.
+ * the server stops. With one, each batch of traces is its own array in `<file>.<index>`, the index
+ * counting up from 0 across the batches written through this file. Batches arrive as binary records
+ * (trace-records.ts). Those of the main file are formatted and written by the trace writer thread,
+ * in the order they arrived; an indexed file is written at once, as Triton does, so it exists when
+ * the request that completed its batch has been answered.
  */
 export class TraceFile {
   readonly fileName: string;
   #index = 0;
-  #stream: WriteStream | undefined;
+  /** Whether traces went to the main file (its array is then closed at the end). */
+  #appended = false;
   #failed = false;
+  /** Settles once every batch saved to the main file so far is written (or dropped). */
+  #written: Promise<void> = Promise.resolve();
   readonly #onError: (message: string) => void;
 
   constructor(fileName: string, onError: (message: string) => void) {
@@ -23,45 +30,49 @@ export class TraceFile {
   }
 
   /**
-   * Writes `traces` (comma-separated trace entries as UTF-8, no brackets) to the indexed file or the
-   * main one; `written` is called once their bytes are no longer needed (written, or dropped).
+   * Writes the traces in the first `length` bytes of `records` (a buffer of its own ArrayBuffer,
+   * handed over: it may be detached meanwhile) to the indexed file or the main one. `reuse` gets the
+   * records' buffer back once they are written.
    */
-  save(traces: Buffer, toIndexFile: boolean, written?: () => void): void {
+  save(records: Buffer, length: number, toIndexFile: boolean, reuse?: (records: Buffer) => void): void {
     if (toIndexFile) {
-      try {
-        writeFileSync(`${this.fileName}.${this.#index++}`, Buffer.concat([OPEN, traces, CLOSE]));
-      } catch (error) {
-        this.#onError(`failed creating trace file: ${(error as Error).message}`);
-      }
-      written?.();
+      const text = formatTraceRecords(records, length);
+      reuse?.(records);
+      this.#writeIndexFile(text);
       return;
     }
-    if (this.#failed) {
-      written?.();
+    if (this.#failed || length === 0) {
+      reuse?.(records);
       return;
     }
-    if (this.#stream === undefined) {
-      this.#stream = createWriteStream(this.fileName);
-      this.#stream.on('error', (error) => {
+    this.#appended = true;
+    this.#written = traceWriter.append(this.fileName, records, length).then(
+      (chunk) => reuse?.(chunk),
+      (error: Error) => {
+        if (this.#failed) return;
         this.#failed = true;
         this.#onError(`failed creating trace file: ${error.message}`);
-      });
-      this.#stream.write(OPEN);
-    } else {
-      this.#stream.write(COMMA);
+      },
+    );
+  }
+
+  #writeIndexFile(traces: Buffer): void {
+    try {
+      writeFileSync(`${this.fileName}.${this.#index++}`, Buffer.concat([OPEN, traces, CLOSE]));
+    } catch (error) {
+      this.#onError(`failed creating trace file: ${(error as Error).message}`);
     }
-    // A failed stream never calls back: its chunk is simply not reused.
-    this.#stream.write(traces, () => written?.());
   }
 
   /** Closes the array of the main file, if anything was written to it, once all is written. */
-  close(): Promise<void> {
-    const stream = this.#stream;
-    this.#stream = undefined;
-    if (stream === undefined || this.#failed) return Promise.resolve();
-    return new Promise((resolve) => {
-      stream.once('error', () => resolve());
-      stream.end(']', () => resolve());
-    });
+  async close(): Promise<void> {
+    await this.#written;
+    if (!this.#appended) return;
+    this.#appended = false;
+    try {
+      await traceWriter.close(this.fileName);
+    } catch (error) {
+      if (!this.#failed) this.#onError(`failed creating trace file: ${(error as Error).message}`);
+    }
   }
 }

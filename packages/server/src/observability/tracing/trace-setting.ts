@@ -29,13 +29,13 @@ export interface SpecifiedFields {
 }
 
 /**
- * Collected traces are encoded at once into chunks of this many bytes, outside V8's heap: text kept
+ * Collected traces are copied at once into chunks of this many bytes, outside V8's heap: records kept
  * across many requests would be promoted to the old generation and cost full collections. A full
  * chunk goes to the main file (no log frequency) before the setting retires.
  */
 const CHUNK_BYTES = 1 << 20;
 /**
- * Written chunks come back here for the next traces: a fresh 1 MiB of external memory per chunk
+ * Formatted chunks come back here for the next traces: a fresh 1 MiB of external memory per chunk
  * costs page faults on first touch and drives V8's full collections (it counts external memory).
  */
 const spareChunks: Buffer[] = [];
@@ -74,8 +74,10 @@ export class TraceSetting implements TraceSettingFields {
   #sample = 0;
   #created = 0;
   #collected = 0;
-  /** Traces collected and not written yet (comma-separated UTF-8 in `#chunk` up to `#used`), and how many. */
+  /** Traces collected and not written yet (binary records in `#chunk` up to `#used`), and how many. */
   #chunk: Buffer | undefined;
+  /** `#chunk` as 32-bit words (the traces' records are copied in word by word). */
+  #words: Int32Array | undefined;
   #used = 0;
   #inStream = 0;
   #retired = false;
@@ -140,29 +142,34 @@ export class TraceSetting implements TraceSettingFields {
 
   #append(traces: readonly TraceText[]): void {
     let bytes = 0;
-    for (const trace of traces) if (trace.byteLength > 0) bytes += trace.byteLength + 1;
+    for (const trace of traces) bytes += trace.byteLength;
     if (bytes === 0) return;
     if (this.#chunk !== undefined && this.#used + bytes > this.#chunk.length) {
       if (this.logFrequency === 0) this.#flush(false);
-      else this.#chunk = grow(this.#chunk, this.#used + bytes);
+      else {
+        this.#chunk = grow(this.#chunk, this.#used + bytes);
+        this.#words = new Int32Array(this.#chunk.buffer, 0, this.#chunk.length >> 2);
+      }
     }
-    const chunk = (this.#chunk ??= takeChunk(bytes));
-    for (const trace of traces) {
-      if (trace.byteLength === 0) continue;
-      if (this.#used > 0) chunk[this.#used++] = 0x2c; // ','
-      this.#used += trace.copyTo(chunk, this.#used);
+    if (this.#chunk === undefined) {
+      this.#chunk = takeChunk(bytes);
+      this.#words = new Int32Array(this.#chunk.buffer, 0, this.#chunk.length >> 2);
     }
+    // Records are self-delimiting and 8-byte aligned (trace-records.ts): they are laid end to end.
+    const words = this.#words!;
+    for (const trace of traces) this.#used += 4 * trace.copyTo(words, this.#used >> 2);
     this.#inStream++;
   }
 
   #flush(toIndexFile: boolean): void {
-    const chunk = this.#chunk;
-    const traces = chunk?.subarray(0, this.#used) ?? Buffer.alloc(0);
-    // The chunk now belongs to the file (written later, off the event loop) until written; the next trace starts another.
+    const chunk = this.#chunk ?? Buffer.alloc(0);
+    const used = this.#used;
+    // The chunk now belongs to the file (formatted later, off the event loop) until handed back; the next trace starts another.
     this.#chunk = undefined;
+    this.#words = undefined;
     this.#used = 0;
     this.#inStream = 0;
-    this.file.save(traces, toIndexFile, chunk === undefined ? undefined : () => returnChunk(chunk));
+    this.file.save(chunk, used, toIndexFile, returnChunk);
   }
 }
 

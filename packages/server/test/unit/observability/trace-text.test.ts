@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { cppFloat, formatTensorData } from '../../../src/observability/tracing/tensor-text.js';
 import { stoi } from '../../../src/observability/tracing/trace-update.js';
 import { TraceText } from '../../../src/observability/tracing/trace-text.js';
+import { formatTraceRecords } from '../../../src/observability/tracing/trace-records.js';
 
 test('cppFloat prints as std::ostream does with precision 6 (%g)', () => {
   const cases: [number, string][] = [
@@ -40,12 +41,34 @@ test('trace entries write ids and nanoseconds exactly, zeros inside large number
     text.timestamp(ns, 'QUEUE_START', ns);
     text.timestamp(3, 'COMPUTE_START', ns);
     const bytes = Buffer.alloc(text.byteLength);
-    text.copyTo(bytes, 0);
+    text.copyTo(new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2), 0);
     text.release();
-    const entries = JSON.parse(`[${bytes.toString('latin1')}]`) as Array<{ id: number; timestamps: Array<{ name: string; ns: number }> }>;
+    const entries = JSON.parse(`[${formatTraceRecords(bytes, bytes.length).toString('latin1')}]`) as Array<{ id: number; timestamps: Array<{ name: string; ns: number }> }>;
     assert.deepEqual(entries, [
       { id: ns, timestamps: [{ name: 'QUEUE_START', ns }] },
       { id: 3, timestamps: [{ name: 'COMPUTE_START', ns }] },
     ]);
   }
+});
+
+test('trace records format as JSON entries: timestamps, text entries of any length, activities without a code', () => {
+  const text = new TraceText();
+  text.entry('{"id":1,"model_name":"m\u00e9","model_version":1}');
+  text.timestamp(1, 'REQUEST_START', 1_700_000_000_123_456);
+  text.entry(`{"id":1,"activity":"TENSOR_QUEUE_INPUT","tensor":{"name":"x","data":"${'1,'.repeat(2000)}1"}}`);
+  text.timestamp(1, 'CUSTOM_ACTIVITY', 5);
+  text.timestamp(2, 'HTTP_SEND_END', 0);
+  assert.equal(text.byteLength % 8, 0);
+  const bytes = Buffer.alloc(text.byteLength + 8);
+  const length = 4 * text.copyTo(new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2), 2);
+  text.release();
+  // Records laid after other records (at an 8-byte offset) read the same.
+  const entries = JSON.parse(`[${formatTraceRecords(bytes.subarray(8), length).toString('utf8')}]`) as unknown[];
+  assert.deepEqual(entries, [
+    { id: 1, model_name: 'mé', model_version: 1 },
+    { id: 1, timestamps: [{ name: 'REQUEST_START', ns: 1_700_000_000_123_456 }] },
+    { id: 1, activity: 'TENSOR_QUEUE_INPUT', tensor: { name: 'x', data: `${'1,'.repeat(2000)}1` } },
+    { id: 1, timestamps: [{ name: 'CUSTOM_ACTIVITY', ns: 5 }] },
+    { id: 2, timestamps: [{ name: 'HTTP_SEND_END', ns: 0 }] },
+  ]);
 });

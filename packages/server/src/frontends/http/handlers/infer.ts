@@ -93,13 +93,20 @@ async function respond(
   bodyLength: number,
   traced: Traced | undefined,
 ): Promise<number> {
-  if (traced !== undefined) traceSending(traced, res);
-  const encoded =
-    jsonElementCount(response, plan) > OFFLOAD_JSON_ELEMENTS
-      ? await codecPoolFor(http.options.maxInputSize).encode(response, plan)
-      : encodeInferResponse(response, plan);
-  const sent = sendInferResponse(req, res, encoded);
-  if (sent !== undefined) await sent;
+  const sent = traced === undefined ? undefined : traceSending(traced);
+  let encoded: EncodedInferResponse;
+  try {
+    encoded =
+      jsonElementCount(response, plan) > OFFLOAD_JSON_ELEMENTS
+        ? await codecPoolFor(http.options.maxInputSize).encode(response, plan)
+        : encodeInferResponse(response, plan);
+    const sending = sendInferResponse(req, res, encoded, sent);
+    if (sending !== undefined) await sending;
+  } catch (error) {
+    // Not sent: the trace ends here, and the router answers with the error.
+    sent?.();
+    throw error;
+  }
   const moved = bodyLength + encoded.byteLength;
   // Once the response has left (its bytes are no longer queued on the socket), not before. Only
   // large requests can schedule a relief, so only they pay for the listener.
@@ -107,26 +114,23 @@ async function respond(
   return encoded.byteLength;
 }
 
-/** INFER_RESPONSE_COMPLETE and HTTP_SEND_START now, HTTP_SEND_END once the response has left; then the trace is done. */
-function traceSending(traced: Traced, res: ServerResponse): void {
+/**
+ * INFER_RESPONSE_COMPLETE and HTTP_SEND_START now; the function returned takes HTTP_SEND_END and
+ * finishes the trace (once) when the response has left, or when it cannot be sent.
+ */
+function traceSending(traced: Traced): () => void {
   const { trace } = traced;
   const now = nowNs();
   trace.captureTimestamp('INFER_RESPONSE_COMPLETE', now);
   trace.captureTimestamp('HTTP_SEND_START', now);
   traced.sending();
-  const end = (): void => {
+  let ended = false;
+  return () => {
+    if (ended) return;
+    ended = true;
     trace.captureTimestamp('HTTP_SEND_END', nowNs());
     trace.finish();
   };
-  // A client gone before its answer: the response emits nothing more, so the trace ends now
-  // (else it would never be written, nor its buffer reused).
-  if (res.closed) {
-    end();
-    return;
-  }
-  // A response emits 'close' once, on the tick after 'finish' (the last byte handed to the OS) or
-  // when the connection goes first: one listener serves both.
-  res.once('close', end);
 }
 
 /**
@@ -241,18 +245,18 @@ function disconnectSignal(socket: Socket): CancelSignal {
 const connectionSignals = new WeakMap<Socket, CancelSignal>();
 
 /** Sends the response; a promise only when it is compressed on libuv's pool first. */
-function sendInferResponse(req: IncomingMessage, res: ServerResponse, encoded: EncodedInferResponse): Promise<void> | undefined {
+function sendInferResponse(req: IncomingMessage, res: ServerResponse, encoded: EncodedInferResponse, onSent?: () => void): Promise<void> | undefined {
   const headers: OutgoingHttpHeaders =
     encoded.headerLength === undefined
       ? { 'Content-Type': JSON_TYPE }
       : { 'Content-Type': BINARY_TYPE, 'Inference-Header-Content-Length': encoded.headerLength };
   const compression = responseCompression(req.headers['accept-encoding']);
   if (compression === 'identity') {
-    sendChunks(res, 200, headers, encoded.chunks, encoded.byteLength);
+    sendChunks(res, 200, headers, encoded.chunks, encoded.byteLength, onSent);
     return undefined;
   }
   return compressBody(encoded.chunks, encoded.byteLength, compression).then((compressed) => {
     headers['Content-Encoding'] = compression;
-    sendChunks(res, 200, headers, [compressed], compressed.length);
+    sendChunks(res, 200, headers, [compressed], compressed.length, onSent);
   });
 }
