@@ -9,9 +9,8 @@ import { readModelFile } from '../config/model-file.js';
 import { normalizeInstanceGroups, normalizeModelConfig } from '../config/normalize.js';
 import { validateModelConfig } from '../config/validate.js';
 import { invalidArg, toServerError, type ServerError } from '../errors/index.js';
-import type { ModelLatencyReporter } from '../metrics/model-reporter.js';
 import type { ModelMetricsSample, ServerMetrics } from '../metrics/prometheus-metrics.js';
-import { ModelStatisticsRecorder, type FailureReason } from '../metrics/statistics.js';
+import { ModelStatisticsRecorder } from '../metrics/statistics.js';
 import type { ModelStatistics } from '../metrics/statistics-types.js';
 import type { Logger } from '../observability/logger.js';
 import type { InferRequestInit } from '../request/infer-request-init.js';
@@ -24,13 +23,13 @@ import { validateEnsembleMembers, type EnsembleStep } from '../config/ensemble-g
 import { createScheduler } from '../scheduler/create-scheduler.js';
 import type { StepRunner } from '../scheduler/ensemble/ensemble-scheduler.js';
 import type { RateLimitedTarget, RateLimiter } from '../scheduler/rate-limiter.js';
-import type { CompletionTimings, ExecutionTarget, RefusalOrReason, Scheduler } from '../scheduler/scheduler.js';
+import type { ExecutionTarget, Scheduler } from '../scheduler/scheduler.js';
 import { EnsembleScheduler } from '../scheduler/ensemble/ensemble-scheduler.js';
 import type { InferenceTrace } from '../observability/tracing/request-trace.js';
-import type { Tensor } from '../tensor/tensor.js';
 import { loadStateSpecs, type StateSpec } from '../scheduler/sequence/implicit-state.js';
 import { nowNs } from '../util/clock.js';
 import { createInstances, type ModelInstance } from './instances.js';
+import { failureReason, RequestRecorder, traceExecution } from './request-recording.js';
 import { reporterOf, startsPending } from './version-metrics.js';
 import { warmUp } from './warmup.js';
 import { buildWarmupSamples, type WarmupSample } from './warmup-samples.js';
@@ -98,7 +97,8 @@ export class ModelVersion {
   readonly #sequenceStates: readonly StateSpec[];
   readonly #instances: readonly ModelInstance[];
   readonly #scheduler: Scheduler;
-  readonly #stats: ModelStatisticsRecorder;
+  /** This version's statistics and latency reporter (shared with the versions made by `withInstanceGroups`). */
+  readonly #recorder: RequestRecorder;
   readonly #releaseLimits: () => void;
   /** Requests handed to the scheduler and not completed yet. */
   #inFlight = 0;
@@ -108,8 +108,6 @@ export class ModelVersion {
   readonly #cache: ModelResponseCache | undefined;
   /** With metrics on: requests received and not yet handed to an instance (Triton's pending count). */
   readonly #pending: Set<InferenceRequest> | undefined;
-  /** With latency histograms or summaries on: this version's per-request observations. */
-  readonly #reporter: ModelLatencyReporter | undefined;
   /** Seconds `load` took, for `nv_model_load_duration_secs`. */
   #loadDurationSecs = 0;
 
@@ -119,7 +117,7 @@ export class ModelVersion {
     backendModel: SharedBackendModel | undefined,
     instances: readonly ModelInstance[],
     sequenceStates: readonly StateSpec[],
-    shared?: { readonly stats: ModelStatisticsRecorder; readonly reporter: ModelLatencyReporter | undefined },
+    recorder?: RequestRecorder,
   ) {
     this.name = options.modelName;
     this.version = options.version;
@@ -129,9 +127,8 @@ export class ModelVersion {
     this.#sequenceStates = sequenceStates;
     this.#backendModel = backendModel;
     this.#instances = instances;
-    this.#stats = shared?.stats ?? new ModelStatisticsRecorder(this.name, this.version);
     this.#cache = ModelResponseCache.forModel(this.config, options.responseCache, this.name, this.version);
-    this.#reporter = shared !== undefined ? shared.reporter : reporterOf(options, this.#cache !== undefined);
+    this.#recorder = recorder ?? new RequestRecorder(new ModelStatisticsRecorder(this.name, this.version), reporterOf(options, this.#cache !== undefined));
     // Ensemble requests are never pending: their steps are the members' requests (Triton's metrics.md).
     this.#pending = options.metrics !== undefined && options.runStep === undefined ? new Set() : undefined;
     const pending = this.#pending;
@@ -144,7 +141,7 @@ export class ModelVersion {
       config: this.config,
       targets: this.#targets,
       onExecution: (batchSize, timings) =>
-        this.#stats.recordExecution(batchSize, timings.computeInputNs, timings.computeInferNs, timings.computeOutputNs),
+        this.#recorder.statistics.recordExecution(batchSize, timings.computeInputNs, timings.computeInferNs, timings.computeOutputNs),
       logger: options.logger,
       sequenceStates,
       runStep: options.runStep,
@@ -251,7 +248,7 @@ export class ModelVersion {
           this.#inFlight--;
           this.#pending?.delete(request);
           if (!outcome.ok) {
-            this.#fail(startNs, this.#failureReason(outcome.reason));
+            this.#recorder.fail(startNs, failureReason(outcome.reason, this.#options.runStep !== undefined));
             trace?.requestEnd(nowNs());
             reject(outcome.error);
             return;
@@ -260,18 +257,15 @@ export class ModelVersion {
             const outputs = buildResponseOutputs(request, this.signature, outcome.outputs);
             if (cached !== undefined) {
               const missNs = cached.lookupNs + this.#cache!.insert(cached, request, outcome.outputs);
-              this.#stats.recordCacheMiss(missNs);
-              this.#reporter?.observeCacheMiss(missNs);
+              this.#recorder.cacheMiss(missNs);
             }
             const timings = { requestNs: nowNs() - startNs, ...outcome.timings };
-            this.#stats.recordSuccess(timings, request.batchSize);
-            this.#reporter?.observeSuccess(timings);
-            this.#reporter?.observeFirstResponse(timings.requestNs);
+            this.#recorder.success(timings, request.batchSize);
             if (trace !== undefined) traceExecution(trace, enqueuedNs, outcome.timings, outcome.outputs, this.#scheduler instanceof EnsembleScheduler);
             const stats = { queueNs: timings.queueNs, computeNs: timings.computeInputNs + timings.computeInferNs + timings.computeOutputNs, batchSize: request.batchSize };
             resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: outcome.parameters ?? {}, outputs, stats });
           } catch (error) {
-            this.#fail(startNs, 'OTHER');
+            this.#recorder.fail(startNs, 'OTHER');
             trace?.requestEnd(nowNs());
             reject(toServerError(error));
           }
@@ -307,13 +301,13 @@ export class ModelVersion {
       const finish = (event: StreamEvent | undefined, failure?: ServerError): void => {
         finished = true;
         if (failure !== undefined && sent === 0) {
-          this.#fail(startNs, 'BACKEND');
+          this.#recorder.fail(startNs, 'BACKEND');
           reject(failure);
           return;
         }
         if (event !== undefined) listen(event);
-        if (failure !== undefined) this.#fail(startNs, 'BACKEND');
-        else this.#stats.recordSuccess({ requestNs: nowNs() - startNs, queueNs: 0, computeInputNs: 0, computeInferNs: 0, computeOutputNs: 0 }, request.batchSize);
+        if (failure !== undefined) this.#recorder.fail(startNs, 'BACKEND');
+        else this.#recorder.statistics.recordSuccess({ requestNs: nowNs() - startNs, queueNs: 0, computeInputNs: 0, computeInferNs: 0, computeOutputNs: 0 }, request.batchSize);
         resolve();
       };
       // Per response: its index and when the model began on it (Triton's response statistics).
@@ -321,7 +315,7 @@ export class ModelVersion {
       let since = nowNs();
       const account = (kind: 'success' | 'empty' | 'fail' | 'cancel'): void => {
         const now = nowNs();
-        this.#stats.recordResponse(index++, kind, since, now);
+        this.#recorder.statistics.recordResponse(index++, kind, since, now);
         since = now;
       };
       const responder = {
@@ -365,24 +359,6 @@ export class ModelVersion {
     });
   }
 
-  /** Records a failed request (unless it was refused before entering the model). */
-  #fail(startNs: number, reason: FailureReason | undefined): void {
-    if (reason === undefined) return;
-    const requestNs = nowNs() - startNs;
-    this.#stats.recordFailure(requestNs, reason);
-    this.#reporter?.observeFirstResponse(requestNs);
-  }
-
-  /**
-   * Triton's failure reasons: what the scheduler reports (REJECTED, CANCELED), BACKEND for a failed
-   * execution; an ensemble's failures are all OTHER (Triton's metrics.md).
-   */
-  #failureReason(reason: RefusalOrReason | undefined): FailureReason | undefined {
-    if (reason === 'REFUSED') return undefined;
-    if (this.#options.runStep !== undefined) return 'OTHER';
-    return reason ?? 'BACKEND';
-  }
-
   /** A cache hit: the stored outputs shaped for this request, without the queue or the backend. */
   #answerFromCache(
     init: InferRequestInit,
@@ -396,13 +372,11 @@ export class ModelVersion {
       const outputs = buildResponseOutputs(request, this.signature, cached.outputs!);
       const requestNs = nowNs() - startNs;
       const queueNs = cached.startNs - enqueuedNs;
-      this.#stats.recordCacheHit(requestNs, queueNs, cached.lookupNs);
-      this.#reporter?.observeCacheHit(queueNs, cached.lookupNs);
-      this.#reporter?.observeFirstResponse(requestNs);
+      this.#recorder.cacheHit(requestNs, queueNs, cached.lookupNs);
       trace?.requestEnd(nowNs());
       return Promise.resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: {}, outputs });
     } catch (error) {
-      this.#fail(startNs, 'OTHER');
+      this.#recorder.fail(startNs, 'OTHER');
       trace?.requestEnd(nowNs());
       return Promise.reject(toServerError(error));
     }
@@ -420,7 +394,7 @@ export class ModelVersion {
   }
 
   statistics(): ModelStatistics {
-    const snapshot = this.#stats.snapshot();
+    const snapshot = this.#recorder.statistics.snapshot();
     const memory = this.#backendModel?.model.memoryUsage?.();
     if (memory !== undefined) snapshot.memory_usage = [...memory];
     const batcher = this.#scheduler.statistics?.();
@@ -430,8 +404,8 @@ export class ModelVersion {
   /** What the Prometheus metrics read from this version at scrape time. */
   metricsSample(): ModelMetricsSample {
     return {
-      statistics: this.#stats.snapshot(),
-      failures: this.#stats.failureCounts(),
+      statistics: this.#recorder.statistics.snapshot(),
+      failures: this.#recorder.statistics.failureCounts(),
       pendingRequests: this.#pending?.size ?? 0,
       loadDurationSecs: this.#loadDurationSecs,
       cacheEnabled: this.#cache !== undefined,
@@ -457,10 +431,7 @@ export class ModelVersion {
     shared.users++;
     let next: ModelVersion;
     try {
-      next = new ModelVersion({ ...this.#options, config }, this.signature, shared, instances, this.#sequenceStates, {
-        stats: this.#stats,
-        reporter: this.#reporter,
-      });
+      next = new ModelVersion({ ...this.#options, config }, this.signature, shared, instances, this.#sequenceStates, this.#recorder);
       next.#loadDurationSecs = this.#loadDurationSecs;
     } catch (error) {
       shared.users--;
@@ -476,7 +447,7 @@ export class ModelVersion {
   }
 
   #warmUp(samples: readonly WarmupSample[], logger: Logger): Promise<void> {
-    return warmUp({ modelName: this.name, targets: this.#targets, samples, statistics: this.#stats, logger });
+    return warmUp({ modelName: this.name, targets: this.#targets, samples, statistics: this.#recorder.statistics, logger });
   }
 
   /** Waits for in-flight requests, then frees instances and (if no other version shares it) the backend model. */
@@ -487,32 +458,11 @@ export class ModelVersion {
     await Promise.allSettled(this.#instances.map((instance) => instance.close()));
     const lastUser = this.#backendModel === undefined || --this.#backendModel.users === 0;
     // A version made by withInstanceGroups shares the series; the last one takes them away.
-    if (lastUser) this.#reporter?.close();
+    if (lastUser) this.#recorder.reporter?.close();
     if (this.#backendModel !== undefined && this.#backendModel.users === 0) await this.#backendModel.model.close();
   }
 }
 
-
-/**
- * A traced request's execution as Triton's core reports it: the compute timestamps follow from the
- * queue start and the measured durations (an ensemble has none of its own: its steps are children),
- * then the outputs at the TENSORS level, then REQUEST_END.
- */
-function traceExecution(trace: InferenceTrace, enqueuedNs: number, timings: CompletionTimings, outputs: readonly Tensor[], ensemble: boolean): void {
-  let computeEnd = 0;
-  if (!ensemble) {
-    const computeStart = enqueuedNs + timings.queueNs;
-    const inputEnd = computeStart + timings.computeInputNs;
-    const outputStart = inputEnd + timings.computeInferNs;
-    computeEnd = outputStart + timings.computeOutputNs;
-    trace.report('COMPUTE_START', computeStart);
-    trace.report('COMPUTE_INPUT_END', inputEnd);
-    trace.report('COMPUTE_OUTPUT_START', outputStart);
-    trace.report('COMPUTE_END', computeEnd);
-  }
-  trace.reportTensors('TENSOR_BACKEND_OUTPUT', outputs);
-  trace.requestEnd(Math.max(nowNs(), computeEnd));
-}
 
 /**
  * Registers the active instances with the rate limiter (each execution then holds the group's
