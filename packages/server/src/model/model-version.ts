@@ -3,33 +3,31 @@ import { join } from 'node:path';
 import { clone } from '@bufbuild/protobuf';
 import { ModelConfigSchema, ModelInstanceGroupSchema, type ModelConfig, type ModelInstanceGroup } from '@nereid/protocol/generated/model_config_pb';
 import type { Backend, BackendModel, CoreRequestRunner, CoreStreamRunner } from '../backends/backend.js';
-import { ModelResponseCache, type CacheLookup } from '../cache/model-response-cache.js';
+import { ModelResponseCache } from '../cache/model-response-cache.js';
 import type { ResponseCache } from '../cache/response-cache.js';
 import { readModelFile } from '../config/model-file.js';
 import { normalizeInstanceGroups, normalizeModelConfig } from '../config/normalize.js';
 import { validateModelConfig } from '../config/validate.js';
-import { invalidArg, toServerError, type ServerError } from '../errors/index.js';
+import { invalidArg } from '../errors/index.js';
 import type { ModelMetricsSample, ServerMetrics } from '../metrics/prometheus-metrics.js';
 import { ModelStatisticsRecorder } from '../metrics/statistics.js';
 import type { ModelStatistics } from '../metrics/statistics-types.js';
 import type { Logger } from '../observability/logger.js';
 import type { InferRequestInit } from '../request/infer-request-init.js';
-import type { InferResponse, StreamEvent, StreamListener } from '../request/infer-response.js';
-import type { DecoupledResponse, InferenceRequest, RequestedOutput } from '../request/inference-request.js';
+import type { InferResponse, StreamListener } from '../request/infer-response.js';
+import type { InferenceRequest } from '../request/inference-request.js';
 import { buildModelSignature, type ModelSignature } from '../request/model-signature.js';
-import { normalizeRequest } from '../request/normalize.js';
-import { buildResponseOutputs } from '../request/response-outputs.js';
 import { validateEnsembleMembers, type EnsembleStep } from '../config/ensemble-graph.js';
 import { createScheduler } from '../scheduler/create-scheduler.js';
 import type { StepRunner } from '../scheduler/ensemble/ensemble-scheduler.js';
 import type { RateLimitedTarget, RateLimiter } from '../scheduler/rate-limiter.js';
 import type { ExecutionTarget, Scheduler } from '../scheduler/scheduler.js';
-import { EnsembleScheduler } from '../scheduler/ensemble/ensemble-scheduler.js';
 import type { InferenceTrace } from '../observability/tracing/request-trace.js';
 import { loadStateSpecs, type StateSpec } from '../scheduler/sequence/implicit-state.js';
 import { nowNs } from '../util/clock.js';
+import { InferPath } from './infer-path.js';
 import { createInstances, type ModelInstance } from './instances.js';
-import { failureReason, RequestRecorder, traceExecution } from './request-recording.js';
+import { RequestRecorder } from './request-recording.js';
 import { reporterOf, startsPending } from './version-metrics.js';
 import { warmUp } from './warmup.js';
 import { buildWarmupSamples, type WarmupSample } from './warmup-samples.js';
@@ -100,8 +98,8 @@ export class ModelVersion {
   /** This version's statistics and latency reporter (shared with the versions made by `withInstanceGroups`). */
   readonly #recorder: RequestRecorder;
   readonly #releaseLimits: () => void;
-  /** Requests handed to the scheduler and not completed yet. */
-  #inFlight = 0;
+  /** Normalisation, cache, scheduler and recording of each request. */
+  readonly #requests: InferPath;
   /** The instances that take requests, as the scheduler reaches them (rate-limited when it is on). */
   readonly #targets: readonly ExecutionTarget[];
   /** Set when both the model and the server enable the response cache. */
@@ -145,6 +143,16 @@ export class ModelVersion {
       logger: options.logger,
       sequenceStates,
       runStep: options.runStep,
+    });
+    this.#requests = new InferPath({
+      name: this.name,
+      version: this.version,
+      signature,
+      scheduler: this.#scheduler,
+      cache: this.#cache,
+      pending: this.#pending,
+      recorder: this.#recorder,
+      ensemble: options.runStep !== undefined,
     });
   }
 
@@ -216,62 +224,9 @@ export class ModelVersion {
     }
   }
 
-  /**
-   * Normalises, schedules and runs one request; statistics record its outcome. As in Triton, a
-   * request refused before it enters the model (malformed, queue full, unloading) is not counted.
-   */
+  /** Normalises, schedules and runs one request; statistics record its outcome (`InferPath.infer`). */
   infer(init: InferRequestInit, signal: CancelSignal | undefined, startNs: number, trace?: InferenceTrace): Promise<InferResponse> {
-    trace?.requestStart(this.name, this.version, init.id, startNs);
-    let request: InferenceRequest;
-    try {
-      request = normalizeRequest(init, this.signature, this.version, signal);
-    } catch (error) {
-      trace?.requestEnd(nowNs());
-      return Promise.reject(error);
-    }
-    const enqueuedNs = nowNs();
-    if (trace !== undefined) {
-      trace.report('QUEUE_START', enqueuedNs);
-      trace.reportTensors('TENSOR_QUEUE_INPUT', request.inputs);
-    }
-    const cached = this.#cache?.lookup(request);
-    if (cached?.outputs !== undefined) return this.#answerFromCache(init, request, cached, startNs, enqueuedNs, trace);
-    this.#inFlight++;
-    this.#pending?.add(request);
-    return new Promise<InferResponse>((resolve, reject) => {
-      this.#scheduler.enqueue({
-        request,
-        enqueuedNs,
-        signal,
-        trace,
-        complete: (outcome) => {
-          this.#inFlight--;
-          this.#pending?.delete(request);
-          if (!outcome.ok) {
-            this.#recorder.fail(startNs, failureReason(outcome.reason, this.#options.runStep !== undefined));
-            trace?.requestEnd(nowNs());
-            reject(outcome.error);
-            return;
-          }
-          try {
-            const outputs = buildResponseOutputs(request, this.signature, outcome.outputs);
-            if (cached !== undefined) {
-              const missNs = cached.lookupNs + this.#cache!.insert(cached, request, outcome.outputs);
-              this.#recorder.cacheMiss(missNs);
-            }
-            const timings = { requestNs: nowNs() - startNs, ...outcome.timings };
-            this.#recorder.success(timings, request.batchSize);
-            if (trace !== undefined) traceExecution(trace, enqueuedNs, outcome.timings, outcome.outputs, this.#scheduler instanceof EnsembleScheduler);
-            const stats = { queueNs: timings.queueNs, computeNs: timings.computeInputNs + timings.computeInferNs + timings.computeOutputNs, batchSize: request.batchSize };
-            resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: outcome.parameters ?? {}, outputs, stats });
-          } catch (error) {
-            this.#recorder.fail(startNs, 'OTHER');
-            trace?.requestEnd(nowNs());
-            reject(toServerError(error));
-          }
-        },
-      });
-    });
+    return this.#requests.infer(init, signal, startNs, trace);
   }
 
   /** `model_transaction_policy { decoupled: true }`: zero or more responses per request. */
@@ -288,98 +243,7 @@ export class ModelVersion {
    */
   inferStream(init: InferRequestInit, signal: CancelSignal | undefined, startNs: number, listen: StreamListener): Promise<void> {
     if (!this.decoupled) return this.infer(init, signal, startNs).then((response) => listen({ response, final: true }));
-    let request: InferenceRequest;
-    try {
-      request = normalizeRequest(init, this.signature, this.version, signal);
-    } catch (error) {
-      // Refused before entering the model: not a failure in the statistics (as in Triton).
-      return Promise.reject(error);
-    }
-    return new Promise<void>((resolve, reject) => {
-      let sent = 0;
-      let finished = false;
-      const finish = (event: StreamEvent | undefined, failure?: ServerError): void => {
-        finished = true;
-        if (failure !== undefined && sent === 0) {
-          this.#recorder.fail(startNs, 'BACKEND');
-          reject(failure);
-          return;
-        }
-        if (event !== undefined) listen(event);
-        if (failure !== undefined) this.#recorder.fail(startNs, 'BACKEND');
-        else this.#recorder.statistics.recordSuccess({ requestNs: nowNs() - startNs, queueNs: 0, computeInputNs: 0, computeInferNs: 0, computeOutputNs: 0 }, request.batchSize);
-        resolve();
-      };
-      // Per response: its index and when the model began on it (Triton's response statistics).
-      let index = 0;
-      let since = nowNs();
-      const account = (kind: 'success' | 'empty' | 'fail' | 'cancel'): void => {
-        const now = nowNs();
-        this.#recorder.statistics.recordResponse(index++, kind, since, now);
-        since = now;
-      };
-      const responder = {
-        send: (response: DecoupledResponse): void => {
-          if (finished) return;
-          account(response.error !== undefined ? (response.error.code === 'CANCELLED' ? 'cancel' : 'fail') : response.outputs === undefined ? 'empty' : 'success');
-          if (response.error !== undefined) {
-            finish({ error: response.error, final: true }, response.error);
-            return;
-          }
-          let event: StreamEvent = { final: response.final };
-          if (response.outputs !== undefined) {
-            try {
-              const outputs = buildResponseOutputs({ ...request, requestedOutputs: requestedOf(request, response.outputs) }, this.signature, response.outputs);
-              event = { response: { modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: response.parameters ?? {}, outputs }, final: response.final };
-            } catch (error) {
-              const failure = toServerError(error);
-              finish({ error: failure, final: true }, failure);
-              return;
-            }
-          }
-          if (response.final) {
-            finish(event);
-            return;
-          }
-          sent++;
-          listen(event);
-        },
-      };
-      this.#inFlight++;
-      this.#scheduler.enqueue({
-        request: { ...request, responder },
-        enqueuedNs: nowNs(),
-        signal,
-        complete: (outcome) => {
-          this.#inFlight--;
-          // The execution is over; a decoupled model may still answer later, unless it failed.
-          if (!outcome.ok && !finished) finish({ error: outcome.error, final: true }, outcome.error);
-        },
-      });
-    });
-  }
-
-  /** A cache hit: the stored outputs shaped for this request, without the queue or the backend. */
-  #answerFromCache(
-    init: InferRequestInit,
-    request: InferenceRequest,
-    cached: CacheLookup,
-    startNs: number,
-    enqueuedNs: number,
-    trace: InferenceTrace | undefined,
-  ): Promise<InferResponse> {
-    try {
-      const outputs = buildResponseOutputs(request, this.signature, cached.outputs!);
-      const requestNs = nowNs() - startNs;
-      const queueNs = cached.startNs - enqueuedNs;
-      this.#recorder.cacheHit(requestNs, queueNs, cached.lookupNs);
-      trace?.requestEnd(nowNs());
-      return Promise.resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: {}, outputs });
-    } catch (error) {
-      this.#recorder.fail(startNs, 'OTHER');
-      trace?.requestEnd(nowNs());
-      return Promise.reject(toServerError(error));
-    }
+    return this.#requests.inferDecoupled(init, signal, startNs, listen);
   }
 
   /** Every active instance can serve (a Python stub being restarted cannot). */
@@ -390,7 +254,7 @@ export class ModelVersion {
 
   /** Requests queued or running on this version (0: it can be unloaded without waiting). */
   get inFlight(): number {
-    return this.#inFlight;
+    return this.#requests.inFlight;
   }
 
   statistics(): ModelStatistics {
@@ -492,12 +356,4 @@ async function readLabels(config: ModelConfig, modelDir: string): Promise<Map<st
     labels.set(output.name, text.split(/\r?\n/).filter((line, i, all) => line !== '' || i < all.length - 1));
   }
   return labels;
-}
-
-/**
- * The requested outputs a decoupled response answers: the request's, limited to those the response
- * carries (a decoupled model may send some outputs in one response and others in the next).
- */
-function requestedOf(request: InferenceRequest, outputs: readonly { readonly name: string }[]): readonly RequestedOutput[] {
-  return request.requestedOutputs.filter((requested) => outputs.some((output) => output.name === requested.name));
 }
