@@ -20,13 +20,13 @@ import { buildModelSignature, type ModelSignature } from '../request/model-signa
 import { validateEnsembleMembers, type EnsembleStep } from '../config/ensemble-graph.js';
 import { createScheduler } from '../scheduler/create-scheduler.js';
 import type { StepRunner } from '../scheduler/ensemble/ensemble-scheduler.js';
-import type { RateLimitedTarget, RateLimiter } from '../scheduler/rate-limiter.js';
+import type { RateLimiter } from '../scheduler/rate-limiter.js';
 import type { ExecutionTarget, Scheduler } from '../scheduler/scheduler.js';
 import type { InferenceTrace } from '../observability/tracing/request-trace.js';
 import { loadStateSpecs, type StateSpec } from '../scheduler/sequence/implicit-state.js';
 import { nowNs } from '../util/clock.js';
 import { InferPath } from './infer-path.js';
-import { createInstances, type ModelInstance } from './instances.js';
+import { createInstances, limitInstances, type ModelInstance } from './instances.js';
 import { RequestRecorder } from './request-recording.js';
 import { reporterOf, startsPending } from './version-metrics.js';
 import { warmUp } from './warmup.js';
@@ -132,7 +132,7 @@ export class ModelVersion {
     const pending = this.#pending;
     const active = instances.filter((instance) => !instance.passive);
     const counted = pending === undefined ? active : active.map((instance) => startsPending(instance, pending));
-    const limited = limitInstances(options, counted);
+    const limited = limitInstances(options.rateLimiter, options.modelName, counted);
     this.#releaseLimits = () => limited.forEach((entry) => entry.release());
     this.#targets = limited.map((entry) => entry.target);
     this.#scheduler = createScheduler({
@@ -327,25 +327,6 @@ export class ModelVersion {
   }
 }
 
-
-/**
- * Registers the active instances with the rate limiter (each execution then holds the group's
- * resources); if one cannot be registered, those before it are taken out again.
- */
-function limitInstances(options: VersionOptions, instances: readonly ModelInstance[]): RateLimitedTarget[] {
-  const limiter = options.rateLimiter;
-  if (limiter === undefined) return instances.map((target) => ({ target, release: () => {} }));
-  const limited: RateLimitedTarget[] = [];
-  try {
-    for (const instance of instances) {
-      limited.push(limiter.limit(options.modelName, instance, instance.rateLimiter, instance.deviceId));
-    }
-  } catch (error) {
-    limited.forEach((entry) => entry.release());
-    throw error;
-  }
-  return limited;
-}
 
 /** Labels for the classification extension: one per line of each output's `label_filename`. */
 async function readLabels(config: ModelConfig, modelDir: string): Promise<Map<string, string[]>> {
