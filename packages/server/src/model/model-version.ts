@@ -1,73 +1,37 @@
-import { access } from 'node:fs/promises';
-import { join } from 'node:path';
-import { clone } from '@bufbuild/protobuf';
-import { ModelConfigSchema, ModelInstanceGroupSchema, type ModelConfig, type ModelInstanceGroup } from '@nereid/protocol/generated/model_config_pb';
-import type { Backend, BackendModel, CoreRequestRunner, CoreStreamRunner } from '../backends/backend.js';
+import type { ModelConfig, ModelInstanceGroup } from '@nereid/protocol/generated/model_config_pb';
+import type { Backend, BackendModel } from '../backends/backend.js';
 import { ModelResponseCache } from '../cache/model-response-cache.js';
-import type { ResponseCache } from '../cache/response-cache.js';
-import { readModelFile } from '../config/model-file.js';
-import { normalizeInstanceGroups, normalizeModelConfig } from '../config/normalize.js';
-import { validateModelConfig } from '../config/validate.js';
 import { invalidArg } from '../errors/index.js';
-import type { ModelMetricsSample, ServerMetrics } from '../metrics/prometheus-metrics.js';
+import type { ModelMetricsSample } from '../metrics/prometheus-metrics.js';
 import { ModelStatisticsRecorder } from '../metrics/statistics.js';
 import type { ModelStatistics } from '../metrics/statistics-types.js';
 import type { Logger } from '../observability/logger.js';
+import type { InferenceTrace } from '../observability/tracing/request-trace.js';
 import type { InferRequestInit } from '../request/infer-request-init.js';
 import type { InferResponse, StreamListener } from '../request/infer-response.js';
 import type { InferenceRequest } from '../request/inference-request.js';
-import { buildModelSignature, type ModelSignature } from '../request/model-signature.js';
-import { validateEnsembleMembers, type EnsembleStep } from '../config/ensemble-graph.js';
+import type { ModelSignature } from '../request/model-signature.js';
 import { createScheduler } from '../scheduler/create-scheduler.js';
 import type { StepRunner } from '../scheduler/ensemble/ensemble-scheduler.js';
-import type { RateLimiter } from '../scheduler/rate-limiter.js';
 import type { ExecutionTarget, Scheduler } from '../scheduler/scheduler.js';
-import type { InferenceTrace } from '../observability/tracing/request-trace.js';
-import { loadStateSpecs, type StateSpec } from '../scheduler/sequence/implicit-state.js';
+import type { StateSpec } from '../scheduler/sequence/implicit-state.js';
+import type { CancelSignal } from '../util/cancel-signal.js';
 import { nowNs } from '../util/clock.js';
 import { InferPath } from './infer-path.js';
 import { createInstances, limitInstances, type ModelInstance } from './instances.js';
 import { RequestRecorder } from './request-recording.js';
+import {
+  buildVersionParts,
+  ensembleSignature,
+  loadBackendModel,
+  regroupedConfig,
+  type EnsembleLoadOptions,
+  type ModelVersionLoadOptions,
+  type VersionOptions,
+} from './version-loading.js';
 import { reporterOf, startsPending } from './version-metrics.js';
 import { warmUp } from './warmup.js';
 import { buildWarmupSamples, type WarmupSample } from './warmup-samples.js';
-import type { CancelSignal } from '../util/cancel-signal.js';
-
-/** What every model version is made from. */
-interface VersionOptions {
-  readonly modelName: string;
-  /** int64, exact: its folder is `<modelDir>/<version>`. */
-  readonly version: bigint;
-  readonly modelDir: string;
-  /** Configuration with name, backend, platform and default_model_filename resolved. */
-  readonly config: ModelConfig;
-  readonly autoCompleteConfig: boolean;
-  /** The server's rate limiter; instances are registered with it (a no-op when it is off). */
-  readonly rateLimiter?: RateLimiter;
-  readonly logger: Logger;
-  /** The server's response cache (`--cache-config`), if it has one. */
-  readonly responseCache?: ResponseCache | undefined;
-  /** The server's Prometheus metrics (`--allow-metrics`), if it has them. */
-  readonly metrics?: Pick<ServerMetrics, 'reporterFor' | 'custom'> | undefined;
-}
-
-/** A model run by a backend. */
-export interface ModelVersionLoadOptions extends VersionOptions {
-  readonly backend: Backend;
-  readonly backendConfig: ReadonlyMap<string, string>;
-  /** How the backend reaches other models through the core (Python BLS). */
-  readonly runRequest?: CoreRequestRunner | undefined;
-  /** How the backend streams from other models through the core (JavaScript BLS to decoupled models). */
-  readonly runStreamRequest?: CoreStreamRunner | undefined;
-}
-
-/** An ensemble: its steps run on the member models (`platform: "ensemble"`). */
-export interface EnsembleLoadOptions extends VersionOptions {
-  /** Runs one step's request on a member, through the core (so the member's scheduler and statistics see it). */
-  readonly runStep: StepRunner;
-  /** The completed config of the member a step runs (the member is loaded before the ensemble). */
-  readonly memberConfig: (step: EnsembleStep) => ModelConfig;
-}
 
 type ConstructionOptions = VersionOptions & { readonly backend?: Backend; readonly runStep?: StepRunner };
 
@@ -76,9 +40,6 @@ interface SharedBackendModel {
   readonly model: BackendModel;
   users: number;
 }
-
-/** GPU ids this build can use: none, Nereid serves on CPU. */
-const NO_GPUS: readonly number[] = [];
 
 /**
  * One loaded version of a model: final configuration, instances, scheduler and statistics. Created
@@ -162,11 +123,7 @@ export class ModelVersion {
    */
   static async loadEnsemble(options: EnsembleLoadOptions): Promise<ModelVersion> {
     const startNs = nowNs();
-    const { config } = options;
-    normalizeModelConfig(config, { defaultCpuInstanceCount: 0, gpus: NO_GPUS });
-    validateModelConfig(config, { gpus: NO_GPUS });
-    validateEnsembleMembers(config, options.memberConfig);
-    const signature = buildModelSignature(config, await readLabels(config, options.modelDir));
+    const signature = await ensembleSignature(options);
     const model = new ModelVersion(options, signature, undefined, [], []);
     model.#loadDurationSecs = (nowNs() - startNs) / 1e9;
     return model;
@@ -174,36 +131,9 @@ export class ModelVersion {
 
   static async load(options: ModelVersionLoadOptions): Promise<ModelVersion> {
     const startNs = nowNs();
-    const { config, backend, modelDir, version } = options;
-    const versionDir = join(modelDir, String(version));
-    const modelPath = join(versionDir, config.defaultModelFilename);
-    if (backend.requiresModelFile !== false) {
-      await access(modelPath).catch(() => {
-        throw invalidArg(`unable to find '${modelPath}' for model '${options.modelName}'`);
-      });
-    }
-    const backendModel = await backend.loadModel({
-      modelName: options.modelName,
-      version,
-      modelDir,
-      versionDir,
-      modelPath,
-      config,
-      backendConfig: options.backendConfig,
-      autoCompleteConfig: options.autoCompleteConfig,
-      logger: options.logger,
-      runRequest: options.runRequest,
-      runStreamRequest: options.runStreamRequest,
-      customMetrics: options.metrics?.custom,
-    });
+    const backendModel = await loadBackendModel(options);
     try {
-      backendModel.completeConfig(config, { autoComplete: options.autoCompleteConfig });
-      normalizeModelConfig(config, { defaultCpuInstanceCount: backend.defaultCpuInstanceCount, gpus: NO_GPUS });
-      validateModelConfig(config, { gpus: NO_GPUS });
-      const signature = buildModelSignature(config, await readLabels(config, modelDir));
-      const sequenceStates = await loadStateSpecs(config, modelDir);
-      const warmup = await buildWarmupSamples({ config, signature, version, modelDir, logger: options.logger });
-      const instances = await createInstances(backendModel, config);
+      const { signature, sequenceStates, warmup, instances } = await buildVersionParts(options, backendModel);
       let model: ModelVersion;
       try {
         model = new ModelVersion(options, signature, { model: backendModel, users: 1 }, instances, sequenceStates);
@@ -285,10 +215,7 @@ export class ModelVersion {
     const backend = this.#options.backend;
     const shared = this.#backendModel;
     if (backend === undefined || shared === undefined) throw invalidArg(`instance group should not be specified for ensemble '${this.name}'`);
-    const config = clone(ModelConfigSchema, this.config);
-    config.instanceGroup = groups.map((group) => clone(ModelInstanceGroupSchema, group));
-    normalizeInstanceGroups(config, { defaultCpuInstanceCount: backend.defaultCpuInstanceCount, gpus: NO_GPUS });
-    validateModelConfig(config, { gpus: NO_GPUS });
+    const config = regroupedConfig(this.config, groups, backend);
     const { modelDir, logger } = this.#options;
     const warmup = await buildWarmupSamples({ config, signature: this.signature, version: this.version, modelDir, logger });
     const instances = await createInstances(shared.model, config);
@@ -325,16 +252,4 @@ export class ModelVersion {
     if (lastUser) this.#recorder.reporter?.close();
     if (this.#backendModel !== undefined && this.#backendModel.users === 0) await this.#backendModel.model.close();
   }
-}
-
-
-/** Labels for the classification extension: one per line of each output's `label_filename`. */
-async function readLabels(config: ModelConfig, modelDir: string): Promise<Map<string, string[]>> {
-  const labels = new Map<string, string[]>();
-  for (const output of config.output) {
-    if (output.labelFilename === '') continue;
-    const text = await readModelFile(modelDir, output.labelFilename, `label file of output '${output.name}'`);
-    labels.set(output.name, text.split(/\r?\n/).filter((line, i, all) => line !== '' || i < all.length - 1));
-  }
-  return labels;
 }
