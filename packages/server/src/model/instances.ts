@@ -1,5 +1,6 @@
 import { ModelInstanceGroup_Kind, type ModelConfig, type ModelRateLimiter } from '@nereid/protocol/generated/model_config_pb';
 import type { BackendInstance, BackendModel, InstanceSpec } from '../backends/backend.js';
+import type { RateLimitedTarget, RateLimiter } from '../scheduler/rate-limiter.js';
 import type { ExecutionTarget } from '../scheduler/scheduler.js';
 
 /** A created backend instance with its name; passive ones are loaded but get no requests. */
@@ -65,4 +66,22 @@ function wrap(
     ready: () => instance.ready?.() ?? true,
     close: () => instance.close(),
   };
+}
+
+/**
+ * Registers the active instances with the rate limiter (each execution then holds the group's
+ * resources); if one cannot be registered, those before it are taken out again.
+ */
+export function limitInstances(limiter: RateLimiter | undefined, modelName: string, instances: readonly ModelInstance[]): RateLimitedTarget[] {
+  if (limiter === undefined) return instances.map((target) => ({ target, release: () => {} }));
+  const limited: RateLimitedTarget[] = [];
+  try {
+    for (const instance of instances) {
+      limited.push(limiter.limit(modelName, instance, instance.rateLimiter, instance.deviceId));
+    }
+  } catch (error) {
+    limited.forEach((entry) => entry.release());
+    throw error;
+  }
+  return limited;
 }

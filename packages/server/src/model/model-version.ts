@@ -1,76 +1,37 @@
-import { access } from 'node:fs/promises';
-import { join } from 'node:path';
-import { clone } from '@bufbuild/protobuf';
-import { ModelConfigSchema, ModelInstanceGroupSchema, type ModelConfig, type ModelInstanceGroup } from '@nereid/protocol/generated/model_config_pb';
-import type { Backend, BackendModel, CoreRequestRunner, CoreStreamRunner } from '../backends/backend.js';
-import { ModelResponseCache, type CacheLookup } from '../cache/model-response-cache.js';
-import type { ResponseCache } from '../cache/response-cache.js';
-import { readModelFile } from '../config/model-file.js';
-import { normalizeInstanceGroups, normalizeModelConfig } from '../config/normalize.js';
-import { validateModelConfig } from '../config/validate.js';
-import { invalidArg, toServerError, type ServerError } from '../errors/index.js';
-import type { ModelLatencyReporter } from '../metrics/model-reporter.js';
-import type { ModelMetricsSample, ServerMetrics } from '../metrics/prometheus-metrics.js';
-import { ModelStatisticsRecorder, type FailureReason } from '../metrics/statistics.js';
+import type { ModelConfig, ModelInstanceGroup } from '@nereid/protocol/generated/model_config_pb';
+import type { Backend, BackendModel } from '../backends/backend.js';
+import { ModelResponseCache } from '../cache/model-response-cache.js';
+import { invalidArg } from '../errors/index.js';
+import type { ModelMetricsSample } from '../metrics/prometheus-metrics.js';
+import { ModelStatisticsRecorder } from '../metrics/statistics.js';
 import type { ModelStatistics } from '../metrics/statistics-types.js';
 import type { Logger } from '../observability/logger.js';
+import type { InferenceTrace } from '../observability/tracing/request-trace.js';
 import type { InferRequestInit } from '../request/infer-request-init.js';
-import type { InferResponse, StreamEvent, StreamListener } from '../request/infer-response.js';
-import type { DecoupledResponse, InferenceRequest, RequestedOutput } from '../request/inference-request.js';
-import { buildModelSignature, type ModelSignature } from '../request/model-signature.js';
-import { normalizeRequest } from '../request/normalize.js';
-import { buildResponseOutputs } from '../request/response-outputs.js';
-import { validateEnsembleMembers, type EnsembleStep } from '../config/ensemble-graph.js';
+import type { InferResponse, StreamListener } from '../request/infer-response.js';
+import type { InferenceRequest } from '../request/inference-request.js';
+import type { ModelSignature } from '../request/model-signature.js';
 import { createScheduler } from '../scheduler/create-scheduler.js';
 import type { StepRunner } from '../scheduler/ensemble/ensemble-scheduler.js';
-import type { RateLimitedTarget, RateLimiter } from '../scheduler/rate-limiter.js';
-import type { CompletionTimings, ExecutionTarget, RefusalOrReason, Scheduler } from '../scheduler/scheduler.js';
-import { EnsembleScheduler } from '../scheduler/ensemble/ensemble-scheduler.js';
-import type { InferenceTrace } from '../observability/tracing/request-trace.js';
-import type { Tensor } from '../tensor/tensor.js';
-import { loadStateSpecs, type StateSpec } from '../scheduler/sequence/implicit-state.js';
+import type { ExecutionTarget, Scheduler } from '../scheduler/scheduler.js';
+import type { StateSpec } from '../scheduler/sequence/implicit-state.js';
+import type { CancelSignal } from '../util/cancel-signal.js';
 import { nowNs } from '../util/clock.js';
-import { createInstances, type ModelInstance } from './instances.js';
+import { InferPath } from './infer-path.js';
+import { createInstances, limitInstances, type ModelInstance } from './instances.js';
+import { RequestRecorder } from './request-recording.js';
+import {
+  buildVersionParts,
+  ensembleSignature,
+  loadBackendModel,
+  regroupedConfig,
+  type EnsembleLoadOptions,
+  type ModelVersionLoadOptions,
+  type VersionOptions,
+} from './version-loading.js';
 import { reporterOf, startsPending } from './version-metrics.js';
 import { warmUp } from './warmup.js';
 import { buildWarmupSamples, type WarmupSample } from './warmup-samples.js';
-import type { CancelSignal } from '../util/cancel-signal.js';
-
-/** What every model version is made from. */
-interface VersionOptions {
-  readonly modelName: string;
-  /** int64, exact: its folder is `<modelDir>/<version>`. */
-  readonly version: bigint;
-  readonly modelDir: string;
-  /** Configuration with name, backend, platform and default_model_filename resolved. */
-  readonly config: ModelConfig;
-  readonly autoCompleteConfig: boolean;
-  /** The server's rate limiter; instances are registered with it (a no-op when it is off). */
-  readonly rateLimiter?: RateLimiter;
-  readonly logger: Logger;
-  /** The server's response cache (`--cache-config`), if it has one. */
-  readonly responseCache?: ResponseCache | undefined;
-  /** The server's Prometheus metrics (`--allow-metrics`), if it has them. */
-  readonly metrics?: Pick<ServerMetrics, 'reporterFor' | 'custom'> | undefined;
-}
-
-/** A model run by a backend. */
-export interface ModelVersionLoadOptions extends VersionOptions {
-  readonly backend: Backend;
-  readonly backendConfig: ReadonlyMap<string, string>;
-  /** How the backend reaches other models through the core (Python BLS). */
-  readonly runRequest?: CoreRequestRunner | undefined;
-  /** How the backend streams from other models through the core (JavaScript BLS to decoupled models). */
-  readonly runStreamRequest?: CoreStreamRunner | undefined;
-}
-
-/** An ensemble: its steps run on the member models (`platform: "ensemble"`). */
-export interface EnsembleLoadOptions extends VersionOptions {
-  /** Runs one step's request on a member, through the core (so the member's scheduler and statistics see it). */
-  readonly runStep: StepRunner;
-  /** The completed config of the member a step runs (the member is loaded before the ensemble). */
-  readonly memberConfig: (step: EnsembleStep) => ModelConfig;
-}
 
 type ConstructionOptions = VersionOptions & { readonly backend?: Backend; readonly runStep?: StepRunner };
 
@@ -79,9 +40,6 @@ interface SharedBackendModel {
   readonly model: BackendModel;
   users: number;
 }
-
-/** GPU ids this build can use: none, Nereid serves on CPU. */
-const NO_GPUS: readonly number[] = [];
 
 /**
  * One loaded version of a model: final configuration, instances, scheduler and statistics. Created
@@ -98,18 +56,17 @@ export class ModelVersion {
   readonly #sequenceStates: readonly StateSpec[];
   readonly #instances: readonly ModelInstance[];
   readonly #scheduler: Scheduler;
-  readonly #stats: ModelStatisticsRecorder;
+  /** This version's statistics and latency reporter (shared with the versions made by `withInstanceGroups`). */
+  readonly #recorder: RequestRecorder;
   readonly #releaseLimits: () => void;
-  /** Requests handed to the scheduler and not completed yet. */
-  #inFlight = 0;
+  /** Normalisation, cache, scheduler and recording of each request. */
+  readonly #requests: InferPath;
   /** The instances that take requests, as the scheduler reaches them (rate-limited when it is on). */
   readonly #targets: readonly ExecutionTarget[];
   /** Set when both the model and the server enable the response cache. */
   readonly #cache: ModelResponseCache | undefined;
   /** With metrics on: requests received and not yet handed to an instance (Triton's pending count). */
   readonly #pending: Set<InferenceRequest> | undefined;
-  /** With latency histograms or summaries on: this version's per-request observations. */
-  readonly #reporter: ModelLatencyReporter | undefined;
   /** Seconds `load` took, for `nv_model_load_duration_secs`. */
   #loadDurationSecs = 0;
 
@@ -119,7 +76,7 @@ export class ModelVersion {
     backendModel: SharedBackendModel | undefined,
     instances: readonly ModelInstance[],
     sequenceStates: readonly StateSpec[],
-    shared?: { readonly stats: ModelStatisticsRecorder; readonly reporter: ModelLatencyReporter | undefined },
+    recorder?: RequestRecorder,
   ) {
     this.name = options.modelName;
     this.version = options.version;
@@ -129,25 +86,34 @@ export class ModelVersion {
     this.#sequenceStates = sequenceStates;
     this.#backendModel = backendModel;
     this.#instances = instances;
-    this.#stats = shared?.stats ?? new ModelStatisticsRecorder(this.name, this.version);
     this.#cache = ModelResponseCache.forModel(this.config, options.responseCache, this.name, this.version);
-    this.#reporter = shared !== undefined ? shared.reporter : reporterOf(options, this.#cache !== undefined);
+    this.#recorder = recorder ?? new RequestRecorder(new ModelStatisticsRecorder(this.name, this.version), reporterOf(options, this.#cache !== undefined));
     // Ensemble requests are never pending: their steps are the members' requests (Triton's metrics.md).
     this.#pending = options.metrics !== undefined && options.runStep === undefined ? new Set() : undefined;
     const pending = this.#pending;
     const active = instances.filter((instance) => !instance.passive);
     const counted = pending === undefined ? active : active.map((instance) => startsPending(instance, pending));
-    const limited = limitInstances(options, counted);
+    const limited = limitInstances(options.rateLimiter, options.modelName, counted);
     this.#releaseLimits = () => limited.forEach((entry) => entry.release());
     this.#targets = limited.map((entry) => entry.target);
     this.#scheduler = createScheduler({
       config: this.config,
       targets: this.#targets,
       onExecution: (batchSize, timings) =>
-        this.#stats.recordExecution(batchSize, timings.computeInputNs, timings.computeInferNs, timings.computeOutputNs),
+        this.#recorder.statistics.recordExecution(batchSize, timings.computeInputNs, timings.computeInferNs, timings.computeOutputNs),
       logger: options.logger,
       sequenceStates,
       runStep: options.runStep,
+    });
+    this.#requests = new InferPath({
+      name: this.name,
+      version: this.version,
+      signature,
+      scheduler: this.#scheduler,
+      cache: this.#cache,
+      pending: this.#pending,
+      recorder: this.#recorder,
+      ensemble: options.runStep !== undefined,
     });
   }
 
@@ -157,11 +123,7 @@ export class ModelVersion {
    */
   static async loadEnsemble(options: EnsembleLoadOptions): Promise<ModelVersion> {
     const startNs = nowNs();
-    const { config } = options;
-    normalizeModelConfig(config, { defaultCpuInstanceCount: 0, gpus: NO_GPUS });
-    validateModelConfig(config, { gpus: NO_GPUS });
-    validateEnsembleMembers(config, options.memberConfig);
-    const signature = buildModelSignature(config, await readLabels(config, options.modelDir));
+    const signature = await ensembleSignature(options);
     const model = new ModelVersion(options, signature, undefined, [], []);
     model.#loadDurationSecs = (nowNs() - startNs) / 1e9;
     return model;
@@ -169,36 +131,9 @@ export class ModelVersion {
 
   static async load(options: ModelVersionLoadOptions): Promise<ModelVersion> {
     const startNs = nowNs();
-    const { config, backend, modelDir, version } = options;
-    const versionDir = join(modelDir, String(version));
-    const modelPath = join(versionDir, config.defaultModelFilename);
-    if (backend.requiresModelFile !== false) {
-      await access(modelPath).catch(() => {
-        throw invalidArg(`unable to find '${modelPath}' for model '${options.modelName}'`);
-      });
-    }
-    const backendModel = await backend.loadModel({
-      modelName: options.modelName,
-      version,
-      modelDir,
-      versionDir,
-      modelPath,
-      config,
-      backendConfig: options.backendConfig,
-      autoCompleteConfig: options.autoCompleteConfig,
-      logger: options.logger,
-      runRequest: options.runRequest,
-      runStreamRequest: options.runStreamRequest,
-      customMetrics: options.metrics?.custom,
-    });
+    const backendModel = await loadBackendModel(options);
     try {
-      backendModel.completeConfig(config, { autoComplete: options.autoCompleteConfig });
-      normalizeModelConfig(config, { defaultCpuInstanceCount: backend.defaultCpuInstanceCount, gpus: NO_GPUS });
-      validateModelConfig(config, { gpus: NO_GPUS });
-      const signature = buildModelSignature(config, await readLabels(config, modelDir));
-      const sequenceStates = await loadStateSpecs(config, modelDir);
-      const warmup = await buildWarmupSamples({ config, signature, version, modelDir, logger: options.logger });
-      const instances = await createInstances(backendModel, config);
+      const { signature, sequenceStates, warmup, instances } = await buildVersionParts(options, backendModel);
       let model: ModelVersion;
       try {
         model = new ModelVersion(options, signature, { model: backendModel, users: 1 }, instances, sequenceStates);
@@ -219,65 +154,9 @@ export class ModelVersion {
     }
   }
 
-  /**
-   * Normalises, schedules and runs one request; statistics record its outcome. As in Triton, a
-   * request refused before it enters the model (malformed, queue full, unloading) is not counted.
-   */
+  /** Normalises, schedules and runs one request; statistics record its outcome (`InferPath.infer`). */
   infer(init: InferRequestInit, signal: CancelSignal | undefined, startNs: number, trace?: InferenceTrace): Promise<InferResponse> {
-    trace?.requestStart(this.name, this.version, init.id, startNs);
-    let request: InferenceRequest;
-    try {
-      request = normalizeRequest(init, this.signature, this.version, signal);
-    } catch (error) {
-      trace?.requestEnd(nowNs());
-      return Promise.reject(error);
-    }
-    const enqueuedNs = nowNs();
-    if (trace !== undefined) {
-      trace.report('QUEUE_START', enqueuedNs);
-      trace.reportTensors('TENSOR_QUEUE_INPUT', request.inputs);
-    }
-    const cached = this.#cache?.lookup(request);
-    if (cached?.outputs !== undefined) return this.#answerFromCache(init, request, cached, startNs, enqueuedNs, trace);
-    this.#inFlight++;
-    this.#pending?.add(request);
-    return new Promise<InferResponse>((resolve, reject) => {
-      this.#scheduler.enqueue({
-        request,
-        enqueuedNs,
-        signal,
-        trace,
-        complete: (outcome) => {
-          this.#inFlight--;
-          this.#pending?.delete(request);
-          if (!outcome.ok) {
-            this.#fail(startNs, this.#failureReason(outcome.reason));
-            trace?.requestEnd(nowNs());
-            reject(outcome.error);
-            return;
-          }
-          try {
-            const outputs = buildResponseOutputs(request, this.signature, outcome.outputs);
-            if (cached !== undefined) {
-              const missNs = cached.lookupNs + this.#cache!.insert(cached, request, outcome.outputs);
-              this.#stats.recordCacheMiss(missNs);
-              this.#reporter?.observeCacheMiss(missNs);
-            }
-            const timings = { requestNs: nowNs() - startNs, ...outcome.timings };
-            this.#stats.recordSuccess(timings, request.batchSize);
-            this.#reporter?.observeSuccess(timings);
-            this.#reporter?.observeFirstResponse(timings.requestNs);
-            if (trace !== undefined) traceExecution(trace, enqueuedNs, outcome.timings, outcome.outputs, this.#scheduler instanceof EnsembleScheduler);
-            const stats = { queueNs: timings.queueNs, computeNs: timings.computeInputNs + timings.computeInferNs + timings.computeOutputNs, batchSize: request.batchSize };
-            resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: outcome.parameters ?? {}, outputs, stats });
-          } catch (error) {
-            this.#fail(startNs, 'OTHER');
-            trace?.requestEnd(nowNs());
-            reject(toServerError(error));
-          }
-        },
-      });
-    });
+    return this.#requests.infer(init, signal, startNs, trace);
   }
 
   /** `model_transaction_policy { decoupled: true }`: zero or more responses per request. */
@@ -294,118 +173,7 @@ export class ModelVersion {
    */
   inferStream(init: InferRequestInit, signal: CancelSignal | undefined, startNs: number, listen: StreamListener): Promise<void> {
     if (!this.decoupled) return this.infer(init, signal, startNs).then((response) => listen({ response, final: true }));
-    let request: InferenceRequest;
-    try {
-      request = normalizeRequest(init, this.signature, this.version, signal);
-    } catch (error) {
-      // Refused before entering the model: not a failure in the statistics (as in Triton).
-      return Promise.reject(error);
-    }
-    return new Promise<void>((resolve, reject) => {
-      let sent = 0;
-      let finished = false;
-      const finish = (event: StreamEvent | undefined, failure?: ServerError): void => {
-        finished = true;
-        if (failure !== undefined && sent === 0) {
-          this.#fail(startNs, 'BACKEND');
-          reject(failure);
-          return;
-        }
-        if (event !== undefined) listen(event);
-        if (failure !== undefined) this.#fail(startNs, 'BACKEND');
-        else this.#stats.recordSuccess({ requestNs: nowNs() - startNs, queueNs: 0, computeInputNs: 0, computeInferNs: 0, computeOutputNs: 0 }, request.batchSize);
-        resolve();
-      };
-      // Per response: its index and when the model began on it (Triton's response statistics).
-      let index = 0;
-      let since = nowNs();
-      const account = (kind: 'success' | 'empty' | 'fail' | 'cancel'): void => {
-        const now = nowNs();
-        this.#stats.recordResponse(index++, kind, since, now);
-        since = now;
-      };
-      const responder = {
-        send: (response: DecoupledResponse): void => {
-          if (finished) return;
-          account(response.error !== undefined ? (response.error.code === 'CANCELLED' ? 'cancel' : 'fail') : response.outputs === undefined ? 'empty' : 'success');
-          if (response.error !== undefined) {
-            finish({ error: response.error, final: true }, response.error);
-            return;
-          }
-          let event: StreamEvent = { final: response.final };
-          if (response.outputs !== undefined) {
-            try {
-              const outputs = buildResponseOutputs({ ...request, requestedOutputs: requestedOf(request, response.outputs) }, this.signature, response.outputs);
-              event = { response: { modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: response.parameters ?? {}, outputs }, final: response.final };
-            } catch (error) {
-              const failure = toServerError(error);
-              finish({ error: failure, final: true }, failure);
-              return;
-            }
-          }
-          if (response.final) {
-            finish(event);
-            return;
-          }
-          sent++;
-          listen(event);
-        },
-      };
-      this.#inFlight++;
-      this.#scheduler.enqueue({
-        request: { ...request, responder },
-        enqueuedNs: nowNs(),
-        signal,
-        complete: (outcome) => {
-          this.#inFlight--;
-          // The execution is over; a decoupled model may still answer later, unless it failed.
-          if (!outcome.ok && !finished) finish({ error: outcome.error, final: true }, outcome.error);
-        },
-      });
-    });
-  }
-
-  /** Records a failed request (unless it was refused before entering the model). */
-  #fail(startNs: number, reason: FailureReason | undefined): void {
-    if (reason === undefined) return;
-    const requestNs = nowNs() - startNs;
-    this.#stats.recordFailure(requestNs, reason);
-    this.#reporter?.observeFirstResponse(requestNs);
-  }
-
-  /**
-   * Triton's failure reasons: what the scheduler reports (REJECTED, CANCELED), BACKEND for a failed
-   * execution; an ensemble's failures are all OTHER (Triton's metrics.md).
-   */
-  #failureReason(reason: RefusalOrReason | undefined): FailureReason | undefined {
-    if (reason === 'REFUSED') return undefined;
-    if (this.#options.runStep !== undefined) return 'OTHER';
-    return reason ?? 'BACKEND';
-  }
-
-  /** A cache hit: the stored outputs shaped for this request, without the queue or the backend. */
-  #answerFromCache(
-    init: InferRequestInit,
-    request: InferenceRequest,
-    cached: CacheLookup,
-    startNs: number,
-    enqueuedNs: number,
-    trace: InferenceTrace | undefined,
-  ): Promise<InferResponse> {
-    try {
-      const outputs = buildResponseOutputs(request, this.signature, cached.outputs!);
-      const requestNs = nowNs() - startNs;
-      const queueNs = cached.startNs - enqueuedNs;
-      this.#stats.recordCacheHit(requestNs, queueNs, cached.lookupNs);
-      this.#reporter?.observeCacheHit(queueNs, cached.lookupNs);
-      this.#reporter?.observeFirstResponse(requestNs);
-      trace?.requestEnd(nowNs());
-      return Promise.resolve({ modelName: this.name, modelVersion: String(this.version), id: init.id, parameters: {}, outputs });
-    } catch (error) {
-      this.#fail(startNs, 'OTHER');
-      trace?.requestEnd(nowNs());
-      return Promise.reject(toServerError(error));
-    }
+    return this.#requests.inferDecoupled(init, signal, startNs, listen);
   }
 
   /** Every active instance can serve (a Python stub being restarted cannot). */
@@ -416,11 +184,11 @@ export class ModelVersion {
 
   /** Requests queued or running on this version (0: it can be unloaded without waiting). */
   get inFlight(): number {
-    return this.#inFlight;
+    return this.#requests.inFlight;
   }
 
   statistics(): ModelStatistics {
-    const snapshot = this.#stats.snapshot();
+    const snapshot = this.#recorder.statistics.snapshot();
     const memory = this.#backendModel?.model.memoryUsage?.();
     if (memory !== undefined) snapshot.memory_usage = [...memory];
     const batcher = this.#scheduler.statistics?.();
@@ -430,8 +198,8 @@ export class ModelVersion {
   /** What the Prometheus metrics read from this version at scrape time. */
   metricsSample(): ModelMetricsSample {
     return {
-      statistics: this.#stats.snapshot(),
-      failures: this.#stats.failureCounts(),
+      statistics: this.#recorder.statistics.snapshot(),
+      failures: this.#recorder.statistics.failureCounts(),
       pendingRequests: this.#pending?.size ?? 0,
       loadDurationSecs: this.#loadDurationSecs,
       cacheEnabled: this.#cache !== undefined,
@@ -447,20 +215,14 @@ export class ModelVersion {
     const backend = this.#options.backend;
     const shared = this.#backendModel;
     if (backend === undefined || shared === undefined) throw invalidArg(`instance group should not be specified for ensemble '${this.name}'`);
-    const config = clone(ModelConfigSchema, this.config);
-    config.instanceGroup = groups.map((group) => clone(ModelInstanceGroupSchema, group));
-    normalizeInstanceGroups(config, { defaultCpuInstanceCount: backend.defaultCpuInstanceCount, gpus: NO_GPUS });
-    validateModelConfig(config, { gpus: NO_GPUS });
+    const config = regroupedConfig(this.config, groups, backend);
     const { modelDir, logger } = this.#options;
     const warmup = await buildWarmupSamples({ config, signature: this.signature, version: this.version, modelDir, logger });
     const instances = await createInstances(shared.model, config);
     shared.users++;
     let next: ModelVersion;
     try {
-      next = new ModelVersion({ ...this.#options, config }, this.signature, shared, instances, this.#sequenceStates, {
-        stats: this.#stats,
-        reporter: this.#reporter,
-      });
+      next = new ModelVersion({ ...this.#options, config }, this.signature, shared, instances, this.#sequenceStates, this.#recorder);
       next.#loadDurationSecs = this.#loadDurationSecs;
     } catch (error) {
       shared.users--;
@@ -476,7 +238,7 @@ export class ModelVersion {
   }
 
   #warmUp(samples: readonly WarmupSample[], logger: Logger): Promise<void> {
-    return warmUp({ modelName: this.name, targets: this.#targets, samples, statistics: this.#stats, logger });
+    return warmUp({ modelName: this.name, targets: this.#targets, samples, statistics: this.#recorder.statistics, logger });
   }
 
   /** Waits for in-flight requests, then frees instances and (if no other version shares it) the backend model. */
@@ -487,67 +249,7 @@ export class ModelVersion {
     await Promise.allSettled(this.#instances.map((instance) => instance.close()));
     const lastUser = this.#backendModel === undefined || --this.#backendModel.users === 0;
     // A version made by withInstanceGroups shares the series; the last one takes them away.
-    if (lastUser) this.#reporter?.close();
+    if (lastUser) this.#recorder.reporter?.close();
     if (this.#backendModel !== undefined && this.#backendModel.users === 0) await this.#backendModel.model.close();
   }
-}
-
-
-/**
- * A traced request's execution as Triton's core reports it: the compute timestamps follow from the
- * queue start and the measured durations (an ensemble has none of its own: its steps are children),
- * then the outputs at the TENSORS level, then REQUEST_END.
- */
-function traceExecution(trace: InferenceTrace, enqueuedNs: number, timings: CompletionTimings, outputs: readonly Tensor[], ensemble: boolean): void {
-  let computeEnd = 0;
-  if (!ensemble) {
-    const computeStart = enqueuedNs + timings.queueNs;
-    const inputEnd = computeStart + timings.computeInputNs;
-    const outputStart = inputEnd + timings.computeInferNs;
-    computeEnd = outputStart + timings.computeOutputNs;
-    trace.report('COMPUTE_START', computeStart);
-    trace.report('COMPUTE_INPUT_END', inputEnd);
-    trace.report('COMPUTE_OUTPUT_START', outputStart);
-    trace.report('COMPUTE_END', computeEnd);
-  }
-  trace.reportTensors('TENSOR_BACKEND_OUTPUT', outputs);
-  trace.requestEnd(Math.max(nowNs(), computeEnd));
-}
-
-/**
- * Registers the active instances with the rate limiter (each execution then holds the group's
- * resources); if one cannot be registered, those before it are taken out again.
- */
-function limitInstances(options: VersionOptions, instances: readonly ModelInstance[]): RateLimitedTarget[] {
-  const limiter = options.rateLimiter;
-  if (limiter === undefined) return instances.map((target) => ({ target, release: () => {} }));
-  const limited: RateLimitedTarget[] = [];
-  try {
-    for (const instance of instances) {
-      limited.push(limiter.limit(options.modelName, instance, instance.rateLimiter, instance.deviceId));
-    }
-  } catch (error) {
-    limited.forEach((entry) => entry.release());
-    throw error;
-  }
-  return limited;
-}
-
-/** Labels for the classification extension: one per line of each output's `label_filename`. */
-async function readLabels(config: ModelConfig, modelDir: string): Promise<Map<string, string[]>> {
-  const labels = new Map<string, string[]>();
-  for (const output of config.output) {
-    if (output.labelFilename === '') continue;
-    const text = await readModelFile(modelDir, output.labelFilename, `label file of output '${output.name}'`);
-    labels.set(output.name, text.split(/\r?\n/).filter((line, i, all) => line !== '' || i < all.length - 1));
-  }
-  return labels;
-}
-
-/**
- * The requested outputs a decoupled response answers: the request's, limited to those the response
- * carries (a decoupled model may send some outputs in one response and others in the next).
- */
-function requestedOf(request: InferenceRequest, outputs: readonly { readonly name: string }[]): readonly RequestedOutput[] {
-  return request.requestedOutputs.filter((requested) => outputs.some((output) => output.name === requested.name));
 }

@@ -8,7 +8,8 @@ import { backendSearchPaths, loadBackendModule } from '../backends/backend-modul
 import type { ResponseCache } from '../cache/response-cache.js';
 import { isEnsemble } from '../config/ensemble-graph.js';
 import { toServerError, unavailable } from '../errors/index.js';
-import { ModelVersion, type ModelVersionLoadOptions } from '../model/model-version.js';
+import { ModelVersion } from '../model/model-version.js';
+import type { ModelVersionLoadOptions } from '../model/version-loading.js';
 import type { Logger } from '../observability/logger.js';
 import type { RateLimiter } from '../scheduler/rate-limiter.js';
 import type { StepRunner } from '../scheduler/ensemble/ensemble-scheduler.js';
