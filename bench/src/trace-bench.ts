@@ -10,8 +10,8 @@
  * After the run the trace file is read back: it must be one JSON array holding a trace per traced
  * request (Triton's format).
  *
- * BENCH_SECONDS: window per case and round (default 1); BENCH_ROUNDS (default 8; short alternating windows
- * spread a shared machine's drift over both modes); BENCH_PORT (default: a free
+ * BENCH_SECONDS: window per case and round (default 0.5); BENCH_ROUNDS (default 24; many short alternating
+ * windows: single rounds swing by ±40 % on a drifting VM, and the median of 8 moved by several points from run to run); BENCH_PORT (default: a free
  * port); BENCH_MODES: off,TIMESTAMPS (default both); BENCH_CONCURRENCY (default 1,16); BENCH_CPU_PROF=<dir>: the server runs with --cpu-prof.
  */
 import { cpSync, readFileSync } from 'node:fs';
@@ -23,8 +23,8 @@ import { httpOk } from './infer-calls.js';
 import { processCpuSeconds } from './proc-stats.js';
 import { REPO_ROOT, freePort, startChild, stopChild } from './servers.js';
 
-const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 1);
-const ROUNDS = Math.max(1, Number(process.env['BENCH_ROUNDS'] ?? 8));
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 0.5);
+const ROUNDS = Math.max(1, Number(process.env['BENCH_ROUNDS'] ?? 24));
 const WARMUP_MS = 300;
 const CPU_PROF = process.env['BENCH_CPU_PROF'];
 /** Tracing modes to run (default both; 'TIMESTAMPS' alone for a profile of the traced path). */
