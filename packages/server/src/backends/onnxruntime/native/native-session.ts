@@ -217,7 +217,8 @@ export class NativeSession {
         const value = frame.output(i);
         const name = wanted[i]!;
         // A run that reported success yet left an output empty must fail the request, not the
-        // process (reading a NULL OrtValue segfaults): seen rarely under bench:sequence, cause open.
+        // process (reading a NULL OrtValue segfaults). It happened when the main thread resumed
+        // before the run thread had finished (see RunThread.call); kept as a last defence.
         if (value === 0n) throw internal(`onnxruntime returned no value for output '${name}' of a successful run`);
         outputs.push(!inline && values.isLargeStringTensor(value) ? await values.readOffThread(name, value) : values.read(name, value));
       }

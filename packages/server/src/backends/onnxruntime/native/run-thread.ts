@@ -89,8 +89,12 @@ class RunThread {
     // A running worker keeps the process alive, as any pending I/O would.
     this.#worker.ref();
     try {
-      const wait = waitAsync(this.#state, 0, RunState.Requested);
-      if (wait.async) {
+      // The state is checked again after every wake: under load a waitAsync sometimes settled while
+      // the call was still running. The main thread then read the previous call's status as this
+      // one's and a run's outputs before the run wrote them (NULL: a crash, later a failed request).
+      while (Atomics.load(this.#state, 0) === RunState.Requested) {
+        const wait = waitAsync(this.#state, 0, RunState.Requested);
+        if (!wait.async) continue;
         await new Promise<void>((resolve, reject) => {
           this.#onFailure = reject;
           wait.value.then(() => resolve(), reject);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runThreads } from '../../../../src/backends/onnxruntime/native/run-thread.js';
-import type { NativeOp } from '../../../../src/backends/onnxruntime/native/run-thread-protocol.js';
+import { NativeOp } from '../../../../src/backends/onnxruntime/native/run-thread-protocol.js';
 
 describe('run threads', () => {
   it('reject a call the thread cannot make, and keep serving', async () => {
@@ -16,4 +16,29 @@ describe('run threads', () => {
       /at most 8 arguments/,
     );
   });
+
+  // Under load a wake-up of the main thread's wait once came while the call was still running: the
+  // main thread took the previous call's status and times for this one, and read a run's outputs
+  // before the run wrote them (a crash). A call's outcome must be its own: it started after it was
+  // made. Many small calls from several callers at once, as a loaded server makes them.
+  it("give each call its own outcome, never the previous call's, under many concurrent calls", async () => {
+    const callers = 6;
+    const deadline = Date.now() + 2000;
+    let calls = 0;
+    const stale: string[] = [];
+    await Promise.all(
+      Array.from({ length: callers }, async () => {
+        while (Date.now() < deadline && stale.length === 0) {
+          const madeAt = process.hrtime.bigint();
+          // ReleaseValue(NULL) does nothing: the cheapest real call a run thread makes.
+          const outcome = await runThreads.call({ op: NativeOp.ReleaseValue, args: [0n] });
+          calls++;
+          if (outcome.startedAtNs < madeAt) stale.push(`call ${calls}: started ${madeAt - outcome.startedAtNs} ns before it was made`);
+        }
+      }),
+    );
+    assert.deepEqual(stale, []);
+    assert.ok(calls > 1000, `only ${calls} calls`);
+  });
 });
+
