@@ -89,9 +89,11 @@ class RunThread {
     // A running worker keeps the process alive, as any pending I/O would.
     this.#worker.ref();
     try {
-      // The state is checked again after every wake: under load a waitAsync sometimes settled while
-      // the call was still running. The main thread then read the previous call's status as this
-      // one's and a run's outputs before the run wrote them (NULL: a crash, later a failed request).
+      // The state is checked again after every wake. The thread marks a call Done, then notifies;
+      // if it is descheduled in between, the main thread sees Done, finishes that call and makes
+      // the next, and the late notify then wakes the next call's wait while it still runs. Taken as
+      // done, it read the previous call's status and a run's outputs before the run wrote them
+      // (NULL: a crash, later a failed request).
       while (Atomics.load(this.#state, 0) === RunState.Requested) {
         const wait = waitAsync(this.#state, 0, RunState.Requested);
         if (!wait.async) continue;

@@ -17,10 +17,11 @@ describe('run threads', () => {
     );
   });
 
-  // Under load a wake-up of the main thread's wait once came while the call was still running: the
-  // main thread took the previous call's status and times for this one, and read a run's outputs
-  // before the run wrote them (a crash). A call's outcome must be its own: it started after it was
-  // made. Many small calls from several callers at once, as a loaded server makes them.
+  // A run thread's late notify for one call (sent after it marked the call done) could wake the
+  // wait of the next call on the same thread while that call still ran: the main thread took the
+  // previous call's status and times for it, and read a run's outputs before the run wrote them (a
+  // crash). A call's outcome must be its own: it started after it was made. Many small calls from
+  // several callers at once, as a loaded server makes them.
   it("give each call its own outcome, never the previous call's, under many concurrent calls", async () => {
     const callers = 6;
     const deadline = Date.now() + 2000;
