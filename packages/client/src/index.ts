@@ -3,7 +3,8 @@
  */
 export { HttpClient } from './http-client.js';
 export type { ModelStatisticsJson, ModelConfigJson, GenerateRequest, GenerateResponse } from './http-client.js';
-export { GrpcClient, InferStream, inferRequestMessage } from './grpc-client.js';
+export { GrpcClient, InferStream } from './grpc-client.js';
+export { inferRequestMessage } from './grpc-infer-messages.js';
 export { grpcServiceDefinition } from './grpc-definition.js';
 export type { GrpcClientOptions, StreamMessage } from './grpc-client.js';
 export { InferenceServerError, GrpcStatus } from './errors.js';
