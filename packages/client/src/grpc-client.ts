@@ -21,7 +21,7 @@ import {
 import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus, type HealthCheckResponse } from '@nereid/protocol/generated/health_pb';
 import { AsyncQueue } from './async-queue.js';
 import { grpcServiceDefinition } from './grpc-definition.js';
-import { GrpcStatus, InferenceServerError } from './errors.js';
+import { GrpcStatus, InferenceServerError, grpcError } from './errors.js';
 import { inferRequestMessage, inferResult } from './grpc-infer-messages.js';
 import type { InferRequest, InferResult } from './tensor.js';
 import type {
@@ -364,8 +364,4 @@ export class InferStream implements AsyncIterable<StreamMessage> {
 
 function optional(signal: AbortSignal | undefined, headers: Record<string, string> | undefined): CallOptions {
   return { ...(signal === undefined ? {} : { signal }), ...(headers === undefined ? {} : { headers }) };
-}
-
-function grpcError(error: ServiceError): InferenceServerError {
-  return new InferenceServerError(error.details || error.message, 'grpc', error.code);
 }

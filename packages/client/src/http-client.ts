@@ -1,5 +1,5 @@
 import { AsyncQueue } from './async-queue.js';
-import { InferenceServerError } from './errors.js';
+import { InferenceServerError, httpError } from './errors.js';
 import { decodeInferResponse, encodeInferRequest } from './http-infer-codec.js';
 import { parseSse } from './sse.js';
 import type { InferRequest, InferResult } from './tensor.js';
@@ -102,7 +102,7 @@ export class HttpClient implements InferenceClient {
     }
     const response = await this.#request('POST', `${modelPath(model, request.modelVersion ?? '')}/infer`, { ...optionalSignal(request.signal), headers }, body);
     const bytes = new Uint8Array(await response.arrayBuffer());
-    if (!response.ok) throw errorOf(response.status, bytes);
+    if (!response.ok) throw httpError(response.status, bytes);
     const length = response.headers.get('inference-header-content-length');
     return decodeInferResponse(bytes, length === null ? bytes.byteLength : Number(length));
   }
@@ -123,7 +123,7 @@ export class HttpClient implements InferenceClient {
     void (async () => {
       try {
         const response = await this.#request('POST', `${modelPath(model, options.version ?? '')}/generate_stream`, { ...options, signal }, JSON.stringify(request));
-        if (!response.ok) throw errorOf(response.status, new Uint8Array(await response.arrayBuffer()));
+        if (!response.ok) throw httpError(response.status, new Uint8Array(await response.arrayBuffer()));
         for await (const data of parseSse(response.body!)) {
           const event = JSON.parse(data) as GenerateResponse;
           if (typeof event['error'] === 'string' && Object.keys(event).length === 1) {
@@ -229,7 +229,7 @@ export class HttpClient implements InferenceClient {
     const headers = body === undefined ? options.headers : { 'Content-Type': 'application/json', ...options.headers };
     const response = await this.#request(method, path, { ...optionalSignal(options.signal), ...(headers === undefined ? {} : { headers }) }, body);
     const bytes = new Uint8Array(await response.arrayBuffer());
-    if (!response.ok) throw errorOf(response.status, bytes);
+    if (!response.ok) throw httpError(response.status, bytes);
     return (bytes.byteLength === 0 ? undefined : JSON.parse(new TextDecoder().decode(bytes))) as T;
   }
 }
@@ -244,17 +244,4 @@ function modelPath(model: string, version: string): string {
 
 function regionPath(name: string): string {
   return name === '' ? '' : `/region/${encodeURIComponent(name)}`;
-}
-
-/** Triton's `{"error": "..."}` body (or the raw text) as an InferenceServerError. */
-function errorOf(status: number, body: Uint8Array): InferenceServerError {
-  const text = new TextDecoder().decode(body);
-  let message = text;
-  try {
-    const parsed = JSON.parse(text) as { error?: unknown };
-    if (typeof parsed.error === 'string') message = parsed.error;
-  } catch {
-    // not JSON: keep the text
-  }
-  return new InferenceServerError(message, 'http', status);
 }
