@@ -5,24 +5,21 @@ import {
   credentials as grpcCredentials,
   type ChannelCredentials,
   type ChannelOptions,
-  type ClientDuplexStream,
   type MethodDefinition,
   type ServiceDefinition,
-  type ServiceError,
 } from '@grpc/grpc-js';
 import {
   GRPCInferenceService,
   InferParameterSchema,
   type ModelConfigResponse,
-  type ModelInferRequest,
   type ModelStatisticsResponse,
   type ModelStreamInferResponse,
 } from '@nereid/protocol/generated/grpc_service_pb';
 import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus, type HealthCheckResponse } from '@nereid/protocol/generated/health_pb';
-import { AsyncQueue } from './async-queue.js';
 import { grpcServiceDefinition } from './grpc-definition.js';
-import { GrpcStatus, InferenceServerError, grpcError } from './errors.js';
+import { grpcError } from './errors.js';
 import { inferRequestMessage, inferResult } from './grpc-infer-messages.js';
+import { InferStream } from './grpc-stream.js';
 import type { InferRequest, InferResult } from './tensor.js';
 import type {
   CallOptions,
@@ -43,11 +40,6 @@ type Methods = (typeof GRPCInferenceService)['method'];
 type UnaryName = { [K in keyof Methods]: Methods[K]['methodKind'] extends 'unary' ? K : never }[keyof Methods];
 type RequestOf<K extends keyof Methods> = MessageInitShape<Methods[K]['input']>;
 type ResponseOf<K extends keyof Methods> = MessageShape<Methods[K]['output']>;
-
-/** One message of a ModelStreamInfer stream: a response, or the error the server sent in its place. */
-export type StreamMessage =
-  | { readonly result: InferResult; readonly final: boolean; readonly error?: undefined }
-  | { readonly error: InferenceServerError; readonly result?: undefined; readonly final?: undefined };
 
 /** Big enough for the largest tensors Triton accepts. */
 const MAX_MESSAGE = 2 ** 31 - 1;
@@ -301,64 +293,6 @@ export class GrpcClient implements InferenceClient {
     const metadata = new Metadata();
     for (const [key, value] of Object.entries({ ...this.#headers, ...headers })) metadata.set(key, value);
     return metadata;
-  }
-}
-
-/** A ModelStreamInfer stream: send requests, iterate responses. */
-export class InferStream implements AsyncIterable<StreamMessage> {
-  readonly #call: ClientDuplexStream<ModelInferRequest, ModelStreamInferResponse>;
-  readonly #queue: AsyncQueue<StreamMessage>;
-  readonly #signal: AbortSignal | undefined;
-
-  constructor(call: ClientDuplexStream<ModelInferRequest, ModelStreamInferResponse>, signal: AbortSignal | undefined) {
-    this.#call = call;
-    this.#signal = signal;
-    this.#queue = new AsyncQueue(() => call.cancel());
-    const onAbort = () => {
-      this.#queue.fail(signal!.reason);
-      call.cancel();
-    };
-    if (signal?.aborted) queueMicrotask(onAbort);
-    else signal?.addEventListener('abort', onAbort, { once: true });
-    call.on('data', (message: ModelStreamInferResponse) => {
-      if (message.errorMessage !== '') {
-        // A stream's error message carries no status code.
-        this.#queue.push({ error: new InferenceServerError(message.errorMessage, 'grpc', GrpcStatus.UNKNOWN) });
-      } else {
-        const result = inferResult(message.inferResponse!);
-        this.#queue.push({ result, final: result.parameters['triton_final_response'] !== false });
-      }
-    });
-    call.on('end', () => {
-      signal?.removeEventListener('abort', onAbort);
-      this.#queue.end();
-    });
-    call.on('error', (error: ServiceError) => {
-      signal?.removeEventListener('abort', onAbort);
-      this.#queue.fail(signal?.aborted ? signal.reason : grpcError(error));
-    });
-  }
-
-  /** Sends one request (a message built by `inferRequestMessage`, or model + request). */
-  send(message: ModelInferRequest): void;
-  send(model: string, request: InferRequest): void;
-  send(modelOrMessage: string | ModelInferRequest, request?: InferRequest): void {
-    if (this.#signal?.aborted) return;
-    this.#call.write(typeof modelOrMessage === 'string' ? inferRequestMessage(modelOrMessage, request!) : modelOrMessage);
-  }
-
-  /** No more requests: the server ends the stream once every response is sent. */
-  end(): void {
-    this.#call.end();
-  }
-
-  cancel(): void {
-    this.#call.cancel();
-    this.#queue.end();
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<StreamMessage> {
-    return this.#queue;
   }
 }
 
