@@ -6,7 +6,7 @@
 import { create } from '@bufbuild/protobuf';
 import { isDatatype } from '@nereid/protocol';
 import { ModelInferRequestSchema, type InferParameter, type ModelInferRequest, type ModelInferResponse } from '@nereid/protocol/generated/grpc_service_pb';
-import { emptyData, inputBytes, outputData, type InferRequest, type InferResult, type OutputTensor, type ParameterValue, type Parameters, type SharedMemoryRef } from './tensor.js';
+import { emptyData, inputBytes, outputData, sharedMemoryParameters, type InferRequest, type InferResult, type OutputTensor, type ParameterValue, type Parameters } from './tensor.js';
 
 function toParameter(value: ParameterValue): { parameterChoice: InferParameter['parameterChoice'] } {
   switch (typeof value) {
@@ -39,11 +39,6 @@ function fromParameters(parameters: Record<string, InferParameter>): Parameters 
 
 function toNumberIfSafe(value: bigint): number | bigint {
   return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
-}
-
-function sharedMemoryParameters(ref: SharedMemoryRef | undefined): Parameters {
-  if (ref === undefined) return {};
-  return { shared_memory_region: ref.region, shared_memory_byte_size: ref.byteSize, ...(ref.offset === undefined ? {} : { shared_memory_offset: ref.offset }) };
 }
 
 /** The ModelInferRequest message of a request (inputs as raw contents). */

@@ -10,6 +10,7 @@ import {
   numberToBf16,
   numberToFp16,
   outputData,
+  sharedMemoryParameters,
   type InferInput,
   type InferRequest,
   type InferResult,
@@ -27,14 +28,6 @@ function stringify(value: unknown): string {
     /"\\u0000bigint:(-?\d+)"/g,
     '$1',
   );
-}
-
-function sharedMemoryParameters(ref: { region: string; byteSize: number; offset?: number }): Parameters {
-  return {
-    shared_memory_region: ref.region,
-    shared_memory_byte_size: ref.byteSize,
-    ...(ref.offset === undefined ? {} : { shared_memory_offset: ref.offset }),
-  };
 }
 
 /** JSON leaves of an input, for a JSON (non-binary) request. */
