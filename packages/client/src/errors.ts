@@ -1,3 +1,5 @@
+import type { ServiceError } from '@grpc/grpc-js';
+
 /**
  * A failure the server reported: Triton's message with the transport's status, the HTTP status
  * (e.g. 400, 404) or the gRPC status code (e.g. 5 = NOT_FOUND). Cancellation is not this error: an
@@ -32,3 +34,21 @@ export const GrpcStatus = {
   UNAVAILABLE: 14,
   UNIMPLEMENTED: 12,
 } as const;
+
+/** Triton's `{"error": "..."}` body (or the raw text) as an InferenceServerError. */
+export function httpError(status: number, body: Uint8Array): InferenceServerError {
+  const text = new TextDecoder().decode(body);
+  let message = text;
+  try {
+    const parsed = JSON.parse(text) as { error?: unknown };
+    if (typeof parsed.error === 'string') message = parsed.error;
+  } catch {
+    // not JSON: keep the text
+  }
+  return new InferenceServerError(message, 'http', status);
+}
+
+/** A failed gRPC call (unary or stream) as an InferenceServerError: Triton's message, the call's status code. */
+export function grpcError(error: ServiceError): InferenceServerError {
+  return new InferenceServerError(error.details || error.message, 'grpc', error.code);
+}

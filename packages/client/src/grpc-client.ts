@@ -5,28 +5,22 @@ import {
   credentials as grpcCredentials,
   type ChannelCredentials,
   type ChannelOptions,
-  type ClientDuplexStream,
   type MethodDefinition,
   type ServiceDefinition,
-  type ServiceError,
 } from '@grpc/grpc-js';
-import { isDatatype } from '@nereid/protocol';
 import {
   GRPCInferenceService,
-  ModelInferRequestSchema,
   InferParameterSchema,
-  type InferParameter,
   type ModelConfigResponse,
-  type ModelInferRequest,
-  type ModelInferResponse,
   type ModelStatisticsResponse,
   type ModelStreamInferResponse,
 } from '@nereid/protocol/generated/grpc_service_pb';
 import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus, type HealthCheckResponse } from '@nereid/protocol/generated/health_pb';
-import { AsyncQueue } from './async-queue.js';
 import { grpcServiceDefinition } from './grpc-definition.js';
-import { GrpcStatus, InferenceServerError } from './errors.js';
-import { emptyData, inputBytes, outputData, type InferRequest, type InferResult, type OutputTensor, type ParameterValue, type Parameters, type SharedMemoryRef } from './tensor.js';
+import { grpcError } from './errors.js';
+import { inferRequestMessage, inferResult } from './grpc-infer-messages.js';
+import { InferStream } from './grpc-stream.js';
+import type { InferRequest, InferResult } from './tensor.js';
 import type {
   CallOptions,
   CudaSharedMemoryRegion,
@@ -46,11 +40,6 @@ type Methods = (typeof GRPCInferenceService)['method'];
 type UnaryName = { [K in keyof Methods]: Methods[K]['methodKind'] extends 'unary' ? K : never }[keyof Methods];
 type RequestOf<K extends keyof Methods> = MessageInitShape<Methods[K]['input']>;
 type ResponseOf<K extends keyof Methods> = MessageShape<Methods[K]['output']>;
-
-/** One message of a ModelStreamInfer stream: a response, or the error the server sent in its place. */
-export type StreamMessage =
-  | { readonly result: InferResult; readonly final: boolean; readonly error?: undefined }
-  | { readonly error: InferenceServerError; readonly result?: undefined; readonly final?: undefined };
 
 /** Big enough for the largest tensors Triton accepts. */
 const MAX_MESSAGE = 2 ** 31 - 1;
@@ -307,155 +296,6 @@ export class GrpcClient implements InferenceClient {
   }
 }
 
-/** A ModelStreamInfer stream: send requests, iterate responses. */
-export class InferStream implements AsyncIterable<StreamMessage> {
-  readonly #call: ClientDuplexStream<ModelInferRequest, ModelStreamInferResponse>;
-  readonly #queue: AsyncQueue<StreamMessage>;
-  readonly #signal: AbortSignal | undefined;
-
-  constructor(call: ClientDuplexStream<ModelInferRequest, ModelStreamInferResponse>, signal: AbortSignal | undefined) {
-    this.#call = call;
-    this.#signal = signal;
-    this.#queue = new AsyncQueue(() => call.cancel());
-    const onAbort = () => {
-      this.#queue.fail(signal!.reason);
-      call.cancel();
-    };
-    if (signal?.aborted) queueMicrotask(onAbort);
-    else signal?.addEventListener('abort', onAbort, { once: true });
-    call.on('data', (message: ModelStreamInferResponse) => {
-      if (message.errorMessage !== '') {
-        // A stream's error message carries no status code.
-        this.#queue.push({ error: new InferenceServerError(message.errorMessage, 'grpc', GrpcStatus.UNKNOWN) });
-      } else {
-        const result = inferResult(message.inferResponse!);
-        this.#queue.push({ result, final: result.parameters['triton_final_response'] !== false });
-      }
-    });
-    call.on('end', () => {
-      signal?.removeEventListener('abort', onAbort);
-      this.#queue.end();
-    });
-    call.on('error', (error: ServiceError) => {
-      signal?.removeEventListener('abort', onAbort);
-      this.#queue.fail(signal?.aborted ? signal.reason : grpcError(error));
-    });
-  }
-
-  /** Sends one request (a message built by `inferRequestMessage`, or model + request). */
-  send(message: ModelInferRequest): void;
-  send(model: string, request: InferRequest): void;
-  send(modelOrMessage: string | ModelInferRequest, request?: InferRequest): void {
-    if (this.#signal?.aborted) return;
-    this.#call.write(typeof modelOrMessage === 'string' ? inferRequestMessage(modelOrMessage, request!) : modelOrMessage);
-  }
-
-  /** No more requests: the server ends the stream once every response is sent. */
-  end(): void {
-    this.#call.end();
-  }
-
-  cancel(): void {
-    this.#call.cancel();
-    this.#queue.end();
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<StreamMessage> {
-    return this.#queue;
-  }
-}
-
 function optional(signal: AbortSignal | undefined, headers: Record<string, string> | undefined): CallOptions {
   return { ...(signal === undefined ? {} : { signal }), ...(headers === undefined ? {} : { headers }) };
-}
-
-function grpcError(error: ServiceError): InferenceServerError {
-  return new InferenceServerError(error.details || error.message, 'grpc', error.code);
-}
-
-function toParameter(value: ParameterValue): { parameterChoice: InferParameter['parameterChoice'] } {
-  switch (typeof value) {
-    case 'boolean':
-      return { parameterChoice: { case: 'boolParam', value } };
-    case 'string':
-      return { parameterChoice: { case: 'stringParam', value } };
-    case 'bigint':
-      return { parameterChoice: value < 0n ? { case: 'int64Param', value } : { case: 'uint64Param', value } };
-    default:
-      return Number.isInteger(value) ? { parameterChoice: { case: 'int64Param', value: BigInt(value) } } : { parameterChoice: { case: 'doubleParam', value } };
-  }
-}
-
-function toParameters(parameters: Parameters | undefined, extra: Parameters = {}): Record<string, { parameterChoice: InferParameter['parameterChoice'] }> {
-  const out: Record<string, { parameterChoice: InferParameter['parameterChoice'] }> = {};
-  for (const [key, value] of Object.entries({ ...parameters, ...extra })) out[key] = toParameter(value);
-  return out;
-}
-
-function fromParameters(parameters: Record<string, InferParameter>): Parameters {
-  const out: Parameters = {};
-  for (const [key, parameter] of Object.entries(parameters)) {
-    const choice = parameter.parameterChoice;
-    if (choice.case === undefined) continue;
-    out[key] = choice.case === 'int64Param' || choice.case === 'uint64Param' ? toNumberIfSafe(choice.value) : choice.value;
-  }
-  return out;
-}
-
-function toNumberIfSafe(value: bigint): number | bigint {
-  return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
-}
-
-function sharedMemoryParameters(ref: SharedMemoryRef | undefined): Parameters {
-  if (ref === undefined) return {};
-  return { shared_memory_region: ref.region, shared_memory_byte_size: ref.byteSize, ...(ref.offset === undefined ? {} : { shared_memory_offset: ref.offset }) };
-}
-
-/** The ModelInferRequest message of a request (inputs as raw contents). */
-export function inferRequestMessage(model: string, request: InferRequest): ModelInferRequest {
-  const raw: Uint8Array[] = [];
-  const inputs = request.inputs.map((input) => {
-    if (input.sharedMemory === undefined) raw.push(inputBytes(input));
-    return {
-      name: input.name,
-      datatype: input.datatype,
-      shape: input.shape.map(BigInt),
-      parameters: toParameters(input.parameters, sharedMemoryParameters(input.sharedMemory)),
-    };
-  });
-  return create(ModelInferRequestSchema, {
-    modelName: model,
-    modelVersion: request.modelVersion ?? '',
-    id: request.id ?? '',
-    parameters: toParameters(request.parameters),
-    inputs,
-    outputs: (request.outputs ?? []).map((output) => ({
-      name: output.name,
-      parameters: toParameters(output.parameters, {
-        ...(output.classCount === undefined ? {} : { classification: output.classCount }),
-        ...sharedMemoryParameters(output.sharedMemory),
-      }),
-    })),
-    rawInputContents: raw,
-  });
-}
-
-function inferResult(response: ModelInferResponse): InferResult {
-  const outputs: Record<string, OutputTensor> = {};
-  let rawIndex = 0;
-  for (const output of response.outputs) {
-    if (!isDatatype(output.datatype)) throw new TypeError(`output '${output.name}' has unknown datatype ${output.datatype}`);
-    const parameters = fromParameters(output.parameters);
-    const inSharedMemory = parameters['shared_memory_region'] !== undefined;
-    const raw = inSharedMemory ? undefined : response.rawOutputContents[rawIndex++];
-    outputs[output.name] = {
-      name: output.name,
-      datatype: output.datatype,
-      shape: output.shape.map(Number),
-      // An aligned plain-Uint8Array copy, independent of the message buffer.
-      data: raw === undefined ? emptyData(output.datatype) : outputData(output.datatype, new Uint8Array(raw)),
-      parameters,
-    };
-  }
-  return { modelName: response.modelName, modelVersion: response.modelVersion, id: response.id, parameters: fromParameters(response.parameters), outputs };
 }

@@ -3,9 +3,12 @@
  */
 export { HttpClient } from './http-client.js';
 export type { ModelStatisticsJson, ModelConfigJson, GenerateRequest, GenerateResponse } from './http-client.js';
-export { GrpcClient, InferStream, inferRequestMessage } from './grpc-client.js';
+export { GrpcClient } from './grpc-client.js';
+export { InferStream } from './grpc-stream.js';
+export { inferRequestMessage } from './grpc-infer-messages.js';
 export { grpcServiceDefinition } from './grpc-definition.js';
-export type { GrpcClientOptions, StreamMessage } from './grpc-client.js';
+export type { GrpcClientOptions } from './grpc-client.js';
+export type { StreamMessage } from './grpc-stream.js';
 export { InferenceServerError, GrpcStatus } from './errors.js';
 export {
   stringsToBytes,

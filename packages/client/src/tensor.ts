@@ -78,6 +78,12 @@ export interface InferResult {
   readonly outputs: Record<string, OutputTensor>;
 }
 
+/** A tensor's place in shared memory as the request parameters both protocols carry it in (none without one). */
+export function sharedMemoryParameters(ref: SharedMemoryRef | undefined): Parameters {
+  if (ref === undefined) return {};
+  return { shared_memory_region: ref.region, shared_memory_byte_size: ref.byteSize, ...(ref.offset === undefined ? {} : { shared_memory_offset: ref.offset }) };
+}
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
