@@ -15,6 +15,7 @@
 import { silentLogger, startServer, type InferRequestInit, type RunningServer, type StartOptions } from 'nereid';
 import { binaryCall, httpOnce } from './infer-calls.js';
 import { runHttpLoad, type LoadResult } from './load.js';
+import { scraper } from './metrics-scraper.js';
 import { processCpuSeconds } from './proc-stats.js';
 import { freePort, startChild, stopChild } from './servers.js';
 
@@ -22,7 +23,6 @@ const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 16);
 const PORT_BASE = process.env['BENCH_PORT_BASE'] === undefined ? undefined : Number(process.env['BENCH_PORT_BASE']);
-const SCRAPE_INTERVAL_MS = 1000;
 
 interface Setting {
   readonly label: string;
@@ -60,27 +60,6 @@ async function start(setting: Setting): Promise<Running> {
   if (metricsPort !== undefined) args.push('--metrics-port', String(metricsPort));
   const child = await startChild(process.execPath, args, /Started HTTPService/);
   return { setting, child, httpPort, metricsPort, results: [], cpuUs: [] };
-}
-
-/** Reads /metrics every second until stopped; returns how many scrapes ran and their bytes. */
-function scraper(metricsPort: number | undefined): { stop(): Promise<{ scrapes: number; bytes: number }> } {
-  if (metricsPort === undefined) return { stop: async () => ({ scrapes: 0, bytes: 0 }) };
-  let scrapes = 0;
-  let bytes = 0;
-  let inFlight: Promise<void> = Promise.resolve();
-  const timer = setInterval(() => {
-    inFlight = httpOnce(metricsPort, 'GET', '/metrics').then((answer) => {
-      scrapes++;
-      bytes = answer.body.length;
-    });
-  }, SCRAPE_INTERVAL_MS);
-  return {
-    async stop() {
-      clearInterval(timer);
-      await inFlight;
-      return { scrapes, bytes };
-    },
-  };
 }
 
 /** Requests `simple` has answered, from the statistics extension. */

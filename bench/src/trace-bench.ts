@@ -22,7 +22,8 @@ import { join } from 'node:path';
 import { Driver, epochMs, loadConfig, pairedMedian, summarize, type DriverSamples, type PerRound, type WindowSummary } from './drivers.js';
 import { removeTempRepositories, tempRepository } from './engine-model.js';
 import { benchCall } from './ensemble-models.js';
-import { httpOk, httpOnce } from './infer-calls.js';
+import { httpOk } from './infer-calls.js';
+import { scraper } from './metrics-scraper.js';
 import { processCpuSeconds } from './proc-stats.js';
 import { REPO_ROOT, freePort, startChild, stopChild } from './servers.js';
 import type { ChildProcess } from 'node:child_process';
@@ -30,7 +31,6 @@ import type { ChildProcess } from 'node:child_process';
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 0.5);
 const ROUNDS = Math.max(1, Number(process.env['BENCH_ROUNDS'] ?? 24));
 const WARMUP_MS = 300;
-const SCRAPE_INTERVAL_MS = 1000;
 const CPU_PROF = process.env['BENCH_CPU_PROF'];
 /** Tracing modes to run (default both; 'TIMESTAMPS' alone for a profile of the traced path). */
 const MODES = (process.env['BENCH_MODES'] ?? 'off,TIMESTAMPS').split(',') as Mode[];
@@ -75,21 +75,6 @@ async function startServed(mode: Mode, repository: string): Promise<Served> {
     await httpOk(port, 'POST', '/v2/trace/setting', body, { 'Content-Type': 'application/json' });
   }
   return { mode, child, port, metricsPort, traceFile };
-}
-
-/** Reads /metrics every second while a window loads the server, as Prometheus would. */
-function scraper(metricsPort: number | undefined): { stop(): Promise<void> } {
-  if (metricsPort === undefined) return { stop: async () => undefined };
-  let inFlight: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => {
-    inFlight = httpOnce(metricsPort, 'GET', '/metrics');
-  }, SCRAPE_INTERVAL_MS);
-  return {
-    async stop() {
-      clearInterval(timer);
-      await inFlight;
-    },
-  };
 }
 
 async function window(served: Served, concurrency: number): Promise<Window> {

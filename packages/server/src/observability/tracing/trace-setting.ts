@@ -53,6 +53,14 @@ function returnChunk(chunk: Buffer): void {
   if (chunk.length === CHUNK_BYTES && spareChunks.length < SPARE_CHUNKS) spareChunks.push(chunk);
 }
 
+/** A chunk being filled: its bytes, and the same memory as 32-bit words (traces' records are copied in word by word). */
+interface FillingChunk {
+  readonly bytes: Buffer;
+  readonly words: Int32Array;
+}
+
+const filling = (bytes: Buffer): FillingChunk => ({ bytes, words: new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2) });
+
 /**
  * One trace setting, global or a model's (Triton's TraceManager::TraceSetting): immutable fields but
  * the remaining count, the sampling counters, and the traces collected and not yet written. An
@@ -75,9 +83,7 @@ export class TraceSetting implements TraceSettingFields {
   #created = 0;
   #collected = 0;
   /** Traces collected and not written yet (binary records in `#chunk` up to `#used`), and how many. */
-  #chunk: Buffer | undefined;
-  /** `#chunk` as 32-bit words (the traces' records are copied in word by word). */
-  #words: Int32Array | undefined;
+  #chunk: FillingChunk | undefined;
   #used = 0;
   #inStream = 0;
   #retired = false;
@@ -144,29 +150,21 @@ export class TraceSetting implements TraceSettingFields {
     let bytes = 0;
     for (const trace of traces) bytes += trace.byteLength;
     if (bytes === 0) return;
-    if (this.#chunk !== undefined && this.#used + bytes > this.#chunk.length) {
+    if (this.#chunk !== undefined && this.#used + bytes > this.#chunk.bytes.length) {
       if (this.logFrequency === 0) this.#flush(false);
-      else {
-        this.#chunk = grow(this.#chunk, this.#used + bytes);
-        this.#words = new Int32Array(this.#chunk.buffer, 0, this.#chunk.length >> 2);
-      }
+      else this.#chunk = filling(grow(this.#chunk.bytes, this.#used + bytes));
     }
-    if (this.#chunk === undefined) {
-      this.#chunk = takeChunk(bytes);
-      this.#words = new Int32Array(this.#chunk.buffer, 0, this.#chunk.length >> 2);
-    }
+    const { words } = (this.#chunk ??= filling(takeChunk(bytes)));
     // Records are self-delimiting and 8-byte aligned (trace-records.ts): they are laid end to end.
-    const words = this.#words!;
     for (const trace of traces) this.#used += 4 * trace.copyTo(words, this.#used >> 2);
     this.#inStream++;
   }
 
   #flush(toIndexFile: boolean): void {
-    const chunk = this.#chunk ?? Buffer.alloc(0);
+    const chunk = this.#chunk?.bytes ?? Buffer.alloc(0);
     const used = this.#used;
     // The chunk now belongs to the file (formatted later, off the event loop) until handed back; the next trace starts another.
     this.#chunk = undefined;
-    this.#words = undefined;
     this.#used = 0;
     this.#inStream = 0;
     this.file.save(chunk, used, toIndexFile, returnChunk);

@@ -5,8 +5,8 @@
  * has work. Should it fail, the chunks it held are lost (the caller is told), and later ones are
  * written from the calling thread.
  */
-import { appendFileSync, closeSync, openSync, writeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import { TraceArrayFiles } from './trace-array-files.js';
 import { formatTraceRecords } from './trace-records.js';
 
 export type WriterJob =
@@ -25,8 +25,8 @@ class TraceWriter {
   #worker: Worker | undefined;
   #failed = false;
   readonly #pending: Array<(reply: WriterReply | Error) => void> = [];
-  /** Files written from this thread once the worker failed (path → fd). */
-  readonly #local = new Map<string, number>();
+  /** Files written from this thread once the worker failed. */
+  readonly #local = new TraceArrayFiles();
   /** Files the worker was given: their array is open there (or was, when it failed). */
   readonly #workerFiles = new Set<string>();
 
@@ -38,7 +38,8 @@ class TraceWriter {
     const worker = this.#thread();
     if (worker === undefined || chunk.byteOffset !== 0 || chunk.buffer.byteLength !== chunk.length) {
       try {
-        this.#appendHere(file, formatTraceRecords(chunk, length));
+        // A file the failed worker began goes on where it stopped.
+        this.#local.append(file, formatTraceRecords(chunk, length), this.#workerFiles.has(file));
         return Promise.resolve(chunk);
       } catch (error) {
         return Promise.reject(error as Error);
@@ -51,19 +52,17 @@ class TraceWriter {
 
   /** Closes `file`'s array once what was appended before is written. */
   close(file: string): Promise<void> {
-    const local = this.#local.get(file);
-    if (local !== undefined) {
-      this.#local.delete(file);
-      writeSync(local, ']');
-      closeSync(local);
-      return Promise.resolve();
-    }
     const given = this.#workerFiles.delete(file);
     const worker = this.#worker;
-    if (worker !== undefined) return this.#send(worker, { t: 'close', file }, []).then(() => undefined);
-    // The worker failed after opening the array: close it from here.
-    if (given) appendFileSync(file, ']');
-    return Promise.resolve();
+    try {
+      // Written from here (the worker failed, or a chunk could not be handed over), or begun by the
+      // worker before it failed.
+      this.#local.close(file, given && worker === undefined);
+      if (worker !== undefined) return this.#send(worker, { t: 'close', file }, []).then(() => undefined);
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
   }
 
   #send(worker: Worker, job: WriterJob, transfer: ArrayBuffer[]): Promise<WriterReply> {
@@ -76,21 +75,6 @@ class TraceWriter {
       if (this.#pending.length === 1) worker.ref();
       worker.postMessage(job, transfer);
     });
-  }
-
-  #appendHere(file: string, text: Buffer): void {
-    if (text.length === 0) return;
-    let fd = this.#local.get(file);
-    if (fd === undefined) {
-      // A file the failed worker began goes on where it stopped.
-      const begun = this.#workerFiles.has(file);
-      fd = openSync(file, begun ? 'a' : 'w');
-      this.#local.set(file, fd);
-      writeSync(fd, begun ? ',' : '[');
-    } else {
-      writeSync(fd, ',');
-    }
-    for (let at = 0; at < text.length; ) at += writeSync(fd, text, at, text.length - at);
   }
 
   #thread(): Worker | undefined {
