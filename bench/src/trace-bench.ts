@@ -1,7 +1,7 @@
 /**
  * Observability benchmark (not part of the test suite; `npm run bench:trace`). Two Nereid child
  * processes serve `simple`: one with metrics and tracing off, one with both on: metrics as Triton's
- * defaults (counters) with a scraper reading /metrics every second, and tracing at TIMESTAMPS, rate
+ * defaults (counters) with a scraper reading /metrics every second through the run, and tracing at TIMESTAMPS, rate
  * 1 (every request traced and written to the trace file). Windows alternate between the two within
  * each round, so both are measured in the same run. Closed-loop HTTP load (binary tensor extension,
  * batch-1 requests) from a forked driver (http-driver.ts), at concurrency 1 and 16. Target (issue
@@ -80,7 +80,6 @@ async function startServed(mode: Mode, repository: string): Promise<Served> {
 async function window(served: Served, concurrency: number): Promise<Window> {
   const driver = await Driver.start(loadConfig(served.port, benchCall('simple'), concurrency, WARMUP_MS));
   const pid = served.child.pid!;
-  const scrapes = scraper(served.metricsPort);
   const cpu0 = processCpuSeconds(pid);
   driver.go();
   const from = epochMs();
@@ -88,7 +87,6 @@ async function window(served: Served, concurrency: number): Promise<Window> {
   const to = epochMs();
   const cpu1 = processCpuSeconds(pid);
   const samples = await driver.stop();
-  await scrapes.stop();
   return { samples, range: [from, to], serverCpu: cpu1 - cpu0 };
 }
 
@@ -131,8 +129,13 @@ async function main(): Promise<void> {
   console.log(line('case', COLUMNS));
   const verdicts: string[] = [];
   let traced = 0;
+  let scraping: ReturnType<typeof scraper> | undefined;
+  let scraped = 0;
   try {
     for (const mode of MODES) servers.set(mode, await startServed(mode, repository));
+    // One scraper for the whole run, as Prometheus would: a window of 0.5 s would rarely see a
+    // per-window scraper's first tick.
+    scraping = scraper(servers.get('TIMESTAMPS')?.metricsPort);
     for (const concurrency of CONCURRENCIES) {
       const windows: Record<Mode, Window[]> = { off: [], TIMESTAMPS: [] };
       for (let round = 0; round < ROUNDS; round++) {
@@ -161,6 +164,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
+    scraped = (await scraping?.stop())?.scrapes ?? 0;
     for (const served of servers.values()) await stopChild(served.child);
   }
   // Written as the server stopped: one JSON array, the requests of the traced windows (and their warm-ups) in it.
@@ -170,6 +174,7 @@ async function main(): Promise<void> {
   console.log('\nTargets (issue 13):');
   for (const verdict of verdicts) console.log(`  ${verdict}`);
   if (tracedServer !== undefined) {
+    console.log(`  metrics: /metrics scraped ${scraped} times, every second through the run`);
     console.log(`  trace file: ${traces} traces read back (≥ ${traced} requests completed in the traced windows): ${traces >= traced ? 'ok' : 'MISSING'}`);
   }
   console.log(

@@ -5,17 +5,23 @@ import { formatTensorData } from './tensor-text.js';
 import { TraceText } from './trace-text.js';
 import { TRACE_LEVEL_TENSORS, TRACE_LEVEL_TIMESTAMPS, type TraceSetting } from './trace-setting.js';
 
-/** `,"model_name":<name>,"model_version":<version>` per model: escaping the name anew is most of a header's cost. */
-const modelFieldsCache = new Map<string, { readonly version: bigint; readonly text: string }>();
+/** `,"model_name":<name>,"model_version":<version>` per model, as text and bytes: escaping the name anew is most of a header's cost. */
+interface ModelFields {
+  readonly version: bigint;
+  readonly text: string;
+  readonly bytes: Uint8Array;
+}
+const modelFieldsCache = new Map<string, ModelFields>();
 const MODEL_FIELDS_CACHE_LIMIT = 1024;
 
-function modelFields(modelName: string, modelVersion: bigint): string {
+function modelFields(modelName: string, modelVersion: bigint): ModelFields {
   const cached = modelFieldsCache.get(modelName);
-  if (cached !== undefined && cached.version === modelVersion) return cached.text;
+  if (cached !== undefined && cached.version === modelVersion) return cached;
   if (modelFieldsCache.size >= MODEL_FIELDS_CACHE_LIMIT) modelFieldsCache.clear();
   const text = `,"model_name":${JSON.stringify(modelName)},"model_version":${modelVersion}`;
-  modelFieldsCache.set(modelName, { version: modelVersion, text });
-  return text;
+  const fields = { version: modelVersion, text, bytes: Uint8Array.from(Buffer.from(text, 'utf8')) };
+  modelFieldsCache.set(modelName, fields);
+  return fields;
 }
 
 /** Trace ids start at 1: 0 means "no parent" (Triton's InferenceTrace::next_id_). */
@@ -141,10 +147,14 @@ export class InferenceTrace {
       this.#requestSpan = span;
       return;
     }
-    let header = `{"id":${this.id}${modelFields(modelName, modelVersion)}`;
-    if (requestId !== '') header += `,"request_id":${JSON.stringify(requestId)}`;
-    if (this.parentId !== 0) header += `,"parent_id":${this.parentId}`;
-    this.text.entry(`${header}}`);
+    const fields = modelFields(modelName, modelVersion);
+    if (requestId === '') {
+      this.text.header(this.id, fields.bytes, this.parentId);
+    } else {
+      let header = `{"id":${this.id}${fields.text},"request_id":${JSON.stringify(requestId)}`;
+      if (this.parentId !== 0) header += `,"parent_id":${this.parentId}`;
+      this.text.entry(`${header}}`);
+    }
     this.text.timestamp(this.id, 'REQUEST_START', ns);
   }
 

@@ -72,3 +72,19 @@ test('trace records format as JSON entries: timestamps, text entries of any leng
     { id: 2, timestamps: [{ name: 'HTTP_SEND_END', ns: 0 }] },
   ]);
 });
+
+test('trace headers written as bytes read as the JSON Triton writes: ids, escaped model fields, a parent id', () => {
+  const text = new TraceText();
+  const fields = Uint8Array.from(Buffer.from(`,"model_name":${JSON.stringify('m\u00e9 "q"')},"model_version":3`, 'utf8'));
+  text.header(1, fields, 0);
+  text.header(Number.MAX_SAFE_INTEGER, fields, 1_000_000_007);
+  text.timestamp(2, 'REQUEST_START', 9);
+  const bytes = Buffer.alloc(text.byteLength);
+  text.copyTo(new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2), 0);
+  text.release();
+  assert.deepEqual(JSON.parse(`[${formatTraceRecords(bytes, bytes.length).toString('utf8')}]`), [
+    { id: 1, model_name: 'm\u00e9 "q"', model_version: 3 },
+    { id: Number.MAX_SAFE_INTEGER, model_name: 'm\u00e9 "q"', model_version: 3, parent_id: 1_000_000_007 },
+    { id: 2, timestamps: [{ name: 'REQUEST_START', ns: 9 }] },
+  ]);
+});
