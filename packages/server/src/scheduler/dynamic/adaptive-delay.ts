@@ -10,6 +10,9 @@
  * - It waits only while the n pending requests' combined extra wait, n·gap, is below b; while the
  *   oldest request stays within the ceiling (`max_queue_delay_microseconds`); and while arrivals
  *   still come (no arrival for two gaps means the clients are all waiting for us: send).
+ * - When batching does not pay (b below one row's cost a, as for a compute-bound model), one large
+ *   batch only makes the other instances idle while it runs: a batch then takes at most its share
+ *   of the queue (queued / instances), so the work spreads over them (balanceCap).
  */
 export class AdaptiveDelay {
   readonly #ceilingNs: number;
@@ -59,6 +62,19 @@ export class AdaptiveDelay {
     if (varX < 1e-9) return { perRowNs: 0, fixedNs: meanY };
     const slope = Math.max(0, (this.#sxy / this.#s - meanX * meanY) / varX);
     return { perRowNs: slope, fixedNs: Math.max(0, meanY - slope * meanX) };
+  }
+
+  /**
+   * The most rows the next batch should take while `queued` requests wait and the model has
+   * `instances`: the queue's share per instance while a run's fixed cost is below one row's cost
+   * (batching then saves less than an idle instance loses); unbounded otherwise, and before
+   * executions of two sizes were seen.
+   */
+  balanceCap(queued: number, instances: number): number {
+    if (instances < 2) return Number.POSITIVE_INFINITY;
+    const { perRowNs, fixedNs } = this.model();
+    if (perRowNs === 0 || fixedNs >= perRowNs) return Number.POSITIVE_INFINITY;
+    return Math.max(1, Math.ceil(queued / instances));
   }
 
   /** The expected gap between arrivals (ns); 0 before two arrivals. */

@@ -27,7 +27,9 @@ export interface Candidate {
  * - `shape_mismatch`: the next request's shapes differ from the batch's;
  * - `queue_delay`: the oldest request waited `max_queue_delay_microseconds`;
  * - `no_delay`: `max_queue_delay_microseconds` is 0, so what was queued went at once;
- * - `adaptive`: the adaptive delay judged that waiting for more would cost more than it saves.
+ * - `adaptive`: the adaptive delay judged that waiting for more would cost more than it saves;
+ * - `instance_balance`: the adaptive delay left the rest of the queue to the model's other instances
+ *   (batching does not pay for this model: see AdaptiveDelay.balanceCap).
  */
 export type CloseReason =
   | 'max_batch_size'
@@ -35,7 +37,8 @@ export type CloseReason =
   | 'shape_mismatch'
   | 'queue_delay'
   | 'no_delay'
-  | 'adaptive';
+  | 'adaptive'
+  | 'instance_balance';
 
 export const CLOSE_REASONS: readonly CloseReason[] = [
   'max_batch_size',
@@ -44,6 +47,7 @@ export const CLOSE_REASONS: readonly CloseReason[] = [
   'queue_delay',
   'no_delay',
   'adaptive',
+  'instance_balance',
 ];
 
 export type BatchDecision =
@@ -63,16 +67,18 @@ export interface DelayJudge {
 }
 
 /**
- * Walks the queue from its head: requests join while the batch stays within max_batch_size and
- * their batch key matches the first one's (a request never skips ahead of another). Then, like
- * Triton: a preferred size formed (the largest) goes at once unless the delay has expired (then the
- * largest batch goes); a batch that cannot grow goes at once; otherwise it waits for the delay.
+ * Walks the queue from its head: requests join while the batch stays within max_batch_size (and
+ * within `capRows`, the adaptive delay's share of the queue for one instance) and their batch key
+ * matches the first one's (a request never skips ahead of another). Then, like Triton: a preferred
+ * size formed (the largest) goes at once unless the delay has expired (then the largest batch goes);
+ * a batch that cannot grow goes at once; otherwise it waits for the delay.
  */
 export function formBatch(
   queue: Iterable<Candidate>,
   rules: BatchRules,
   delay: DelayJudge,
   nowNs: number,
+  capRows = Number.POSITIVE_INFINITY,
 ): BatchDecision {
   let count = 0;
   let rows = 0;
@@ -93,6 +99,10 @@ export function formBatch(
       }
       if (grown > rules.maxBatchSize) {
         stop = 'max_batch_size';
+        break;
+      }
+      if (grown > capRows) {
+        stop = 'instance_balance';
         break;
       }
       if (candidate.batchKey !== firstKey) {

@@ -47,6 +47,7 @@ export class DynamicBatcher implements Scheduler {
   readonly #delay: DelayJudge;
   readonly #queue: PriorityQueue;
   readonly #idle: ExecutionTarget[];
+  readonly #instances: number;
   readonly #preserveOrdering: boolean;
   readonly #closedBy = Object.fromEntries(CLOSE_REASONS.map((reason) => [reason, 0])) as Record<CloseReason, number>;
   #rejectedQueueFull = 0;
@@ -76,6 +77,7 @@ export class DynamicBatcher implements Scheduler {
     this.#queue = new PriorityQueue(options.batching);
     if (fixedDelayNs > 0 || adaptive) options.clock.prepareTimers?.();
     this.#idle = [...targets];
+    this.#instances = targets.length;
     this.#preserveOrdering = options.batching.preserveOrdering;
   }
 
@@ -148,7 +150,8 @@ export class DynamicBatcher implements Scheduler {
     while (this.#idle.length > 0 && this.#queue.size > 0) {
       const now = clock.nowNs();
       for (const entry of this.#queue.expire(now)) this.#finishSkipped(entry, timeoutError());
-      const decision = formBatch(this.#candidates(), this.#rules, this.#delay, now);
+      const capRows = this.#options.adaptive?.balanceCap(this.#queue.size, this.#instances);
+      const decision = formBatch(this.#candidates(), this.#rules, this.#delay, now, capRows);
       if (!decision.send) {
         const nearest = this.#queue.nearestDeadline();
         // Wake for the delay, or for the first timeout (to reject or move it at once).

@@ -351,3 +351,51 @@ test('stop waits for queued and executing requests; later requests are refused',
   await stopping;
   assert.equal(stopped, true);
 });
+
+test('adaptive delay spreads the queue over the instances when batching does not pay, and only then', () => {
+  const linear = new AdaptiveDelay(1e6, 32);
+  for (const rows of [1, 2, 4]) linear.recordExecution(rows, rows * 13_000_000); // a compute-bound run: no fixed part
+  assert.equal(linear.balanceCap(14, 2), 7);
+  assert.equal(linear.balanceCap(3, 2), 2);
+  assert.equal(linear.balanceCap(14, 1), Number.POSITIVE_INFINITY, 'one instance: nothing to balance');
+
+  const fixedCost = new AdaptiveDelay(1e6, 32);
+  for (const rows of [1, 2, 4]) fixedCost.recordExecution(rows, 500_000 + rows * 50_000); // batching pays
+  assert.equal(fixedCost.balanceCap(14, 2), Number.POSITIVE_INFINITY);
+
+  const oneSize = new AdaptiveDelay(1e6, 32);
+  oneSize.recordExecution(1, 13_000_000);
+  assert.equal(oneSize.balanceCap(14, 2), Number.POSITIVE_INFINITY, 'no slope known yet');
+});
+
+test('with the adaptive delay, a free instance takes its share of the queue and leaves the rest to the busy one', async () => {
+  const a = gatedTarget('a');
+  const b = gatedTarget('b');
+  const adaptive = new AdaptiveDelay(1_000_000, 32);
+  for (const rows of [1, 2, 4]) adaptive.recordExecution(rows, rows * 13_000_000);
+  const f = fixture([a.target, b.target], { maxQueueDelayMicroseconds: 1000n }, 32, adaptive);
+  f.submit('first');
+  await f.clock.settle();
+  assert.equal(a.batches.length + b.batches.length, 1, 'one instance busy');
+  for (let i = 0; i < 6; i++) f.submit(`r${i}`);
+  await f.clock.settle();
+  // The arrivals have paused, so the delay sends now; the free instance takes 3 of the 6, not all.
+  await f.clock.advanceUs(1000);
+  const second = [...a.batches, ...b.batches].find((batch) => batch[0] === 'r0');
+  assert.deepEqual(second, ['r0', 'r1', 'r2']);
+  assert.ok(f.formed.some((batch) => batch.reason === 'instance_balance' && batch.requests === 3));
+  const busy = a.batches[0]?.[0] === 'first' ? a : b;
+  busy.release();
+  await f.clock.settle();
+  await f.clock.advanceUs(1000);
+  // Its share of the 3 left over the 2 instances; the last goes to whichever frees next.
+  assert.deepEqual([...a.batches, ...b.batches].find((batch) => batch[0] === 'r3'), ['r3', 'r4']);
+  while (a.pending() + b.pending() > 0) {
+    a.release();
+    b.release();
+    await f.clock.settle();
+  }
+  assert.equal(f.batcher.inflightCount(), 0);
+  assert.equal([...f.outcomes.values()].filter((outcome) => outcome.ok).length, 7, 'every request ran once');
+  assert.equal([...a.batches, ...b.batches].flat().length, 7);
+});
