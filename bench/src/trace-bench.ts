@@ -1,10 +1,11 @@
 /**
  * Observability benchmark (not part of the test suite; `npm run bench:trace`). Two Nereid child
  * processes serve `simple`: one with metrics and tracing off, one with both on: metrics as Triton's
- * defaults (counters) with a scraper reading /metrics every second through the run, and tracing at TIMESTAMPS, rate
- * 1 (every request traced and written to the trace file). Windows alternate between the two within
- * each round, so both are measured in the same run. Closed-loop HTTP load (binary tensor extension,
- * batch-1 requests) from a forked driver (http-driver.ts), at concurrency 1 and 16. Target (issue
+ * defaults (counters) with a scraper reading /metrics every second through the run, and tracing at
+ * TIMESTAMPS, rate 1 (every request traced and written to the trace file). Windows alternate
+ * between the two within each round, so both are measured in the same run. Closed-loop HTTP load
+ * (binary tensor extension, batch-1 requests) from a forked driver (http-driver.ts), at concurrency
+ * 1 and 16. Target (issue
  * 13): metrics and tracing on take ≤ 5 % off throughput, judged on the median over rounds of each
  * round's own ratio (a shared VM's speed drifts over minutes; a ratio within one round cancels it).
  *

@@ -5,23 +5,17 @@ import { formatTensorData } from './tensor-text.js';
 import { TraceText } from './trace-text.js';
 import { TRACE_LEVEL_TENSORS, TRACE_LEVEL_TIMESTAMPS, type TraceSetting } from './trace-setting.js';
 
-/** `,"model_name":<name>,"model_version":<version>` per model, as text and bytes: escaping the name anew is most of a header's cost. */
-interface ModelFields {
-  readonly version: bigint;
-  readonly text: string;
-  readonly bytes: Uint8Array;
-}
-const modelFieldsCache = new Map<string, ModelFields>();
+/** `,"model_name":<name>,"model_version":<version>` per model, encoded: escaping the name anew is most of a header's cost. */
+const modelFieldsCache = new Map<string, { readonly version: bigint; readonly bytes: Uint8Array }>();
 const MODEL_FIELDS_CACHE_LIMIT = 1024;
 
-function modelFields(modelName: string, modelVersion: bigint): ModelFields {
+function modelFields(modelName: string, modelVersion: bigint): Uint8Array {
   const cached = modelFieldsCache.get(modelName);
-  if (cached !== undefined && cached.version === modelVersion) return cached;
+  if (cached !== undefined && cached.version === modelVersion) return cached.bytes;
   if (modelFieldsCache.size >= MODEL_FIELDS_CACHE_LIMIT) modelFieldsCache.clear();
-  const text = `,"model_name":${JSON.stringify(modelName)},"model_version":${modelVersion}`;
-  const fields = { version: modelVersion, text, bytes: Uint8Array.from(Buffer.from(text, 'utf8')) };
-  modelFieldsCache.set(modelName, fields);
-  return fields;
+  const bytes = Uint8Array.from(Buffer.from(`,"model_name":${JSON.stringify(modelName)},"model_version":${modelVersion}`, 'utf8'));
+  modelFieldsCache.set(modelName, { version: modelVersion, bytes });
+  return bytes;
 }
 
 /** Trace ids start at 1: 0 means "no parent" (Triton's InferenceTrace::next_id_). */
@@ -147,14 +141,7 @@ export class InferenceTrace {
       this.#requestSpan = span;
       return;
     }
-    const fields = modelFields(modelName, modelVersion);
-    if (requestId === '') {
-      this.text.header(this.id, fields.bytes, this.parentId);
-    } else {
-      let header = `{"id":${this.id}${fields.text},"request_id":${JSON.stringify(requestId)}`;
-      if (this.parentId !== 0) header += `,"parent_id":${this.parentId}`;
-      this.text.entry(`${header}}`);
-    }
+    this.text.header(this.id, modelFields(modelName, modelVersion), requestId, this.parentId);
     this.text.timestamp(this.id, 'REQUEST_START', ns);
   }
 

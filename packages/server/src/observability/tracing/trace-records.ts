@@ -41,7 +41,7 @@ export const TIMESTAMP_RECORD_BYTES = 24;
 /** Bytes a text record of `textBytes` takes (its length slot and its bytes padded to 8). */
 export const textRecordBytes = (textBytes: number): number => 8 + ((textBytes + 7) & ~7);
 
-const ascii = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text, 'latin1'));
+export const ascii = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text, 'latin1'));
 export const ID = ascii('{"id":');
 const TIMESTAMP_END = ascii('}]}');
 /** Per activity, everything between the id and the ns: `,"timestamps":[{"name":"<name>","ns":`. */

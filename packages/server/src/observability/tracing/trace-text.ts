@@ -1,6 +1,6 @@
-import { ACTIVITY_CODES, ID, TIMESTAMP_RECORD_BYTES, textRecordBytes, writeInt } from './trace-records.js';
+import { ACTIVITY_CODES, ID, TIMESTAMP_RECORD_BYTES, ascii, textRecordBytes, writeInt } from './trace-records.js';
 
-const PARENT_ID = Uint8Array.from(Buffer.from(',"parent_id":', 'latin1'));
+const PARENT_ID = ascii(',"parent_id":');
 
 /**
  * The entries of one trace as binary records (trace-records.ts), turned into JSON text off the
@@ -53,13 +53,15 @@ export class TraceText {
   }
 
   /**
-   * A trace's header, `{"id":<id><model fields>[,"parent_id":<parent>]}`, written as bytes: building
-   * it as a string and encoding that cost ~1 µs a traced request (flattening the concatenation).
-   * `modelFields` is the cached `,"model_name":...,"model_version":...` text.
+   * A trace's header, `{"id":<id><model fields>[,"request_id":<id>][,"parent_id":<parent>]}`,
+   * written as bytes: building it as a string and encoding that cost ~1 µs a traced request
+   * (flattening the concatenation). `modelFields` is the cached `,"model_name":...,"model_version":...`
+   * encoding; `requestId` ('' for none) is the client's, quoted here.
    */
-  header(id: number, modelFields: Uint8Array, parentId: number): void {
+  header(id: number, modelFields: Uint8Array, requestId: string, parentId: number): void {
+    const requestIdField = requestId === '' ? '' : `,"request_id":${JSON.stringify(requestId)}`;
     // Digits: at most 16 each.
-    const most = ID.length + 16 + modelFields.length + (parentId === 0 ? 0 : PARENT_ID.length + 16) + 1;
+    const most = ID.length + 16 + modelFields.length + Buffer.byteLength(requestIdField) + (parentId === 0 ? 0 : PARENT_ID.length + 16) + 1;
     this.#reserve(textRecordBytes(most));
     const { bytes: buf, slots } = this.#buf;
     const start = this.#len + 8;
@@ -67,6 +69,7 @@ export class TraceText {
     let at = writeInt(buf, start + ID.length, id);
     buf.set(modelFields, at);
     at += modelFields.length;
+    if (requestIdField !== '') at += buf.write(requestIdField, at);
     if (parentId !== 0) {
       buf.set(PARENT_ID, at);
       at = writeInt(buf, at + PARENT_ID.length, parentId);
@@ -76,7 +79,7 @@ export class TraceText {
     this.#len += textRecordBytes(at - start);
   }
 
-  /** Any other entry, given as JSON text (headers with a request id, tensors: rarer, or costly anyway). */
+  /** Any other entry, given as JSON text (tensors: rarer, or costly anyway). */
   entry(text: string): void {
     const bytes = Buffer.byteLength(text);
     this.#reserve(textRecordBytes(bytes));

@@ -76,8 +76,8 @@ test('trace records format as JSON entries: timestamps, text entries of any leng
 test('trace headers written as bytes read as the JSON Triton writes: ids, escaped model fields, a parent id', () => {
   const text = new TraceText();
   const fields = Uint8Array.from(Buffer.from(`,"model_name":${JSON.stringify('m\u00e9 "q"')},"model_version":3`, 'utf8'));
-  text.header(1, fields, 0);
-  text.header(Number.MAX_SAFE_INTEGER, fields, 1_000_000_007);
+  text.header(1, fields, '', 0);
+  text.header(Number.MAX_SAFE_INTEGER, fields, '', 1_000_000_007);
   text.timestamp(2, 'REQUEST_START', 9);
   const bytes = Buffer.alloc(text.byteLength);
   text.copyTo(new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2), 0);
