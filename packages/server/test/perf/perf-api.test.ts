@@ -61,8 +61,10 @@ function checkRow(row: PerfRow, batch = 1, windowMs: number = WINDOW_MS): void {
   assert.equal(s.avgRequestUs - s.overheadUs - s.queueUs - s.computeInputUs - s.computeInferUs - s.computeOutputUs <= 2, true);
   assert.ok(s.computeInferUs > 0);
   // The client waits at least as long as the server works (the two sets of requests differ at the
-  // windows' edges, which shows when a window holds few long requests).
-  assert.ok(row.avgLatencyUs * 1.15 >= s.avgRequestUs, `client ${row.avgLatencyUs} vs server ${s.avgRequestUs}`);
+  // windows' edges, which shows when a window holds few long requests: up to ~2 × concurrency of
+  // them differ, so the margin grows as the count falls).
+  const margin = 1.15 + (4 * Math.max(row.concurrency, 1)) / row.requestCount;
+  assert.ok(row.avgLatencyUs * margin >= s.avgRequestUs, `client ${row.avgLatencyUs} vs server ${s.avgRequestUs} (${row.requestCount} requests)`);
 }
 
 describe('runPerf', () => {
@@ -90,9 +92,11 @@ describe('runPerf', () => {
     assert.ok(row !== undefined, `no stable level: windows ${result.allRows.map((r) => r.requestCount).join(', ')}`);
     checkRow(row, 1, 500);
     assert.equal(row.stabilizingLatencyUs, row.percentilesUs[95]);
-    // slow_identity takes ~20 ms of work: the server's compute and the client's latency show it.
+    // slow_identity takes ~20 ms of work: the server's compute and the client's latency show it. (Not
+    // client > server compute: on a loaded machine a window holds few ~140 ms requests, and the
+    // client's and the server's sets differ at its edges; checkRow bounds the two with a margin.)
     assert.ok(row.server!.computeInferUs > 10_000, `compute infer ${row.server!.computeInferUs}`);
-    assert.ok(row.avgLatencyUs > row.server!.computeInferUs, `avg ${row.avgLatencyUs}`);
+    assert.ok(row.avgLatencyUs > 10_000, `avg ${row.avgLatencyUs}`);
     assert.match(lines.join('\n'), /Avg gRPC time: \d+ usec \(\(un\)marshal request\/response \d+ usec \+ response wait \d+ usec\)/);
     assert.match(lines.join('\n'), /Inferences\/Second vs\. Client p95 Batch Latency/);
   });
