@@ -27,6 +27,7 @@ import { SharedMemoryBinding, usesSharedMemory } from '../request/shared-memory-
 import { SystemSharedMemoryManager } from '../shm/system-shared-memory.js';
 import { applyLogSettings, logSettingsPayload } from './log-settings.js';
 import { nowNs } from '../util/clock.js';
+import { memberStepRunner } from './step-runner.js';
 import { packageVersion } from '../util/package-version.js';
 import type { ServerOptions } from './server-options.js';
 import type {
@@ -119,7 +120,12 @@ export class InferenceServer implements InferenceCore, MetricsSource {
       backendDirectory: options.backendDirectory,
       metrics: this.#metrics,
       // Ensemble steps are inference requests to their members, as a client's would be.
-      runStep: (request, signal, trace) => this.infer(request, { signal, trace }),
+      runStep: memberStepRunner({
+        serving: () => this.isLive(),
+        member: (name, version) => this.#repository.forInference(name, version),
+        viaCore: (request, signal, trace) => this.infer(request, { signal, trace }),
+      }),
+      runRequest: (request, signal) => this.infer(request, { signal }),
       runStreamRequest: (request, { signal, listen }) => this.inferStream(request, signal === undefined ? { listen } : { signal, listen }),
     });
   }

@@ -67,13 +67,29 @@ export class InferPath {
    * request refused before it enters the model (malformed, queue full, unloading) is not counted.
    */
   infer(init: InferRequestInit, signal: CancelSignal | undefined, startNs: number, trace?: InferenceTrace): Promise<InferResponse> {
+    return new Promise<InferResponse>((resolve, reject) => this.submit(init, signal, startNs, trace, resolve, reject));
+  }
+
+  /**
+   * `infer` with callbacks instead of a promise, for the core's own callers (ensemble steps): one
+   * of the two is called exactly once, possibly before this returns (a malformed request, a cache hit).
+   */
+  submit(
+    init: InferRequestInit,
+    signal: CancelSignal | undefined,
+    startNs: number,
+    trace: InferenceTrace | undefined,
+    resolve: (response: InferResponse) => void,
+    reject: (error: unknown) => void,
+  ): void {
     trace?.requestStart(this.#name, this.#version, init.id, startNs);
     let request: InferenceRequest;
     try {
       request = normalizeRequest(init, this.#signature, this.#version, signal);
     } catch (error) {
       trace?.requestEnd(nowNs());
-      return Promise.reject(error);
+      reject(error);
+      return;
     }
     const enqueuedNs = nowNs();
     if (trace !== undefined) {
@@ -81,42 +97,47 @@ export class InferPath {
       trace.reportTensors('TENSOR_QUEUE_INPUT', request.inputs);
     }
     const cached = this.#cache?.lookup(request);
-    if (cached?.outputs !== undefined) return this.#answerFromCache(init, request, cached, startNs, enqueuedNs, trace);
+    if (cached?.outputs !== undefined) {
+      this.#answerFromCache(init, request, cached, startNs, enqueuedNs, trace, resolve, reject);
+      return;
+    }
     this.#inFlight++;
     this.#pending?.add(request);
-    return new Promise<InferResponse>((resolve, reject) => {
-      this.#scheduler.enqueue({
-        request,
-        enqueuedNs,
-        signal,
-        trace,
-        complete: (outcome) => {
-          this.#inFlight--;
-          this.#pending?.delete(request);
-          if (!outcome.ok) {
-            this.#recorder.fail(startNs, failureReason(outcome.reason, this.#ensemble));
-            trace?.requestEnd(nowNs());
-            reject(outcome.error);
-            return;
+    this.#scheduler.enqueue({
+      request,
+      enqueuedNs,
+      signal,
+      trace,
+      complete: (outcome) => {
+        this.#inFlight--;
+        this.#pending?.delete(request);
+        if (!outcome.ok) {
+          this.#recorder.fail(startNs, failureReason(outcome.reason, this.#ensemble));
+          trace?.requestEnd(nowNs());
+          reject(outcome.error);
+          return;
+        }
+        let response: InferResponse;
+        try {
+          const outputs = buildResponseOutputs(request, this.#signature, outcome.outputs);
+          if (cached !== undefined) {
+            const missNs = cached.lookupNs + this.#cache!.insert(cached, request, outcome.outputs);
+            this.#recorder.cacheMiss(missNs);
           }
-          try {
-            const outputs = buildResponseOutputs(request, this.#signature, outcome.outputs);
-            if (cached !== undefined) {
-              const missNs = cached.lookupNs + this.#cache!.insert(cached, request, outcome.outputs);
-              this.#recorder.cacheMiss(missNs);
-            }
-            const timings = { requestNs: nowNs() - startNs, ...outcome.timings };
-            this.#recorder.success(timings, request.batchSize);
-            if (trace !== undefined) traceExecution(trace, enqueuedNs, outcome.timings, outcome.outputs, this.#scheduler instanceof EnsembleScheduler);
-            const stats = { queueNs: timings.queueNs, computeNs: timings.computeInputNs + timings.computeInferNs + timings.computeOutputNs, batchSize: request.batchSize };
-            resolve({ modelName: this.#name, modelVersion: String(this.#version), id: init.id, parameters: outcome.parameters ?? {}, outputs, stats });
-          } catch (error) {
-            this.#recorder.fail(startNs, 'OTHER');
-            trace?.requestEnd(nowNs());
-            reject(toServerError(error));
-          }
-        },
-      });
+          const timings = { requestNs: nowNs() - startNs, ...outcome.timings };
+          this.#recorder.success(timings, request.batchSize);
+          if (trace !== undefined) traceExecution(trace, enqueuedNs, outcome.timings, outcome.outputs, this.#scheduler instanceof EnsembleScheduler);
+          const stats = { queueNs: timings.queueNs, computeNs: timings.computeInputNs + timings.computeInferNs + timings.computeOutputNs, batchSize: request.batchSize };
+          response = { modelName: this.#name, modelVersion: String(this.#version), id: init.id, parameters: outcome.parameters ?? {}, outputs, stats };
+        } catch (error) {
+          this.#recorder.fail(startNs, 'OTHER');
+          trace?.requestEnd(nowNs());
+          reject(toServerError(error));
+          return;
+        }
+        // Outside the try: what the caller does with its response is not this request's failure.
+        resolve(response);
+      },
     });
   }
 
@@ -201,19 +222,23 @@ export class InferPath {
     startNs: number,
     enqueuedNs: number,
     trace: InferenceTrace | undefined,
-  ): Promise<InferResponse> {
+    resolve: (response: InferResponse) => void,
+    reject: (error: unknown) => void,
+  ): void {
+    let outputs;
     try {
-      const outputs = buildResponseOutputs(request, this.#signature, cached.outputs!);
-      const requestNs = nowNs() - startNs;
-      const queueNs = cached.startNs - enqueuedNs;
-      this.#recorder.cacheHit(requestNs, queueNs, cached.lookupNs);
-      trace?.requestEnd(nowNs());
-      return Promise.resolve({ modelName: this.#name, modelVersion: String(this.#version), id: init.id, parameters: {}, outputs });
+      outputs = buildResponseOutputs(request, this.#signature, cached.outputs!);
     } catch (error) {
       this.#recorder.fail(startNs, 'OTHER');
       trace?.requestEnd(nowNs());
-      return Promise.reject(toServerError(error));
+      reject(toServerError(error));
+      return;
     }
+    const requestNs = nowNs() - startNs;
+    const queueNs = cached.startNs - enqueuedNs;
+    this.#recorder.cacheHit(requestNs, queueNs, cached.lookupNs);
+    trace?.requestEnd(nowNs());
+    resolve({ modelName: this.#name, modelVersion: String(this.#version), id: init.id, parameters: {}, outputs });
   }
 }
 

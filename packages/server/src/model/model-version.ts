@@ -159,6 +159,11 @@ export class ModelVersion {
     return this.#requests.infer(init, signal, startNs, trace);
   }
 
+  /** `infer` with callbacks, one called exactly once, maybe before this returns (`InferPath.submit`). */
+  submit(...args: Parameters<InferPath['submit']>): void {
+    this.#requests.submit(...args);
+  }
+
   /** `model_transaction_policy { decoupled: true }`: zero or more responses per request. */
   get decoupled(): boolean {
     return this.config.modelTransactionPolicy?.decoupled === true;

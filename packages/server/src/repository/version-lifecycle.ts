@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { clone } from '@bufbuild/protobuf';
 import { ModelConfigSchema, type ModelConfig } from '@nereid/protocol/generated/model_config_pb';
-import type { CoreStreamRunner } from '../backends/backend.js';
+import type { CoreRequestRunner, CoreStreamRunner } from '../backends/backend.js';
 import type { BackendRegistry } from '../backends/backend-registry.js';
 import { backendSearchPaths, loadBackendModule } from '../backends/backend-modules.js';
 import type { ResponseCache } from '../cache/response-cache.js';
@@ -35,6 +35,8 @@ export interface VersionLoadOptions {
   readonly backendDirectory?: string;
   /** How ensembles run their steps: an inference request to a member, through the core. */
   readonly runStep?: StepRunner;
+  /** How backends call other models (BLS), through the core as a client's request goes. */
+  readonly runRequest?: CoreRequestRunner;
   /** How backends stream from other models (decoupled ones answer many times), through the core. */
   readonly runStreamRequest?: CoreStreamRunner;
   /** The server's Prometheus metrics, handed to every model version. */
@@ -158,7 +160,7 @@ export class VersionLifecycle {
       config,
       backend,
       backendConfig: new Map([...global, ...specific]),
-      runRequest: this.#options.runStep,
+      runRequest: this.#options.runRequest,
       runStreamRequest: this.#options.runStreamRequest,
       autoCompleteConfig: this.#options.autoCompleteConfig,
       rateLimiter: this.#options.rateLimiter,

@@ -5,7 +5,7 @@ import { ServerError, invalidArg } from '../../../src/errors/index.js';
 import type { InferRequestInit } from '../../../src/request/infer-request-init.js';
 import type { InferResponse } from '../../../src/request/infer-response.js';
 import type { InferenceRequest } from '../../../src/request/inference-request.js';
-import { EnsembleScheduler } from '../../../src/scheduler/ensemble/ensemble-scheduler.js';
+import { EnsembleScheduler, type StepRunner } from '../../../src/scheduler/ensemble/ensemble-scheduler.js';
 import type { Outcome } from '../../../src/scheduler/scheduler.js';
 import { CancelToken } from '../../../src/util/cancel-signal.js';
 
@@ -27,29 +27,27 @@ interface Call {
   finish(error?: ServerError): void;
 }
 
-/** A runStep whose calls finish when the test says so; each output is its model's name plus the inputs' bytes. */
+/** A member's answer: its output is its model's name plus the inputs' bytes. */
+function stepResponse(request: InferRequestInit): InferResponse {
+  const data = Buffer.concat([Buffer.from(request.modelName), ...request.inputs.map((input) => Buffer.from(input.data))]);
+  return { modelName: request.modelName, modelVersion: '1', id: request.id, parameters: {}, outputs: [{ name: 'Y', datatype: 'BYTES', shape: [data.length], data, parameters: {} }] };
+}
+
+/** A runStep whose calls finish when the test says so. */
 function gatedSteps() {
   const calls: Call[] = [];
   const log: string[] = [];
-  const runStep = (request: InferRequestInit): Promise<InferResponse> =>
-    new Promise((resolve, reject) => {
-      log.push(`start ${request.modelName}`);
-      calls.push({
-        request,
-        finish(error?: ServerError) {
-          log.push(`end ${request.modelName}`);
-          if (error !== undefined) return reject(error);
-          const data = Buffer.concat([Buffer.from(request.modelName), ...request.inputs.map((input) => Buffer.from(input.data))]);
-          resolve({
-            modelName: request.modelName,
-            modelVersion: '1',
-            id: request.id,
-            parameters: {},
-            outputs: [{ name: 'Y', datatype: 'BYTES', shape: [data.length], data, parameters: {} }],
-          });
-        },
-      });
+  const runStep: StepRunner = (request, _signal, _trace, resolve, reject) => {
+    log.push(`start ${request.modelName}`);
+    calls.push({
+      request,
+      finish(error?: ServerError) {
+        log.push(`end ${request.modelName}`);
+        if (error !== undefined) return reject(error);
+        resolve(stepResponse(request));
+      },
     });
+  };
   const finish = (model: string, error?: ServerError): void => {
     const index = calls.findIndex((call) => call.request.modelName === model);
     assert.ok(index !== -1, `${model} was not called`);
@@ -111,6 +109,35 @@ test('branches run at once: both start before either ends; the join waits for bo
   assert.equal(outcome.outputs[0]!.name, 'OUT');
   assert.equal(Buffer.from(outcome.outputs[0]!.data).toString(), 'joinleftpreinrightprein');
   assert.equal(scheduler.inflightCount(), 0);
+});
+
+test('members that answer before their runner returns (a cache hit, a refused request): every step still runs, once', () => {
+  const started: string[] = [];
+  const answerAtOnce: StepRunner = (request, _signal, _trace, resolve) => {
+    started.push(request.modelName);
+    resolve(stepResponse(request));
+  };
+  const scheduler = new EnsembleScheduler({ ensembleName: 'ens', steps: DIAMOND, inputs: ['IN'], maxInflightRequests: 0, runStep: answerAtOnce });
+  const outcomes: Outcome[] = [];
+  submit(scheduler, outcomes);
+  // Synchronously, in one call: the diamond's four steps, the join after both branches, one outcome.
+  assert.deepEqual(started, ['pre', 'left', 'right', 'join']);
+  assert.equal(outcomes.length, 1);
+  const outcome = outcomes[0]!;
+  assert.ok(outcome.ok, JSON.stringify(outcome));
+  assert.equal(Buffer.from(outcome.outputs[0]!.data).toString(), 'joinleftpreinrightprein');
+  assert.equal(scheduler.inflightCount(), 0);
+
+  const refusing: StepRunner = (request, _signal, _trace, _resolve, reject) => {
+    started.push(request.modelName);
+    reject(invalidArg(`${request.modelName} refused`));
+  };
+  started.length = 0;
+  outcomes.length = 0;
+  submit(new EnsembleScheduler({ ensembleName: 'ens', steps: DIAMOND, inputs: ['IN'], maxInflightRequests: 0, runStep: refusing }), outcomes);
+  assert.deepEqual(started, ['pre']);
+  assert.equal(outcomes.length, 1);
+  assert.ok(!outcomes[0]!.ok && outcomes[0]!.error.message === "in ensemble 'ens', pre refused");
 });
 
 test('a failing step fails the request with its error prefixed; no later step starts, running ones finish first', async () => {
