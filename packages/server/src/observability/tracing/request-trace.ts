@@ -1,5 +1,6 @@
 import type { Context, Span } from '@opentelemetry/api';
 import type { Tensor } from '../../tensor/tensor.js';
+import { nowNs } from '../../util/clock.js';
 import type { OtelExport } from './otel-export.js';
 import { formatTensorData } from './tensor-text.js';
 import { TraceText } from './trace-text.js';
@@ -78,7 +79,10 @@ export class RequestTrace {
   #release(): void {
     if (--this.#pending > 0) return;
     if (this.rootSpan !== undefined) {
-      this.rootSpan.end();
+      // An explicit end on the same clock as every other time of the trace: without one, a span
+      // given its start time ends at Date.now(), whole milliseconds, which could put the root's
+      // end before its children's.
+      this.rootSpan.end(this.otel!.time(nowNs()));
       return;
     }
     const texts = this.#traces.map((trace) => trace.text);
