@@ -309,8 +309,9 @@ export const HTTP_STATUSES = new Set([200, 400, 404, 405, 413, 431, 501]);
 
 export function allowedStatus(status: number, path: string, text: string): boolean {
   if (HTTP_STATUSES.has(status)) return true;
-  // Model control is off: load/unload are UNAVAILABLE, as in Triton.
-  if (status === 503) return path.startsWith('/v2/repository');
+  // Model control is off: load/unload are UNAVAILABLE, as in Triton; so is a log format it does not
+  // know (Triton's HandleLogging answers UNAVAILABLE there).
+  if (status === 503) return path.startsWith('/v2/repository') || (path.split('?')[0] === '/v2/logging' && text.startsWith('invalid argument for --log_format'));
   return status === 500 && MODEL_FAILURE.test(text);
 }
 
