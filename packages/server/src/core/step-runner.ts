@@ -10,13 +10,7 @@ import { nowNs } from '../util/clock.js';
 /** The core's own entry for a request, as a client's request takes it. */
 export type CoreEntry = (request: InferRequestInit, signal: CancelSignal | undefined, trace: InferenceTrace | undefined) => Promise<InferResponse>;
 
-/**
- * A step goes straight to its member's serving version, with callbacks. It skips what only a
- * client's request needs: a step's tensors are the ensemble's inputs (already read out of shared
- * memory when it entered) or its members' outputs, never a shared-memory region. A member that is
- * not loaded (evicted under `--model-memory-budget`, so loaded on demand) or a server that has
- * stopped serving takes the client's path, with its errors.
- */
+/** What the core gives the step runner. */
 export interface MemberStepOptions {
   /** Whether the core serves requests now (live: ready or exiting). */
   readonly serving: () => boolean;
@@ -25,6 +19,13 @@ export interface MemberStepOptions {
   readonly viaCore: CoreEntry;
 }
 
+/**
+ * A step goes straight to its member's serving version, with callbacks. It skips what only a
+ * client's request needs: a step's tensors are the ensemble's inputs (already read out of shared
+ * memory when it entered) or its members' outputs, never a shared-memory region. A member that is
+ * not loaded (evicted under `--model-memory-budget`, so loaded on demand) or a server that has
+ * stopped serving takes the client's path, with its errors.
+ */
 export function memberStepRunner(options: MemberStepOptions): StepRunner {
   const { serving, member, viaCore } = options;
   return (request, signal, trace, onResponse, onError) => {
