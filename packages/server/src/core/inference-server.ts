@@ -119,7 +119,7 @@ export class InferenceServer implements InferenceCore, MetricsSource {
       memoryBudgetBytes: options.modelMemoryBudgetBytes,
       backendDirectory: options.backendDirectory,
       metrics: this.#metrics,
-      // Ensemble steps are inference requests to their members, as a client's would be.
+      // Ensemble steps are inference requests to their members' versions (scheduler, statistics).
       runStep: memberStepRunner({
         serving: () => this.isLive(),
         member: (name, version) => this.#repository.forInference(name, version),
