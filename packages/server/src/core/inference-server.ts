@@ -325,8 +325,7 @@ export class InferenceServer implements InferenceCore, MetricsSource {
       }
       return Promise.reject(error);
     }
-    if (!usesSharedMemory(request)) return model.infer(request, options?.signal, startNs, options?.trace);
-    return this.#inferWithSharedMemory(model, request, options, startNs);
+    return this.#inferOn(model, request, options, startNs);
   }
 
   /**
@@ -334,21 +333,11 @@ export class InferenceServer implements InferenceCore, MetricsSource {
    * while the model it names loads, then runs. A model in no repository keeps its not-found error.
    */
   async #inferOnDemand(request: InferRequestInit, options: InferOptions | undefined, startNs: number, notLoaded: ServerError): Promise<InferResponse> {
-    const timeoutSecs = this.#options.modelLoadOnDemandTimeoutSecs;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(unavailable(`timed out after ${timeoutSecs} s waiting for model '${request.modelName}' to load on demand`)),
-        timeoutSecs * 1000,
-      );
-    });
-    try {
-      const loaded = await Promise.race([this.#repository.loadOnDemand(request.modelName), timeout]);
-      if (!loaded) throw notLoaded;
-    } finally {
-      clearTimeout(timer);
-    }
-    const model = this.#repository.forInference(request.modelName, request.modelVersion);
+    if (!(await this.#repository.loadOnDemand(request.modelName, this.#options.modelLoadOnDemandTimeoutSecs))) throw notLoaded;
+    return this.#inferOn(this.#repository.forInference(request.modelName, request.modelVersion), request, options, startNs);
+  }
+
+  #inferOn(model: ModelVersion, request: InferRequestInit, options: InferOptions | undefined, startNs: number): Promise<InferResponse> {
     if (!usesSharedMemory(request)) return model.infer(request, options?.signal, startNs, options?.trace);
     return this.#inferWithSharedMemory(model, request, options, startNs);
   }

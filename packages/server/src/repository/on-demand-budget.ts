@@ -44,9 +44,18 @@ export class OnDemandBudget {
   /**
    * Loads a model that a request names and that is in a repository but not loaded. Resolves false
    * when there is no such model (the request keeps its not-found error); a model whose last load
-   * failed on unchanged files is not retried (its reason is the error).
+   * failed on unchanged files is not retried (its reason is the error). Waits at most `timeoutSecs`
+   * (`--model-load-on-demand-timeout-secs`), then fails UNAVAILABLE.
    */
-  loadOnDemand(name: string): Promise<boolean> {
+  loadOnDemand(name: string, timeoutSecs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(unavailable(`timed out after ${timeoutSecs} s waiting for model '${name}' to load on demand`)), timeoutSecs * 1000);
+    });
+    return Promise.race([this.#load(name), timeout]).finally(() => clearTimeout(timer));
+  }
+
+  #load(name: string): Promise<boolean> {
     const repository = this.#repository;
     const entry = repository.models.get(name);
     if (entry !== undefined && entry.reason !== '') return Promise.reject(unavailable(entry.reason));

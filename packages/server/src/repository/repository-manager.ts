@@ -85,8 +85,8 @@ export class RepositoryManager {
   }
 
   /** With a memory budget: loads a model a request names; false when there is none (OnDemandBudget.loadOnDemand). */
-  loadOnDemand(name: string): Promise<boolean> {
-    return this.#budget.loadOnDemand(name);
+  loadOnDemand(name: string, timeoutSecs: number): Promise<boolean> {
+    return this.#budget.loadOnDemand(name, timeoutSecs);
   }
 
   /** What the statistics extension adds per model under a memory budget. */
